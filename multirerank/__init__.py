@@ -1,0 +1,43 @@
+"""multirerank: one reranking layer for every vendor, shared by LangChain and LlamaIndex."""
+
+from multirerank.backends.base import Backend
+from multirerank.engine import Reranker
+from multirerank.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    ProviderError,
+    RerankError,
+    RerankInputError,
+    RerankTimeoutError,
+    ThrottledError,
+)
+from multirerank.registry import backend_from_model, known_providers
+from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "Backend",
+    "BadRequestError",
+    "BatchResult",
+    "ConfigurationError",
+    "Limits",
+    "MalformedResponseError",
+    "NotFoundError",
+    "ProviderError",
+    "RerankError",
+    "RerankInputError",
+    "RerankResponse",
+    "RerankResult",
+    "RerankTimeoutError",
+    "Reranker",
+    "ScoreScale",
+    "ThrottledError",
+    "Usage",
+    "backend_from_model",
+    "known_providers",
+]

@@ -1,0 +1,1 @@
+"""One small module per backend; each imports its vendor SDK only when first used."""

@@ -1,0 +1,91 @@
+"""The contract every backend fulfils: one request, texts in, ``(index, score)`` pairs out.
+
+Splitting, concurrency, merging, ``top_n`` and thresholds live in the engine; a backend only
+declares its limits and answers one request that already respects them.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
+
+
+class Backend(ABC):
+    """One vendor's (or the local model's) reranking call."""
+
+    #: Short provider name, the prefix of model strings (``"bedrock"``, ``"local"``...).
+    provider: ClassVar[str]
+    #: What this backend's scores mean.
+    score_scale: ScoreScale = "probability"
+    #: Per-request limits; the engine splits and checks against them.
+    limits: Limits = Limits()
+    #: How many requests the engine may have in flight at once for one rerank call.
+    max_concurrency: int = 4
+    #: Cut texts over ``limits.max_document_chars`` instead of rejecting them.
+    truncate: bool = False
+    #: Engine-level retries of retryable errors; 0 where the vendor SDK already retries.
+    max_retries: int = 0
+    #: The model (or endpoint) this backend calls.
+    model: str = ""
+
+    @abstractmethod
+    def rerank_batch(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        """Score one request's documents against ``query``.
+
+        ``top_n`` is how many of the best results the engine needs from this request (never more
+        than ``len(documents)``), or ``None`` for all; a backend may ignore it and return more.
+        Indices in the answer are positions in ``documents``.
+        """
+
+    async def arerank_batch(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        """The non-blocking twin of :meth:`rerank_batch`, for backends with an async client.
+
+        Backends without one leave this alone; the engine then runs :meth:`rerank_batch` on its
+        own bounded thread pool, never on the event loop's default executor.
+        """
+        raise NotImplementedError
+
+    @property
+    def has_native_async(self) -> bool:
+        return type(self).arerank_batch is not Backend.arerank_batch
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about this backend that go into every response's metadata."""
+        return {"score_scale": self.score_scale}
+
+    def close(self) -> None:
+        """Release clients and pools. Safe to call more than once."""
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
+
+
+def document_text(document: DocumentInput) -> str:
+    """A document as plain text, for vendors that accept no JSON documents."""
+    if isinstance(document, str):
+        return document
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def document_size(document: DocumentInput) -> int:
+    """Characters the vendor will count for a document (its JSON form for mappings)."""
+    return len(document) if isinstance(document, str) else len(document_text(document))
+
+
+def is_blank(document: object) -> bool:
+    if isinstance(document, str):
+        return not document.strip()
+    if isinstance(document, Mapping):
+        return not document
+    return False

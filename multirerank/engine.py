@@ -1,0 +1,371 @@
+"""The engine: validate, split over per-request limits, send concurrently, merge, cut.
+
+Both framework adapters and the CLI call :class:`Reranker`; no behaviour of a rerank call lives
+anywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from multirerank.backends.base import Backend, document_text
+from multirerank.errors import RerankError, RerankInputError
+from multirerank.types import BatchResult, DocumentInput, RerankResponse, RerankResult, Usage
+from multirerank.validation import (
+    check_batch,
+    check_documents,
+    check_query,
+    check_score_threshold,
+    check_top_n,
+    fit_documents,
+    fit_query,
+)
+
+T = TypeVar("T")
+
+#: Called with the number of documents each finished request carried (for progress bars).
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    offset: int
+    documents: list[DocumentInput]
+
+
+class Reranker:
+    """Reranks documents through one backend.
+
+    ``backend`` is a :class:`~multirerank.backends.base.Backend` or a model string such as
+    ``"local"`` or ``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to the backend a
+    model string names. ``max_concurrency`` bounds the requests in flight for one call (the
+    backend's own default otherwise); ``max_retries`` retries errors marked retryable.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | str,
+        *,
+        max_concurrency: int | None = None,
+        max_retries: int | None = None,
+        **backend_options: Any,
+    ) -> None:
+        if isinstance(backend, str):
+            from multirerank.registry import backend_from_model
+
+            backend = backend_from_model(backend, **backend_options)
+        elif backend_options:
+            raise RerankInputError(
+                f"options {sorted(backend_options)} only apply when the backend is given as a model string"
+            )
+        if not isinstance(backend, Backend):
+            raise RerankInputError(f"backend must be a Backend or a model string, got {type(backend).__name__}")
+        concurrency = backend.max_concurrency if max_concurrency is None else max_concurrency
+        if concurrency < 1:
+            raise RerankInputError("max_concurrency must be at least 1")
+        retries = backend.max_retries if max_retries is None else max_retries
+        if retries < 0:
+            raise RerankInputError("max_retries must be 0 or more")
+        self.backend = backend
+        self.max_concurrency = concurrency
+        self.max_retries = retries
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    @property
+    def provider(self) -> str:
+        return self.backend.provider
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    def __repr__(self) -> str:
+        return f"Reranker({self.backend!r}, max_concurrency={self.max_concurrency})"
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[DocumentInput],
+        top_n: int | None = None,
+        *,
+        score_threshold: float | None = None,
+        return_documents: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> RerankResponse:
+        """Rank ``documents`` by relevance to ``query``, best first.
+
+        ``top_n=None`` returns every document; a ``top_n`` above the number of documents returns
+        them all. ``score_threshold`` drops results scoring below it.
+        """
+        started = time.perf_counter()
+        query, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
+        chunks = self._split(docs)
+        batch_top_n = self._batch_top_n(top_n, threshold)
+
+        def run(chunk: _Chunk) -> BatchResult:
+            result = self._with_retries(
+                lambda: self.backend.rerank_batch(query, chunk.documents, _cap(batch_top_n, chunk))
+            )
+            if progress is not None:
+                progress(len(chunk.documents))
+            return result
+
+        if len(chunks) == 1:
+            batches = [run(chunks[0])]
+        else:
+            batches = self._map_in_threads(run, chunks)
+        return self._merge(docs, chunks, batches, top_n, threshold, return_documents, started)
+
+    async def arerank(
+        self,
+        query: str,
+        documents: Sequence[DocumentInput],
+        top_n: int | None = None,
+        *,
+        score_threshold: float | None = None,
+        return_documents: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> RerankResponse:
+        """The non-blocking twin of :meth:`rerank`.
+
+        Backends with an async client are awaited directly; the others run on this reranker's
+        own bounded thread pool, so the event loop never blocks and its default executor is
+        left alone.
+        """
+        started = time.perf_counter()
+        query, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
+        chunks = self._split(docs)
+        batch_top_n = self._batch_top_n(top_n, threshold)
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        loop = asyncio.get_running_loop()
+        native = self.backend.has_native_async
+
+        async def call(chunk: _Chunk) -> BatchResult:
+            chunk_top_n = _cap(batch_top_n, chunk)
+            if native:
+                return await self.backend.arerank_batch(query, chunk.documents, chunk_top_n)
+            return await loop.run_in_executor(
+                self._pool(),
+                functools.partial(self.backend.rerank_batch, query, chunk.documents, chunk_top_n),
+            )
+
+        async def run(chunk: _Chunk) -> BatchResult:
+            async with semaphore:
+                result = await self._with_async_retries(lambda: call(chunk))
+            if progress is not None:
+                progress(len(chunk.documents))
+            return result
+
+        batches = await _gather_or_cancel([run(chunk) for chunk in chunks])
+        return self._merge(docs, chunks, batches, top_n, threshold, return_documents, started)
+
+    def close(self) -> None:
+        """Shut the thread pool and the backend's clients."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        self.backend.close()
+
+    async def aclose(self) -> None:
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        await self.backend.aclose()
+
+    def __enter__(self) -> Reranker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Reranker:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _checked(
+        self, query: object, documents: object, top_n: object, score_threshold: object
+    ) -> tuple[str, list[DocumentInput], int | None, float | None]:
+        checked_query = fit_query(check_query(query), self.backend)
+        docs = fit_documents(check_documents(documents), self.backend)
+        return checked_query, docs, check_top_n(top_n), check_score_threshold(score_threshold)
+
+    @staticmethod
+    def _batch_top_n(top_n: int | None, threshold: float | None) -> int | None:
+        # With a threshold, a request's best few may all fall below it while others pass:
+        # ask for everything then, and cut after the merge.
+        return None if threshold is not None else top_n
+
+    def _split(self, documents: list[DocumentInput]) -> list[_Chunk]:
+        """Chunks that respect the backend's count and byte limits, as even in size as possible."""
+        limits = self.backend.limits
+        per_request = limits.max_documents or len(documents)
+        count = math.ceil(len(documents) / per_request)
+        base, extra = divmod(len(documents), count)
+        chunks: list[_Chunk] = []
+        offset = 0
+        for number in range(count):
+            size = base + (1 if number < extra else 0)
+            chunks.append(_Chunk(offset, documents[offset : offset + size]))
+            offset += size
+        if limits.max_request_bytes is None:
+            return chunks
+        return [piece for chunk in chunks for piece in self._split_bytes(chunk, limits.max_request_bytes)]
+
+    def _split_bytes(self, chunk: _Chunk, budget: int) -> Iterator[_Chunk]:
+        # Each text costs its UTF-8 size plus a few bytes of JSON punctuation; escaping can
+        # grow a text, so count it as the vendor will see it.
+        overhead = 256
+        start = chunk.offset
+        current: list[DocumentInput] = []
+        used = overhead
+        for position, document in enumerate(chunk.documents, start=chunk.offset):
+            size = len(_json_size_text(document).encode("utf-8")) + 8
+            if overhead + size > budget:
+                raise RerankInputError(
+                    f"document at index {position} is {size} bytes encoded; "
+                    f"{self.backend.provider} accepts at most {budget} bytes per request"
+                )
+            if current and used + size > budget:
+                yield _Chunk(start, current)
+                start, current, used = position, [], overhead
+            current.append(document)
+            used += size
+        if current:
+            yield _Chunk(start, current)
+
+    def _merge(
+        self,
+        documents: list[DocumentInput],
+        chunks: list[_Chunk],
+        batches: list[BatchResult],
+        top_n: int | None,
+        threshold: float | None,
+        return_documents: bool,
+        started: float,
+    ) -> RerankResponse:
+        usage = Usage(requests=len(chunks))
+        scored: list[tuple[int, float]] = []
+        for chunk, batch in zip(chunks, batches, strict=True):
+            checked = check_batch(batch, len(chunk.documents), self.backend.provider)
+            usage = usage + checked.usage
+            scored.extend((chunk.offset + index, float(score)) for index, score in checked.scores)
+        scored.sort(key=lambda pair: (-pair[1], pair[0]))
+        if threshold is not None:
+            scored = [pair for pair in scored if pair[1] >= threshold]
+        if top_n is not None:
+            scored = scored[:top_n]
+        results = [
+            RerankResult(index, score, documents[index] if return_documents else None)
+            for index, score in scored
+        ]
+        return RerankResponse(
+            results=results,
+            provider=self.backend.provider,
+            model=self.backend.model,
+            score_scale=self.backend.score_scale,
+            usage=usage,
+            elapsed_seconds=time.perf_counter() - started,
+            metadata=self.backend.describe(),
+        )
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.max_concurrency, thread_name_prefix=f"multirerank-{self.provider}"
+                )
+            return self._executor
+
+    def _map_in_threads(self, function: Callable[[_Chunk], T], chunks: list[_Chunk]) -> list[T]:
+        futures: list[Future[T]] = [self._pool().submit(function, chunk) for chunk in chunks]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((future for future in futures if future in done and future.exception()), None)
+        if failed is not None:
+            for future in pending:
+                future.cancel()
+            raise failed.exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
+
+    def _retry_options(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self.max_retries + 1),
+            "retry": retry_if_exception(lambda error: isinstance(error, RerankError) and error.retryable),
+            "wait": _wait_for_retry,
+            "reraise": True,
+        }
+
+    def _with_retries(self, call: Callable[[], T]) -> T:
+        if self.max_retries == 0:
+            return call()
+        for attempt in Retrying(**self._retry_options()):
+            with attempt:
+                return call()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _with_async_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self.max_retries == 0:
+            return await call()
+        async for attempt in AsyncRetrying(**self._retry_options()):
+            with attempt:
+                return await call()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+_backoff = wait_exponential_jitter(initial=0.5, max=8.0)
+
+
+def _wait_for_retry(state: RetryCallState) -> float:
+    """The vendor's ``Retry-After`` when it sent one, exponential back-off with jitter otherwise."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(error, RerankError) and error.retry_after is not None:
+        return min(max(error.retry_after, 0.0), 60.0)
+    return float(_backoff(state))
+
+
+def _cap(top_n: int | None, chunk: _Chunk) -> int | None:
+    return None if top_n is None else min(top_n, len(chunk.documents))
+
+
+def _json_size_text(document: DocumentInput) -> str:
+    return json.dumps(document_text(document), ensure_ascii=False)
+
+
+async def _gather_or_cancel(awaitables: list[Awaitable[T]]) -> list[T]:
+    """Like ``asyncio.gather``, but the first failure cancels the requests still running."""
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,119 @@
+"""The project's error types.
+
+Every failure a user can act on surfaces as a :class:`RerankError`. Vendor SDK exceptions are
+translated by the backend that caught them, so callers handle one family of errors whatever the
+vendor. Messages never carry credentials: backends build them from vendor error bodies only.
+"""
+
+from __future__ import annotations
+
+
+class RerankError(Exception):
+    """Base class: a rerank call could not be completed.
+
+    ``provider`` names the backend, ``status`` the HTTP status and ``code`` the vendor's error
+    code when they are known, and ``retryable`` says whether the same call may succeed later.
+    """
+
+    retryable_by_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.retryable = self.retryable_by_default if retryable is None else retryable
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        details = [
+            f"{name}={value}"
+            for name, value in (("provider", self.provider), ("status", self.status), ("code", self.code))
+            if value is not None
+        ]
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[RerankError], message: str, state: dict[str, object]) -> RerankError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class RerankInputError(RerankError, ValueError):
+    """The caller's input is invalid; nothing was sent."""
+
+
+class ConfigurationError(RerankError, ValueError):
+    """A reranker is set up wrongly: unknown provider, missing extra or model, bad option."""
+
+
+class BadRequestError(RerankError):
+    """The vendor rejected the request as invalid (HTTP 400/413/422 and the like)."""
+
+
+class AuthenticationError(RerankError):
+    """Credentials are missing, invalid or lack permission (HTTP 401/403)."""
+
+
+class NotFoundError(RerankError):
+    """The model, endpoint or resource does not exist (HTTP 404)."""
+
+
+class ThrottledError(RerankError):
+    """The vendor asked us to slow down (HTTP 429 or a throttling/quota code)."""
+
+    retryable_by_default = True
+
+
+class ProviderError(RerankError):
+    """The vendor or the model server failed (HTTP 5xx, dropped connection, model error)."""
+
+    retryable_by_default = True
+
+
+class RerankTimeoutError(ProviderError):
+    """The vendor did not answer in time."""
+
+
+class MalformedResponseError(RerankError):
+    """The vendor answered, but the answer cannot be used (bad JSON, bad index, non-finite score)."""
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    provider: str,
+    code: str | None = None,
+    retry_after: float | None = None,
+) -> RerankError:
+    """The project's error for an HTTP status, for vendors whose codes carry no more meaning."""
+    kind: type[RerankError]
+    if status in (401, 403):
+        kind = AuthenticationError
+    elif status == 404:
+        kind = NotFoundError
+    elif status == 429:
+        kind = ThrottledError
+    elif status in (408, 504):
+        kind = RerankTimeoutError
+    elif status >= 500:
+        kind = ProviderError
+    else:
+        kind = BadRequestError
+    return kind(message, provider=provider, status=status, code=code, retry_after=retry_after)

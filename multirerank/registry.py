@@ -1,0 +1,47 @@
+"""Model strings: ``"provider/model"`` names a backend, as gateways such as Bifrost and LiteLLM do.
+
+Each provider maps to a factory given as ``"module:function"`` so that naming a provider loads
+only that provider's module (and its vendor SDK) when it is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from multirerank.backends.base import Backend
+from multirerank.errors import ConfigurationError
+
+#: provider -> "module:factory"; a factory takes the text after "provider/" (or None) and options.
+PROVIDERS: dict[str, str] = {
+    "local": "multirerank.backends.local:from_model_string",
+}
+
+
+def known_providers() -> list[str]:
+    return sorted(PROVIDERS)
+
+
+def split_model_string(model: str) -> tuple[str, str | None]:
+    """``"bedrock/cohere.rerank-v3-5:0"`` -> ``("bedrock", "cohere.rerank-v3-5:0")``."""
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigurationError(
+            f"model must be a 'provider/model' string such as 'local'; known providers: "
+            f"{', '.join(known_providers())}"
+        )
+    provider, _, rest = model.strip().partition("/")
+    return provider.lower(), (rest or None)
+
+
+def backend_from_model(model: str, **options: Any) -> Backend:
+    """The backend a model string names, built with ``options``."""
+    provider, rest = split_model_string(model)
+    target = PROVIDERS.get(provider)
+    if target is None:
+        raise ConfigurationError(
+            f"unknown provider {provider!r} in model {model!r}; known providers: {', '.join(known_providers())}"
+        )
+    module_name, _, function_name = target.partition(":")
+    factory: Callable[..., Backend] = getattr(importlib.import_module(module_name), function_name)
+    return factory(rest, **options)

@@ -1,0 +1,96 @@
+"""Result and limit types shared by the engine, the backends and the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+#: A document as a backend receives it: plain text, or a JSON object for vendors that take one.
+DocumentInput: TypeAlias = "str | Mapping[str, Any]"
+
+#: What a backend's scores mean, so callers can compare or threshold them knowingly.
+#: ``probability``: 0..1, higher is more relevant (sigmoid of a cross-encoder, most vendor APIs).
+#: ``logit``: unbounded raw cross-encoder output (watsonx.ai, TEI with raw_scores).
+#: ``cosine``: -1..1 cosine similarity of embeddings.
+#: ``lexical``: a non-negative lexical overlap score (the emulator's default scorer).
+ScoreScale: TypeAlias = Literal["probability", "logit", "cosine", "lexical"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request to a backend may carry. ``None`` means no limit.
+
+    The engine splits a candidate list so that every request respects ``max_documents`` and
+    ``max_request_bytes``; it rejects (or, when the backend truncates, cuts) texts longer than
+    ``max_document_chars`` and queries longer than ``max_query_chars``.
+    """
+
+    max_documents: int | None = None
+    max_document_chars: int | None = None
+    max_query_chars: int | None = None
+    max_request_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the vendor reported it billed, when it reports it."""
+
+    total_tokens: int | None = None
+    search_units: int | None = None
+    requests: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            total_tokens=_add_optional(self.total_tokens, other.total_tokens),
+            search_units=_add_optional(self.search_units, other.search_units),
+            requests=self.requests + other.requests,
+        )
+
+
+def _add_optional(left: int | None, right: int | None) -> int | None:
+    if left is None:
+        return right
+    if right is None:
+        return left
+    return left + right
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One backend request's answer: ``(index within the request, score)`` pairs in any order."""
+
+    scores: list[tuple[int, float]]
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """One ranked document: its index in the caller's list, its score, and its text when asked."""
+
+    index: int
+    relevance_score: float
+    document: DocumentInput | None = None
+
+
+@dataclass(frozen=True)
+class RerankResponse:
+    """The merged answer of one rerank call, best first."""
+
+    results: list[RerankResult]
+    provider: str
+    model: str
+    score_scale: ScoreScale
+    usage: Usage | None = None
+    elapsed_seconds: float = 0.0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[RerankResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """Results in the ``[{"index": i, "relevance_score": s}]`` shape of langchain-aws."""
+        return [{"index": r.index, "relevance_score": r.relevance_score} for r in self.results]
