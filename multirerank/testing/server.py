@@ -1,0 +1,357 @@
+"""A local HTTP server that speaks the vendors' rerank wire protocols.
+
+Tests (the project's and its users') point the real vendor SDKs at it: ``endpoint_url`` for boto3,
+a base URL for the others. Each vendor module contributes :class:`Route` objects; this module
+owns the server, the request log, the deterministic scorer and fault injection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+#: Scores ``texts`` against ``query`` in 0..1, higher is more relevant, one per text in order.
+Scorer = Callable[[str, list[str]], list[float]]
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def lexical_scorer(query: str, texts: list[str]) -> list[float]:
+    """Deterministic relevance in 0..1: the share of query terms a text contains, IDF-weighted.
+
+    Enough to give vendor-like, reproducible rankings with no model.
+    """
+    query_terms = set(_TOKEN.findall(query.lower()))
+    doc_terms = [set(_TOKEN.findall(text.lower())) for text in texts]
+    if not query_terms:
+        return [0.0 for _ in texts]
+    count = len(texts)
+    weights = {
+        term: math.log(1.0 + (count + 1) / (1 + sum(term in terms for terms in doc_terms)))
+        for term in query_terms
+    }
+    total = sum(weights.values())
+    scores = []
+    for terms in doc_terms:
+        matched = sum(weight for term, weight in weights.items() if term in terms)
+        # A small length term breaks ties the same way on every run.
+        scores.append(round(0.98 * matched / total + 0.02 / (1 + len(terms)), 6))
+    return scores
+
+
+def local_model_scorer() -> Scorer:
+    """Scores with the project's local backend (the packaged model unless told otherwise)."""
+    from multirerank.backends.local import LocalBackend
+
+    backend = LocalBackend()
+
+    def score(query: str, texts: list[str]) -> list[float]:
+        pairs = backend.rerank_batch(query, texts, None).scores
+        values = [0.0] * len(texts)
+        for index, value in pairs:
+            values[index] = (value + 1.0) / 2.0 if backend.score_scale == "cosine" else value
+        return values
+
+    return score
+
+
+@dataclass
+class Request:
+    """What the emulator received, as a vendor module and a test see it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+    match: re.Match[str] | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+    def payload(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        return json.dumps(self.body).encode("utf-8")
+
+
+@dataclass
+class Fault:
+    """A failure to inject into matching requests.
+
+    ``status`` with ``code``/``message`` answers with that vendor's error body; ``latency`` delays
+    the answer; ``malformed`` sends invalid JSON; ``truncated`` sends half a body and closes;
+    ``drop`` closes the connection without an answer. ``vendor`` and ``path`` (a regex searched in
+    the request path) choose the requests; ``times`` is how many it applies to (``None``: all).
+    """
+
+    status: int | None = None
+    code: str | None = None
+    message: str = "injected fault"
+    headers: dict[str, str] = field(default_factory=dict)
+    latency: float = 0.0
+    malformed: bool = False
+    truncated: bool = False
+    drop: bool = False
+    vendor: str | None = None
+    path: str | None = None
+    times: int | None = 1
+
+    def matches(self, vendor: str, path: str) -> bool:
+        if self.vendor is not None and self.vendor != vendor:
+            return False
+        return self.path is None or re.search(self.path, path) is not None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One vendor endpoint: ``pattern`` is a regex matched against the whole path."""
+
+    vendor: str
+    method: str
+    pattern: str
+    handler: Callable[[Emulator, Request], Response]
+    error: Callable[[int, str | None, str], Response]
+
+
+def _route_modules() -> list[str]:
+    # Each vendor module exposes ROUTES; listed by name so the server imports only the stdlib.
+    return [
+        "multirerank.testing.bedrock",
+        "multirerank.testing.sagemaker",
+        "multirerank.testing.watsonx",
+        "multirerank.testing.dashscope",
+        "multirerank.testing.http_apis",
+    ]
+
+
+def default_routes() -> list[Route]:
+    import importlib
+
+    routes: list[Route] = []
+    for name in _route_modules():
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:
+                continue
+            raise
+        routes.extend(module.ROUTES)
+    return routes
+
+
+class Emulator:
+    """The wire emulator: ``with Emulator() as emu: ... emu.url ...``.
+
+    ``port=0`` picks a free port. ``tls=True`` serves HTTPS with a self-signed certificate made at
+    start-up (the watsonx.ai SDK refuses plain HTTP). ``scorer`` is ``"lexical"`` (default),
+    ``"local"`` (the project's local model) or a callable.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: bool = False,
+        scorer: str | Scorer = "lexical",
+        routes: Iterable[Route] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self._scorer_choice = scorer
+        self._scorer: Scorer | None = scorer if callable(scorer) else None
+        self.routes = list(routes) if routes is not None else default_routes()
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        #: Free-form per-vendor state (issued tokens, page cursors...).
+        self.state: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        server.daemon_threads = True
+        if self.tls:
+            server.socket = self._tls_context().wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, name="multirerank-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        from multirerank.testing.certificates import self_signed_certificate
+
+        self._tempdir = tempfile.TemporaryDirectory(prefix="multirerank-emulator-")
+        cert, key = self_signed_certificate(Path(self._tempdir.name), self.host)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        return context
+
+    # -- what tests use -----------------------------------------------------------------------
+
+    def inject(self, fault: Fault | None = None, /, **fields: Any) -> Fault:
+        """Queue a fault: ``emu.inject(status=429, code="ThrottlingException", vendor="bedrock")``."""
+        fault = fault if fault is not None else Fault(**fields)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.requests.clear()
+
+    def requests_to(self, pattern: str) -> list[Request]:
+        return [request for request in self.requests if re.search(pattern, request.path)]
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        """Relevance in 0..1 for each text, by the configured scorer."""
+        if self._scorer is None:
+            self._scorer = local_model_scorer() if self._scorer_choice == "local" else lexical_scorer
+        return self._scorer(query, texts)
+
+    def ranked(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
+        """``(index, score)`` best first, ties by index, as vendors sort."""
+        scores = self.score(query, texts)
+        return sorted(enumerate(scores), key=lambda pair: (-pair[1], pair[0]))
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def _take_fault(self, vendor: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(vendor, path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self.faults.remove(fault)
+                    return fault
+        return None
+
+    def _route(self, method: str, path: str) -> tuple[Route, re.Match[str]] | None:
+        for route in self.routes:
+            if route.method == method:
+                match = re.fullmatch(route.pattern, path)
+                if match is not None:
+                    return route, match
+        return None
+
+
+def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Quiet: tests read ``emulator.requests`` instead."""
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+            with emulator._lock:
+                emulator.requests.append(request)
+            found = emulator._route(self.command, parts.path)
+            if found is None:
+                self._send(Response(404, {"message": f"no route for {self.command} {parts.path}"}))
+                return
+            route, request.match = found
+            fault = emulator._take_fault(route.vendor, parts.path)
+            if fault is not None and fault.latency:
+                time.sleep(fault.latency)
+            if fault is not None and fault.drop:
+                self._drop()
+                return
+            if fault is not None and fault.status is not None:
+                response = route.error(fault.status, fault.code, fault.message)
+                response.headers.update(fault.headers)
+            else:
+                try:
+                    response = route.handler(emulator, request)
+                except Exception as error:  # an emulator bug must reach the test as a 500
+                    response = route.error(500, None, f"emulator error: {type(error).__name__}: {error}")
+            if fault is not None and fault.malformed:
+                response.raw = b'{"results": [ this is not json'
+            if fault is not None and fault.truncated:
+                self._send(response, truncate=True)
+                return
+            self._send(response)
+
+        def _send(self, response: Response, truncate: bool = False) -> None:
+            payload = response.payload()
+            self.send_response(response.status)
+            headers = {"Content-Type": "application/json", **response.headers}
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if truncate:
+                self.wfile.write(payload[: max(1, len(payload) // 2)])
+                self.wfile.flush()
+                self._drop()
+                return
+            self.wfile.write(payload)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    return Handler
