@@ -16,7 +16,7 @@ from typing import Any
 from multirerank.backends.base import is_blank
 from multirerank.engine import Reranker
 from multirerank.errors import RerankInputError
-from multirerank.types import DocumentInput, RerankResponse
+from multirerank.types import DocumentInput, IdentifiedText, RerankResponse
 from multirerank.validation import check_query, check_score_threshold, check_top_n
 
 logger = logging.getLogger("multirerank")
@@ -100,6 +100,18 @@ def _select(candidates: Sequence[Candidate]) -> list[int]:
     return kept
 
 
+def _contents(candidates: Sequence[Candidate], kept: list[int]) -> list[DocumentInput]:
+    """What is sent for each kept candidate; texts carry their id for backends that use ids."""
+    contents: list[DocumentInput] = []
+    for position in kept:
+        candidate = candidates[position]
+        if candidate.key is not None and isinstance(candidate.content, str):
+            contents.append(IdentifiedText(candidate.content, candidate.key))
+        else:
+            contents.append(candidate.content)
+    return contents
+
+
 def _ranked(response: RerankResponse, kept: list[int]) -> list[RankedCandidate]:
     return [RankedCandidate(kept[result.index], result.relevance_score) for result in response.results]
 
@@ -120,7 +132,7 @@ def rank_candidates(
     if not kept:
         return []
     response = reranker.rerank(
-        query, [candidates[position].content for position in kept], top_n, score_threshold=score_threshold
+        query, _contents(candidates, kept), top_n, score_threshold=score_threshold
     )
     return _ranked(response, kept)
 
@@ -141,6 +153,6 @@ async def arank_candidates(
     if not kept:
         return []
     response = await reranker.arerank(
-        query, [candidates[position].content for position in kept], top_n, score_threshold=score_threshold
+        query, _contents(candidates, kept), top_n, score_threshold=score_threshold
     )
     return _ranked(response, kept)

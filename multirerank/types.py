@@ -9,6 +9,24 @@ from typing import Any, Literal, TypeAlias
 #: A document as a backend receives it: plain text, or a JSON object for vendors that take one.
 DocumentInput: TypeAlias = "str | Mapping[str, Any]"
 
+class IdentifiedText(str):
+    """Document text that remembers the caller's id.
+
+    It is a ``str`` everywhere, so backends that know nothing of ids are unaffected; a backend whose
+    API accepts ids (the Bifrost gateway) reads ``document_id``.
+    """
+
+    document_id: str | None
+
+    def __new__(cls, text: str, document_id: str | None) -> IdentifiedText:
+        instance = super().__new__(cls, text)
+        instance.document_id = document_id
+        return instance
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (IdentifiedText, (str(self), self.document_id))
+
+
 #: What a backend's scores mean, so callers can compare or threshold them knowingly.
 #: ``probability``: 0..1, higher is more relevant (sigmoid of a cross-encoder, most vendor APIs).
 #: ``logit``: unbounded raw cross-encoder output (watsonx.ai, TEI with raw_scores).
