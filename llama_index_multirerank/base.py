@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Literal
 
-from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
@@ -92,7 +92,8 @@ class RerankPostprocessor(BaseNodePostprocessor):
         dispatcher.event(
             ReRankStartEvent(
                 query=query_bundle,
-                nodes=list(nodes),
+                # A wrong item must fail in _candidates with its index (and an end event), not here.
+                nodes=[item for item in nodes if isinstance(item, NodeWithScore)],
                 top_n=self.top_n if self.top_n is not None else len(nodes),
                 model_name=self.reranker.model or self.reranker.provider,
             )

@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from multirerank.backends.base import Backend, document_text
-from multirerank.errors import RerankError, RerankInputError
+from multirerank.errors import ConfigurationError, RerankError, RerankInputError
 from multirerank.types import BatchResult, DocumentInput, RerankResponse, RerankResult, Usage
 from multirerank.validation import (
     check_batch,
@@ -73,17 +73,15 @@ class Reranker:
 
             backend = backend_from_model(backend, **backend_options)
         elif backend_options:
-            raise RerankInputError(
+            raise ConfigurationError(
                 f"options {sorted(backend_options)} only apply when the backend is given as a model string"
             )
         if not isinstance(backend, Backend):
-            raise RerankInputError(f"backend must be a Backend or a model string, got {type(backend).__name__}")
-        concurrency = backend.max_concurrency if max_concurrency is None else max_concurrency
-        if concurrency < 1:
-            raise RerankInputError("max_concurrency must be at least 1")
-        retries = backend.max_retries if max_retries is None else max_retries
-        if retries < 0:
-            raise RerankInputError("max_retries must be 0 or more")
+            raise ConfigurationError(
+                f"backend must be a Backend or a model string, got {type(backend).__name__}"
+            )
+        concurrency = _setting("max_concurrency", backend.max_concurrency, max_concurrency, minimum=1)
+        retries = _setting("max_retries", backend.max_retries, max_retries, minimum=0)
         self.backend = backend
         self.max_concurrency = concurrency
         self.max_retries = retries
@@ -120,7 +118,7 @@ class Reranker:
         """
         started = time.perf_counter()
         query, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
-        chunks = self._split(docs)
+        chunks = self._split(query, docs)
         batch_top_n = self._batch_top_n(top_n, threshold)
 
         def run(chunk: _Chunk) -> BatchResult:
@@ -131,10 +129,8 @@ class Reranker:
                 progress(len(chunk.documents))
             return result
 
-        if len(chunks) == 1:
-            batches = [run(chunks[0])]
-        else:
-            batches = self._map_in_threads(run, chunks)
+        # One request runs in the caller's thread; only a split list needs the pool.
+        batches = [run(chunks[0])] if len(chunks) == 1 else self._map_in_threads(run, chunks)
         return self._merge(docs, chunks, batches, top_n, threshold, return_documents, started)
 
     async def arerank(
@@ -155,7 +151,7 @@ class Reranker:
         """
         started = time.perf_counter()
         query, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
-        chunks = self._split(docs)
+        chunks = self._split(query, docs)
         batch_top_n = self._batch_top_n(top_n, threshold)
         semaphore = asyncio.Semaphore(self.max_concurrency)
         loop = asyncio.get_running_loop()
@@ -222,7 +218,7 @@ class Reranker:
         # ask for everything then, and cut after the merge.
         return None if threshold is not None else top_n
 
-    def _split(self, documents: list[DocumentInput]) -> list[_Chunk]:
+    def _split(self, query: str, documents: list[DocumentInput]) -> list[_Chunk]:
         """Chunks that respect the backend's count and byte limits, as even in size as possible."""
         limits = self.backend.limits
         per_request = limits.max_documents or len(documents)
@@ -236,12 +232,19 @@ class Reranker:
             offset += size
         if limits.max_request_bytes is None:
             return chunks
-        return [piece for chunk in chunks for piece in self._split_bytes(chunk, limits.max_request_bytes)]
+        budget = limits.max_request_bytes
+        return [piece for chunk in chunks for piece in self._split_bytes(query, chunk, budget)]
 
-    def _split_bytes(self, chunk: _Chunk, budget: int) -> Iterator[_Chunk]:
+    def _split_bytes(self, query: str, chunk: _Chunk, budget: int) -> Iterator[_Chunk]:
         # Each text costs its UTF-8 size plus a few bytes of JSON punctuation; escaping can
-        # grow a text, so count it as the vendor will see it.
-        overhead = 256
+        # grow a text, so count it as the vendor will see it. Every request repeats the query.
+        query_size = len(json.dumps(query, ensure_ascii=False).encode("utf-8"))
+        overhead = 256 + query_size
+        if overhead >= budget:
+            raise RerankInputError(
+                f"query is {query_size} bytes encoded; "
+                f"{self.backend.provider} accepts at most {budget} bytes per request"
+            )
         start = chunk.offset
         current: list[DocumentInput] = []
         used = overhead
@@ -249,8 +252,8 @@ class Reranker:
             size = len(_json_size_text(document).encode("utf-8")) + 8
             if overhead + size > budget:
                 raise RerankInputError(
-                    f"document at index {position} is {size} bytes encoded; "
-                    f"{self.backend.provider} accepts at most {budget} bytes per request"
+                    f"document at index {position} is {size} bytes encoded; with the query it exceeds "
+                    f"the {budget} bytes {self.backend.provider} accepts per request"
                 )
             if current and used + size > budget:
                 yield _Chunk(start, current)
@@ -340,7 +343,7 @@ class Reranker:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-_backoff = wait_exponential_jitter(initial=0.5, max=8.0)
+_backoff = wait_exponential_jitter(multiplier=0.5, max=8.0)
 
 
 def _wait_for_retry(state: RetryCallState) -> float:
@@ -349,6 +352,17 @@ def _wait_for_retry(state: RetryCallState) -> float:
     if isinstance(error, RerankError) and error.retry_after is not None:
         return min(max(error.retry_after, 0.0), 60.0)
     return float(_backoff(state))
+
+
+def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
+    """A reranker-level integer setting, checked so a wrong type names the setting."""
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
 
 
 def _cap(top_n: int | None, chunk: _Chunk) -> int | None:

@@ -58,8 +58,12 @@ class RerankInputError(RerankError, ValueError):
     """The caller's input is invalid; nothing was sent."""
 
 
-class ConfigurationError(RerankError, ValueError):
-    """A reranker is set up wrongly: unknown provider, missing extra or model, bad option."""
+class ConfigurationError(RerankError):
+    """A reranker is set up wrongly: unknown provider, missing extra or model, bad option.
+
+    Deliberately not a ``ValueError``: pydantic would wrap it in a ``ValidationError`` when a
+    framework class is built, and callers catching ``RerankError`` would miss it.
+    """
 
 
 class BadRequestError(RerankError):

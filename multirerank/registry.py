@@ -16,6 +16,15 @@ from multirerank.errors import ConfigurationError
 #: provider -> "module:factory"; a factory takes the text after "provider/" (or None) and options.
 PROVIDERS: dict[str, str] = {
     "local": "multirerank.backends.local:from_model_string",
+    "bedrock": "multirerank.backends.bedrock:from_model_string",
+    "sagemaker": "multirerank.backends.sagemaker:from_model_string",
+    "cohere": "multirerank.backends.http_api:cohere_from_model_string",
+    "bifrost": "multirerank.backends.http_api:bifrost_from_model_string",
+    "vllm": "multirerank.backends.http_api:vllm_from_model_string",
+    "tei": "multirerank.backends.http_api:tei_from_model_string",
+    "jina": "multirerank.backends.http_api:jina_from_model_string",
+    "watsonx": "multirerank.backends.watsonx:from_model_string",
+    "dashscope": "multirerank.backends.dashscope:from_model_string",
 }
 
 
@@ -34,7 +43,7 @@ def split_model_string(model: str) -> tuple[str, str | None]:
     return provider.lower(), (rest or None)
 
 
-def backend_from_model(model: str, **options: Any) -> Backend:
+def backend_from_model(model: str, /, **options: Any) -> Backend:
     """The backend a model string names, built with ``options``."""
     provider, rest = split_model_string(model)
     target = PROVIDERS.get(provider)

@@ -9,7 +9,7 @@ from typing import Any
 
 from multirerank.backends.base import Backend, document_size, is_blank
 from multirerank.errors import MalformedResponseError, RerankInputError
-from multirerank.types import BatchResult, DocumentInput
+from multirerank.types import BatchResult, DocumentInput, IdentifiedText
 
 # Worded as the Bifrost gateway words them, so gateway users meet familiar messages.
 QUERY_REQUIRED = "query is required for rerank"
@@ -29,6 +29,9 @@ def check_query(query: object) -> str:
 def check_documents(documents: object) -> list[DocumentInput]:
     if isinstance(documents, (str, bytes)):
         raise RerankInputError("documents must be a list of texts, not a single string")
+    if isinstance(documents, Mapping):
+        # Iterating a mapping would silently rank its keys.
+        raise RerankInputError("documents must be a list of texts or mappings, not a single mapping")
     if documents is None:
         raise RerankInputError(DOCUMENTS_REQUIRED)
     if not isinstance(documents, Sequence):
@@ -39,6 +42,7 @@ def check_documents(documents: object) -> list[DocumentInput]:
                 f"documents must be a list of texts, got {type(documents).__name__}"
             ) from None
     checked: list[DocumentInput] = []
+    document: object
     for index, document in enumerate(documents):  # type: ignore[arg-type]
         if not isinstance(document, (str, Mapping)):
             raise RerankInputError(
@@ -96,6 +100,9 @@ def fit_documents(documents: list[DocumentInput], backend: Backend) -> list[Docu
         size = document_size(document)
         if size <= limit:
             fitted.append(document)
+        elif backend.truncate and isinstance(document, IdentifiedText):
+            # Slicing returns a plain str; the id must survive the cut.
+            fitted.append(IdentifiedText(document[:limit], document.document_id))
         elif backend.truncate and isinstance(document, str):
             fitted.append(document[:limit])
         else:
@@ -112,6 +119,11 @@ def check_batch(result: Any, size: int, provider: str) -> BatchResult:
     if not isinstance(result, BatchResult):
         raise MalformedResponseError(
             f"backend returned {type(result).__name__}, expected BatchResult", provider=provider
+        )
+    if not isinstance(result.scores, (list, tuple)):
+        raise MalformedResponseError(
+            f"backend returned scores as {type(result.scores).__name__}, expected a list of (index, score)",
+            provider=provider,
         )
     seen: set[int] = set()
     for position, pair in enumerate(result.scores):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
 
@@ -17,8 +17,9 @@ from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
 class Backend(ABC):
     """One vendor's (or the local model's) reranking call."""
 
-    #: Short provider name, the prefix of model strings (``"bedrock"``, ``"local"``...).
-    provider: ClassVar[str]
+    #: Short provider name, the prefix of model strings (``"bedrock"``, ``"local"``...); one
+    #: backend class may serve several providers and set it per instance.
+    provider: str = ""
     #: What this backend's scores mean.
     score_scale: ScoreScale = "probability"
     #: Per-request limits; the engine splits and checks against them.
@@ -61,7 +62,7 @@ class Backend(ABC):
         """Facts about this backend that go into every response's metadata."""
         return {"score_scale": self.score_scale}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release clients and pools. Safe to call more than once."""
 
     async def aclose(self) -> None:

@@ -1,0 +1,262 @@
+"""Amazon Bedrock Rerank through boto3's ``bedrock-agent-runtime`` client, and its user options."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+
+from multirerank.aws import AWSClientOptions, client_region, close_client, options_from, translate_aws_error
+from multirerank.backends.base import Backend
+from multirerank.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    ProviderError,
+    RerankError,
+    ThrottledError,
+)
+from multirerank.types import BatchResult, DocumentInput, Limits
+
+PROVIDER = "bedrock"
+SERVICE = "bedrock-agent-runtime"
+
+#: Where each rerank model is served (Bedrock model catalogue); other model ids are not checked.
+RERANK_MODEL_REGIONS: Mapping[str, frozenset[str]] = {
+    "amazon.rerank-v1:0": frozenset({"ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2"}),
+    "cohere.rerank-v3-5:0": frozenset(
+        {"ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2", "us-east-1"}
+    ),
+}
+
+#: The only ARN form the Rerank API accepts (its model's pattern, with the parts named).
+FOUNDATION_MODEL_ARN = re.compile(
+    r"^arn:(?P<partition>aws(-[^:]+)?):bedrock:(?P<region>[a-z0-9-]{1,20})::foundation-model/(?P<model>.+)$"
+)
+
+#: Rerank's error codes (its API model) onto the project's error types.
+ERROR_CODES: Mapping[str, type[RerankError]] = {
+    "ValidationException": BadRequestError,
+    "ConflictException": BadRequestError,
+    "ServiceQuotaExceededException": ThrottledError,
+    "ThrottlingException": ThrottledError,
+    "AccessDeniedException": AuthenticationError,
+    "ResourceNotFoundException": NotFoundError,
+    "DependencyFailedException": ProviderError,
+    "InternalServerException": ProviderError,
+    "BadGatewayException": ProviderError,
+    "ServiceUnavailableException": ProviderError,
+}
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _check_offered(model_id: str, region: str, partition: str) -> None:
+    regions = RERANK_MODEL_REGIONS.get(model_id)
+    if regions is not None and partition == "aws" and region not in regions:
+        raise ConfigurationError(
+            f"model {model_id} is not offered in {region}; it is served in {', '.join(sorted(regions))}"
+        )
+
+
+def model_arn_for(model: str, region: str | None) -> str:
+    """The foundation-model ARN for ``model`` (an ARN or a model id) called from ``region``.
+
+    Everything the Rerank API would reject for the model's region is a ConfigurationError here,
+    before any request: a malformed ARN, an ARN of another region, a model the region lacks.
+    """
+    if model.startswith("arn:"):
+        match = FOUNDATION_MODEL_ARN.match(model)
+        if match is None:
+            raise ConfigurationError(
+                f"model_arn {model!r} is not a foundation-model ARN such as "
+                "'arn:aws:bedrock:us-west-2::foundation-model/cohere.rerank-v3-5:0' "
+                "(Rerank accepts no inference-profile or custom-model ARNs)"
+            )
+        arn_region = match["region"]
+        if region is not None and region != arn_region:
+            raise ConfigurationError(
+                f"model_arn is in {arn_region} but the {SERVICE} client is in {region}; Rerank refuses "
+                f"cross-region calls: set region_name={arn_region!r} or use the model's ARN in {region}"
+            )
+        _check_offered(match["model"], arn_region, match["partition"])
+        return model
+    if region is None:
+        raise ConfigurationError(
+            f"model id {model!r} needs a region to build its ARN: set region_name or AWS_REGION"
+        )
+    partition = _partition(region)
+    _check_offered(model, region, partition)
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model}"
+
+
+def _source(document: DocumentInput) -> dict[str, Any]:
+    if isinstance(document, str):
+        inline: dict[str, Any] = {"type": "TEXT", "textDocument": {"text": str(document)}}
+    else:
+        # botocore accepts only JSON values in a document; dates and the like become strings.
+        inline = {"type": "JSON", "jsonDocument": json.loads(json.dumps(document, default=str))}
+    return {"type": "INLINE", "inlineDocumentSource": inline}
+
+
+def _scored(result: object, position: int) -> tuple[int, float]:
+    if not isinstance(result, Mapping) or "index" not in result or "relevanceScore" not in result:
+        raise MalformedResponseError(f"result {position} lacks index or relevanceScore", provider=PROVIDER)
+    return result["index"], result["relevanceScore"]
+
+
+class BedrockBackend(Backend):
+    """One Rerank request per call, following ``nextToken`` pages.
+
+    ``numberOfResults`` is always sent and never above the request's document count, so "all
+    results" works. botocore retries throttling and 5xx itself, so the engine does not.
+    """
+
+    provider = PROVIDER
+    score_scale = "probability"
+    limits = Limits(max_documents=1000, max_document_chars=32_000, max_query_chars=32_000)
+    max_concurrency = 4
+    max_retries = 0
+
+    def __init__(
+        self,
+        client: Any,
+        model_arn: str,
+        *,
+        truncate: bool = False,
+        additional_model_request_fields: Mapping[str, Any] | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        self.client = client
+        self.model = model_arn
+        self.truncate = truncate
+        self.additional_model_request_fields = dict(additional_model_request_fields or {})
+        self._owns_client = owns_client
+
+    def with_request_fields(self, fields: Mapping[str, Any]) -> BedrockBackend:
+        """A twin sharing this client whose requests also carry ``fields`` (they win on clashes)."""
+        return BedrockBackend(
+            self.client,
+            self.model,
+            truncate=self.truncate,
+            additional_model_request_fields={**self.additional_model_request_fields, **fields},
+        )
+
+    def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
+        request = self._request(query, documents, top_n)
+        scores: list[tuple[int, float]] = []
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            response = self._call(request if token is None else {**request, "nextToken": token})
+            results = response.get("results")
+            if not isinstance(results, list):
+                raise MalformedResponseError("Rerank answer has no results list", provider=PROVIDER)
+            for result in results:
+                scores.append(_scored(result, len(scores)))
+            token = response.get("nextToken")
+            if not token:
+                return BatchResult(scores)
+            if token in seen_tokens or len(seen_tokens) > len(documents):
+                raise MalformedResponseError("Rerank kept answering with nextToken pages", provider=PROVIDER)
+            seen_tokens.add(token)
+
+    def _request(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> dict[str, Any]:
+        model_configuration: dict[str, Any] = {"modelArn": self.model}
+        if self.additional_model_request_fields:
+            model_configuration["additionalModelRequestFields"] = self.additional_model_request_fields
+        wanted = len(documents) if top_n is None else min(top_n, len(documents))
+        return {
+            "queries": [{"type": "TEXT", "textQuery": {"text": str(query)}}],
+            "sources": [_source(document) for document in documents],
+            "rerankingConfiguration": {
+                "type": "BEDROCK_RERANKING_MODEL",
+                "bedrockRerankingConfiguration": {
+                    "numberOfResults": wanted,
+                    "modelConfiguration": model_configuration,
+                },
+            },
+        }
+
+    def _call(self, request: dict[str, Any]) -> Mapping[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response: Mapping[str, Any] = self.client.rerank(**request)
+        except (ClientError, BotoCoreError) as error:
+            raise translate_aws_error(error, provider=PROVIDER, codes=ERROR_CODES) from error
+        return response
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "score_scale": self.score_scale,
+            "model_arn": self.model,
+            "region": client_region(self.client),
+        }
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._owns_client = False
+            close_client(self.client)
+
+
+class BedrockOptions(AWSClientOptions):
+    """What a user sets for Bedrock Rerank; the LangChain and LlamaIndex classes share it."""
+
+    model_arn: str = Field(
+        validation_alias=AliasChoices("model_arn", "model_id"),
+        description="A foundation-model ARN, or a model id such as 'cohere.rerank-v3-5:0' plus a region.",
+    )
+    truncate: bool = Field(
+        default=False,
+        description="Cut texts over Bedrock's 32,000-character limit instead of rejecting them.",
+    )
+    additional_model_request_fields: dict[str, Any] | None = Field(
+        default=None,
+        description="Model-specific request fields, e.g. {'max_tokens_per_doc': 4096} for Cohere.",
+    )
+
+    @field_validator("model_arn")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(character.isspace() for character in value):
+            raise ValueError("model_arn must be a model ARN or id without spaces")
+        return value
+
+    def build_backend(self) -> BedrockBackend:
+        match = FOUNDATION_MODEL_ARN.match(self.model_arn)
+        client = self.build_client(SERVICE, region_hint=match["region"] if match else None)
+        try:
+            arn = model_arn_for(self.model_arn, client_region(client))
+        except ConfigurationError:
+            if self.client is None:
+                close_client(client)
+            raise
+        return BedrockBackend(
+            client,
+            arn,
+            truncate=self.truncate,
+            additional_model_request_fields=self.additional_model_request_fields,
+            owns_client=self.client is None,
+        )
+
+
+def from_model_string(rest: str | None, **options: Any) -> BedrockBackend:
+    """``bedrock/<model id or ARN>``; ``options`` are :class:`BedrockOptions` fields."""
+    if rest is not None:
+        if {"model_arn", "model_id"} & options.keys():
+            raise ConfigurationError("give the Bedrock model in the model string or in model_arn, not both")
+        options = {**options, "model_arn": rest}
+    return options_from(BedrockOptions, options).build_backend()

@@ -1,0 +1,547 @@
+"""Cohere-compatible rerank APIs over HTTP: Cohere, Bifrost, vLLM, Hugging Face TEI and Jina.
+
+One backend speaks every format in :mod:`multirerank.backends.http_formats`; the format decides
+paths, bodies and answers, this module owns the clients, headers, path fallback and the mapping
+of HTTP failures onto the project's errors. httpx is imported on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import os
+import re
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from multirerank.backends.base import Backend
+from multirerank.backends.http_formats import (
+    API_FORMATS,
+    ApiFormat,
+    ApiFormatName,
+    WireRequest,
+    error_details,
+)
+from multirerank.errors import (
+    ConfigurationError,
+    MalformedResponseError,
+    ProviderError,
+    RerankTimeoutError,
+    error_for_status,
+)
+from multirerank.types import BatchResult, DocumentInput, Limits
+
+if TYPE_CHECKING:
+    import httpx
+
+logger = logging.getLogger("multirerank")
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_MESSAGE_LIMIT = 500
+
+
+def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
+    api_format = API_FORMATS.get(data.get("api_format", ""))
+    for variable in api_format.api_key_env if api_format else ():
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return SecretStr(value)
+    return None
+
+
+class HTTPOptions(BaseModel):
+    """What a user sets for a Cohere-compatible rerank API; ``build_backend()`` makes the backend."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    api_format: ApiFormatName = Field(
+        description="Wire format: cohere (/v2/rerank), cohere-v1, bifrost, vllm, tei or jina."
+    )
+    model: str | None = Field(
+        default=None,
+        description="Model name; required for cohere, jina and bifrost ('provider/model' there).",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Service root, e.g. http://localhost:8000; required for vllm, tei and bifrost.",
+    )
+    path: str | None = Field(default=None, description="Override the format's request path, e.g. /v1/rerank.")
+    api_key: SecretStr | None = Field(
+        default_factory=_api_key_from_env,
+        description="Sent as a Bearer token; read from COHERE_API_KEY / JINA_API_KEY when not given.",
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Extra request headers; values are kept secret since they often carry keys.",
+    )
+    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for an answer.")
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
+    max_documents_per_request: int | None = Field(
+        default=None, ge=1, description="Split larger lists into requests of at most this many documents."
+    )
+    max_retries: int = Field(default=2, ge=0, description="Retries of throttled or failed requests.")
+    fallbacks: list[str] | None = Field(
+        default=None, description="bifrost: 'provider/model' names to try when the model fails."
+    )
+    max_tokens_per_doc: int | None = Field(
+        default=None, ge=1, description="cohere, bifrost: the vendor truncates documents to this many tokens."
+    )
+    truncate: bool | None = Field(
+        default=None, description="tei: let the server cut inputs longer than the model's window."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("model must not be blank")
+        return value.strip() if value is not None else None
+
+    @field_validator("api_key")
+    @classmethod
+    def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_usable(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("base_url must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("base_url must not carry credentials; use api_key or headers")
+        if parts.query or parts.fragment:
+            raise ValueError("base_url must not have a query or fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("path")
+    @classmethod
+    def _path_absolute(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or "?" in value or "#" in value):
+            raise ValueError("path must start with '/' and have no query, e.g. '/v1/rerank'")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_sendable(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, secret in value.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if any(character in secret.get_secret_value() for character in "\r\n\0"):
+                raise ValueError(f"header {name!r} has a line break or NUL in its value")
+        return value
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_named(cls, value: list[str] | None) -> list[str] | None:
+        for position, name in enumerate(value or ()):
+            provider, _, model = name.partition("/")
+            if not provider.strip() or not model.strip():
+                raise ValueError(f"fallbacks[{position}] must be a 'provider/model' name, got {name!r}")
+        return value
+
+    def build_backend(self) -> HTTPBackend:
+        return HTTPBackend(self)
+
+
+class HTTPBackend(Backend):
+    """One Cohere-compatible rerank API, spoken with one reused httpx client per instance.
+
+    Build it from :class:`HTTPOptions` or from the same fields as keywords:
+    ``HTTPBackend(api_format="vllm", base_url="http://localhost:8000")``.
+    """
+
+    provider: ClassVar[str] = "http"
+    max_retries = 2
+
+    def __init__(self, options: HTTPOptions | None = None, /, **fields: Any) -> None:
+        if options is None:
+            options = options_from(HTTPOptions, fields)
+        elif fields:
+            raise ConfigurationError(f"pass HTTPOptions or keyword fields, not both (got {sorted(fields)})")
+        api_format = API_FORMATS[options.api_format]
+        _check_options(options, api_format)
+        self.api_format = api_format
+        # One class serves several vendors, so the provider is per instance here.
+        self.provider = api_format.provider
+        self.model = options.model or ""
+        self.score_scale = api_format.score_scale
+        self.limits = Limits(max_documents=options.max_documents_per_request or api_format.max_documents)
+        self.max_retries = options.max_retries
+        self.base_url = options.base_url or api_format.default_base_url or ""
+        self._paths = (options.path,) if options.path else api_format.paths
+        self._fallback_statuses = frozenset() if options.path else api_format.fallback_statuses
+        self._path_index = 0
+        self._options = options
+        self._headers, self._secrets = _headers(options)
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        # An AsyncClient's connections belong to the loop that opened them: one client per loop.
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
+        request = self._wire_request(query, documents, top_n)
+        body = self.api_format.build_body(request)
+        client = self._sync_client()
+        for position, path, last in self._path_order():
+            with self._transport_errors(path):
+                response = client.post(path, json=body)
+            if self._should_fall_back(response, path, last):
+                continue
+            return self._answer(position, path, response, request)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def arerank_batch(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        request = self._wire_request(query, documents, top_n)
+        body = self.api_format.build_body(request)
+        client = self._async_client()
+        for position, path, last in self._path_order():
+            with self._transport_errors(path):
+                response = await client.post(path, json=body)
+            if self._should_fall_back(response, path, last):
+                continue
+            return self._answer(position, path, response, request)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "score_scale": self.score_scale,
+            "api_format": self.api_format.name,
+            "base_url": self.base_url,
+            "path": self._paths[self._path_index],
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            # Async clients need their own loop to close; without one, dropping them is all we can do.
+            self._async_clients.clear()
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client, self._client = self._client, None
+            async_client = self._async_clients.pop(loop, None)
+            self._async_clients.clear()
+        if client is not None:
+            client.close()
+        if async_client is not None:
+            await async_client.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"HTTPBackend(api_format={self.api_format.name!r}, model={self.model!r}, "
+            f"base_url={self.base_url!r})"
+        )
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _wire_request(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> WireRequest:
+        options = self._options
+        return WireRequest(
+            model=self.model if self.api_format.sends_model and self.model else None,
+            query=query,
+            documents=documents,
+            top_n=top_n,
+            max_tokens_per_doc=options.max_tokens_per_doc,
+            truncate=options.truncate,
+            fallbacks=tuple(options.fallbacks or ()),
+        )
+
+    def _client_options(self) -> dict[str, Any]:
+        import httpx
+
+        return {
+            "base_url": self.base_url,
+            "headers": self._headers,
+            "timeout": httpx.Timeout(self._options.timeout, connect=self._options.connect_timeout),
+            "follow_redirects": False,
+        }
+
+    def _sync_client(self) -> httpx.Client:
+        import httpx
+
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(**self._client_options())
+                # Adapters are seldom closed: release the sockets when the backend goes away.
+                weakref.finalize(self, self._client.close)
+            return self._client
+
+    def _async_client(self) -> httpx.AsyncClient:
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._async_clients.get(loop)
+            if client is None:
+                client = self._async_clients[loop] = httpx.AsyncClient(**self._client_options())
+            return client
+
+    def _path_order(self) -> Iterator[tuple[int, str, bool]]:
+        """``(position, path, is_last)``: the path that worked last time first, then the others."""
+        first = self._path_index
+        order = [first, *(position for position in range(len(self._paths)) if position != first)]
+        for number, position in enumerate(order):
+            yield position, self._paths[position], number == len(order) - 1
+
+    def _should_fall_back(self, response: httpx.Response, path: str, last: bool) -> bool:
+        if last or response.status_code not in self._fallback_statuses:
+            return False
+        logger.info(
+            "%s: POST %s answered HTTP %d; trying the next rerank path",
+            self.provider,
+            path,
+            response.status_code,
+        )
+        return True
+
+    def _answer(
+        self, position: int, path: str, response: httpx.Response, request: WireRequest
+    ) -> BatchResult:
+        if response.status_code not in self._fallback_statuses:
+            # The path exists on this server: start there next time.
+            self._path_index = position
+        if not 200 <= response.status_code < 300:
+            raise self._status_error(response, path)
+        try:
+            body = response.json()
+        except ValueError:
+            raise MalformedResponseError(
+                f"POST {self.base_url}{path} answered HTTP {response.status_code} with a body that is not JSON",
+                provider=self.provider,
+                status=response.status_code,
+            ) from None
+        try:
+            return self.api_format.parse_body(body, request)
+        except MalformedResponseError as error:
+            raise MalformedResponseError(
+                f"POST {self.base_url}{path} answered with an unusable body: {error.message}",
+                provider=self.provider,
+                status=response.status_code,
+            ) from None
+
+    # -- failures -----------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without any secret this backend sends, shortened for an error message."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
+
+    def _status_error(self, response: httpx.Response, path: str) -> Exception:
+        status = response.status_code
+        if 300 <= status < 400:
+            location = response.headers.get("location", "elsewhere")
+            return ConfigurationError(
+                self._scrub(
+                    f"POST {self.base_url}{path} was redirected (HTTP {status}) to {location}; "
+                    "set base_url to the service's final address"
+                ),
+                provider=self.provider,
+                status=status,
+            )
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = None
+        message, code = error_details(body)
+        if message is None:
+            message = response.text.strip() or response.reason_phrase or "no error message"
+        return error_for_status(
+            status,
+            self._scrub(f"POST {self.base_url}{path} failed: {message}"),
+            provider=self.provider,
+            code=code,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+
+    @contextmanager
+    def _transport_errors(self, path: str) -> Iterator[None]:
+        import httpx
+
+        where = f"{self.base_url}{path}"
+        try:
+            yield
+        except httpx.TimeoutException as error:
+            raise RerankTimeoutError(
+                f"POST {where} got no answer in time ({type(error).__name__}; "
+                f"timeout={self._options.timeout}s, connect_timeout={self._options.connect_timeout}s)",
+                provider=self.provider,
+            ) from error
+        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as error:
+            raise ProviderError(
+                self._scrub(f"POST {where} failed: {type(error).__name__}: {error}"),
+                provider=self.provider,
+                retryable=True,
+            ) from error
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as error:
+            raise ConfigurationError(
+                self._scrub(f"cannot send POST {where}: {error}"), provider=self.provider
+            ) from error
+        except httpx.DecodingError as error:
+            raise MalformedResponseError(
+                f"POST {where} answered with a body that cannot be decoded: {error}", provider=self.provider
+            ) from error
+        except httpx.HTTPError as error:
+            raise ProviderError(
+                self._scrub(f"POST {where} failed: {type(error).__name__}: {error}"), provider=self.provider
+            ) from error
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta seconds or an HTTP date (RFC 9110)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
+
+
+def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:
+    """The headers every request carries, and the secret values among them."""
+    from multirerank import __version__
+
+    headers = {"Accept": "application/json", "User-Agent": f"multirerank/{__version__}"}
+    secrets: list[str] = []
+    if options.api_key is not None and not _has_header(options, "authorization"):
+        key = options.api_key.get_secret_value()
+        headers["Authorization"] = f"Bearer {key}"
+        secrets.append(key)
+    for name, value in options.headers.items():
+        # The user's header replaces ours whatever its case, so no header is sent twice.
+        for existing in [key for key in headers if key.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value.get_secret_value()
+        if value.get_secret_value():
+            secrets.append(value.get_secret_value())
+    # Longest first, so a secret that contains another is scrubbed whole.
+    return headers, sorted(set(secrets), key=len, reverse=True)
+
+
+def _has_header(options: HTTPOptions, name: str) -> bool:
+    return any(header.lower() == name for header in options.headers)
+
+
+def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
+    """The checks that depend on the format, as ConfigurationErrors naming the field."""
+    name = api_format.name
+    if api_format.needs_model and not options.model:
+        example = (
+            "provider/model, e.g. 'cohere/rerank-v3.5'" if api_format.provider_prefixed_model else "a name"
+        )
+        raise ConfigurationError(f"model is required for api_format {name!r} ({example})", provider=name)
+    if api_format.provider_prefixed_model and options.model and "/" not in options.model.strip("/"):
+        raise ConfigurationError(
+            f"model for api_format {name!r} must be 'provider/model', got {options.model!r}", provider=name
+        )
+    if not options.base_url and not api_format.default_base_url:
+        raise ConfigurationError(
+            f"base_url is required for api_format {name!r} (the address of your server, "
+            "e.g. 'http://localhost:8000')",
+            provider=name,
+        )
+    has_authorization = _has_header(options, "authorization")
+    # A key read from the environment yields to an explicit Authorization header; a given one clashes.
+    if "api_key" in options.model_fields_set and options.api_key is not None and has_authorization:
+        raise ConfigurationError(
+            "give either api_key or an Authorization header in headers, not both", provider=name
+        )
+    if api_format.needs_api_key and options.api_key is None and not has_authorization:
+        variables = " or ".join(api_format.api_key_env)
+        raise ConfigurationError(
+            f"api_key is required for api_format {name!r}: pass api_key or set {variables}", provider=name
+        )
+    for option in ("max_tokens_per_doc", "truncate", "fallbacks"):
+        if getattr(options, option) is not None and option not in api_format.options:
+            supported = sorted(fmt.name for fmt in API_FORMATS.values() if option in fmt.options)
+            raise ConfigurationError(
+                f"{option} does not apply to api_format {name!r} (only to {', '.join(supported)})",
+                provider=name,
+            )
+
+
+def options_from(model: type[HTTPOptions], fields: Mapping[str, Any]) -> HTTPOptions:
+    """``model(**fields)``, with validation failures as ConfigurationErrors that echo no input."""
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
+            for item in error.errors(include_input=False, include_url=False)
+        )
+        raise ConfigurationError(f"invalid HTTP rerank options: {problems}") from None
+
+
+# -- model strings ---------------------------------------------------------------------------
+
+
+def _from_model_string(provider: ApiFormatName, rest: str | None, options: dict[str, Any]) -> Backend:
+    api_format = options.pop("api_format", provider)
+    allowed = {name for name, fmt in API_FORMATS.items() if fmt.provider == provider}
+    if api_format not in allowed:
+        raise ConfigurationError(
+            f"api_format {api_format!r} does not fit model strings starting with {provider + '/'!r} "
+            f"(use one of {sorted(allowed)})"
+        )
+    if rest is not None and options.get("model") not in (None, rest):
+        raise ConfigurationError(
+            f"the model string names {rest!r} but options give model={options['model']!r}; give one"
+        )
+    if rest is not None:
+        options["model"] = rest
+    return options_from(HTTPOptions, {"api_format": api_format, **options}).build_backend()
+
+
+def cohere_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``cohere/<model>``; ``api_format="cohere-v1"`` selects ``/v1/rerank``."""
+    return _from_model_string("cohere", rest, options)
+
+
+def bifrost_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``bifrost/<provider>/<model>``: the gateway receives ``<provider>/<model>``."""
+    return _from_model_string("bifrost", rest, options)
+
+
+def vllm_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``vllm/<model>`` or ``vllm`` (the server's only model); ``base_url`` is required."""
+    return _from_model_string("vllm", rest, options)
+
+
+def tei_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``tei``; a ``tei/<model>`` name only labels results, since TEI serves one model."""
+    return _from_model_string("tei", rest, options)
+
+
+def jina_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``jina/<model>``."""
+    return _from_model_string("jina", rest, options)

@@ -1,0 +1,322 @@
+"""The ``multirerank`` command: rerank a file of documents from the shell.
+
+Each subcommand is one ``add_*_parser`` function listed in :data:`_SUBCOMMANDS`; it adds its
+parser and sets ``handler``, a function from the parsed arguments to an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from multirerank.engine import ProgressCallback, Reranker
+from multirerank.errors import RerankError
+from multirerank.testing.command import add_emulate_parser
+from multirerank.types import RerankResponse
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+FORMATS = ("auto", "json", "jsonl", "lines")
+
+#: What ``add_subparsers`` returns; each subcommand adds its parser to it.
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CliError(Exception):
+    """A problem with the command line or its input file, reported as one line."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """What a documents file holds: each document as given, the text scored, and maybe a query."""
+
+    items: list[Any]
+    texts: list[str]
+    query: str | None = None
+
+
+# -- rerank -----------------------------------------------------------------------------------
+
+
+def add_rerank_parser(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "rerank",
+        help="rank the documents of a file by relevance to a query",
+        description=(
+            "Rank documents by relevance to a query. FILE is a JSON array of strings or of objects "
+            'with a "text" field, an object {"query": ..., "documents": [...]}, JSON lines, or plain '
+            "lines (one document each); '-' reads standard input."
+        ),
+    )
+    parser.add_argument("file", metavar="FILE", help="documents file, or '-' for standard input")
+    parser.add_argument("--model", default="local", help="model string such as 'local' (default) or 'local/<path>'")
+    parser.add_argument("--query", "-q", help="the query; defaults to the file's \"query\" field")
+    parser.add_argument("--top-n", type=int, help="return only the best N documents")
+    parser.add_argument("--score-threshold", type=float, help="drop documents scoring below this value")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--format", choices=FORMATS, default="auto", help="how to read FILE (default: guess)")
+    parser.add_argument(
+        "--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+        help="backend option, e.g. -o batch_size=16 (VALUE is read as JSON when it parses)",
+    )
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="progress bar on stderr for inputs sent in several requests (default: only on a terminal)",
+    )
+    parser.set_defaults(handler=run_rerank)
+
+
+def run_rerank(args: argparse.Namespace) -> int:
+    data = read_input(args.file, args.format)
+    query = args.query if args.query is not None else data.query
+    if query is None:
+        raise CliError('no query: pass --query or give the file a "query" field')
+    with Reranker(args.model, **parse_options(args.option)) as reranker, progress_bar(
+        reranker, data.texts, args.progress
+    ) as progress:
+        response = reranker.rerank(
+            query, data.texts, args.top_n, score_threshold=args.score_threshold, progress=progress
+        )
+    if args.json:
+        print(json.dumps(json_report(query, response, data.items), ensure_ascii=False, indent=2))
+    else:
+        print(table(response, data.texts))
+    return 0
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise CliError(f"--option must look like KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
+
+
+@contextmanager
+def progress_bar(reranker: Reranker, texts: Sequence[str], wanted: bool | None) -> Iterator[ProgressCallback | None]:
+    """A tqdm bar on stderr when the engine will send several requests; ``wanted=None``: on a terminal only."""
+    if wanted is False or _expected_requests(reranker, texts) < 2:
+        yield None
+        return
+    from tqdm import tqdm
+
+    # tqdm's disable=None turns the bar off when stderr is not a terminal.
+    with tqdm(
+        total=len(texts), unit="doc", desc="reranking", file=sys.stderr, leave=False,
+        disable=None if wanted is None else False,
+    ) as bar:
+
+        def advance(documents: int) -> None:
+            bar.update(documents)
+
+        yield advance
+
+
+def _expected_requests(reranker: Reranker, texts: Sequence[str]) -> int:
+    limits = reranker.backend.limits
+    requests = math.ceil(len(texts) / limits.max_documents) if limits.max_documents else 1
+    if limits.max_request_bytes:
+        size = sum(len(text.encode("utf-8")) for text in texts)
+        requests = max(requests, math.ceil(size / limits.max_request_bytes))
+    return requests
+
+
+# -- input ------------------------------------------------------------------------------------
+
+
+def read_input(path: str, file_format: str = "auto") -> InputFile:
+    """Documents (and maybe a query) from ``path``, or from standard input when it is ``-``."""
+    content = _read_text(path)
+    name = "<stdin>" if path == "-" else path
+    kind = file_format if file_format != "auto" else _guess_format(path, content)
+    if kind == "lines":
+        texts = [line for line in content.splitlines() if line.strip()]
+        return InputFile(list(texts), texts)
+    if kind == "jsonl":
+        return _from_json_lines(name, content)
+    try:
+        loaded = json.loads(content)
+    except ValueError as error:
+        raise CliError(f"{name} is not valid JSON: {error} (use --format lines to read plain text)") from None
+    return _from_json(name, loaded)
+
+
+def _read_text(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _guess_format(path: str, content: str) -> str:
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    start = content.lstrip()[:1]
+    if start == "[":
+        return "json"
+    if start == "{":
+        # One object is the {"query", "documents"} shape; several, one per line, are JSON lines.
+        try:
+            json.loads(content)
+        except ValueError:
+            return "jsonl"
+        return "json"
+    return "lines"
+
+
+def _from_json(name: str, loaded: object) -> InputFile:
+    if isinstance(loaded, list):
+        return _from_items(name, loaded, "item")
+    if isinstance(loaded, dict) and "documents" in loaded:
+        query = loaded.get("query")
+        if query is not None and not isinstance(query, str):
+            raise CliError(f'{name}: "query" must be a string')
+        documents = loaded["documents"]
+        if not isinstance(documents, list):
+            raise CliError(f'{name}: "documents" must be a JSON array')
+        return InputFile(documents, _from_items(name, documents, "document").texts, query)
+    if isinstance(loaded, dict) and "text" in loaded:
+        return _from_items(name, [loaded], "item")
+    raise CliError(f'{name}: expected a JSON array of documents or an object with a "documents" array')
+
+
+def _from_json_lines(name: str, content: str) -> InputFile:
+    items: list[Any] = []
+    texts: list[str] = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as error:
+            raise CliError(f"{name} line {number} is not valid JSON: {error}") from None
+        items.append(item)
+        texts.append(_item_text(item, f"{name} line {number}"))
+    return InputFile(items, texts)
+
+
+def _from_items(name: str, items: list[Any], label: str) -> InputFile:
+    texts = [_item_text(item, f"{name} {label} {index}") for index, item in enumerate(items)]
+    return InputFile(items, texts)
+
+
+def _item_text(item: object, where: str) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return str(item["text"])
+    raise CliError(f'{where}: expected a string or an object with a "text" string, got {_json_type(item)}')
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object without a text string"
+    return {list: "an array", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "null")
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def json_report(query: str, response: RerankResponse, items: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "query": query,
+        "provider": response.provider,
+        "model": response.model,
+        "score_scale": response.score_scale,
+        "elapsed_seconds": round(response.elapsed_seconds, 6),
+        "results": [
+            {"index": result.index, "relevance_score": result.relevance_score, "document": items[result.index]}
+            for result in response.results
+        ],
+    }
+
+
+def table(response: RerankResponse, texts: Sequence[str], width: int | None = None) -> str:
+    """Ranked documents as aligned columns, each text cut to fit the terminal."""
+    rows = [
+        (str(rank), f"{result.relevance_score:.4f}", str(result.index), texts[result.index])
+        for rank, result in enumerate(response.results, start=1)
+    ]
+    header = ("rank", "score", "index", "text")
+    widths = [max(len(header[column]), *(len(row[column]) for row in rows)) for column in range(3)]
+    total = width or shutil.get_terminal_size((100, 24)).columns
+    room = max(20, total - sum(widths) - 2 * len(widths))
+    lines = [_row(header, widths, room)] + [_row(row, widths, room) for row in rows]
+    lines.append(
+        f"{len(rows)} of {len(texts)} documents; model {response.provider}/{response.model}; "
+        f"{response.score_scale} scores; {response.elapsed_seconds:.2f} s"
+    )
+    return "\n".join(lines)
+
+
+def _row(cells: Sequence[str], widths: Sequence[int], room: int) -> str:
+    numbers = "  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=False))
+    text = " ".join(cells[3].split())
+    if len(text) > room:
+        text = text[: room - 3].rstrip() + "..."
+    return f"{numbers}  {text}"
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+#: Every subcommand's parser-adding function. A module that adds one must import nothing heavy at
+#: top level: the parser is built on every run.
+_SUBCOMMANDS: list[Callable[[SubParsers], None]] = [
+    add_rerank_parser,
+    add_emulate_parser,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="multirerank", description="Rerank documents with any multirerank backend."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add_parser in _SUBCOMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    _quiet_model_loading()
+    try:
+        return handler(args)
+    except (RerankError, CliError) as error:
+        print(f"multirerank: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _quiet_model_loading() -> None:
+    # Model loaders print weight-loading bars and notices meant for notebooks; in a command
+    # they bury the answer. setdefault leaves a user's own choice alone.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

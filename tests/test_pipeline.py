@@ -1,0 +1,245 @@
+"""The rules both adapters share: text from fields, blank and duplicate candidates, ids on the wire."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from multirerank.engine import Reranker
+from multirerank.errors import RerankInputError
+from multirerank.pipeline import (
+    Candidate,
+    RankedCandidate,
+    arank_candidates,
+    candidate_text,
+    check_rerank_fields,
+    rank_candidates,
+)
+from multirerank.types import IdentifiedText
+from tests.memory_backend import MemoryBackend
+
+METADATA: dict[str, Any] = {
+    "title": "Rivers",
+    "year": 2021,
+    "tags": ["water", "geography"],
+    "extra": {"café": True},
+    "nothing": None,
+    "blank": "   ",
+}
+
+
+# -- candidate_text ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields", [None, []])
+def test_without_fields_the_content_is_the_text(fields: list[str] | None) -> None:
+    assert candidate_text("body", METADATA, fields, "page_content") == "body"
+
+
+def test_content_field_name_stands_for_the_content() -> None:
+    assert candidate_text("body", METADATA, ["page_content"], "page_content") == "body"
+    assert candidate_text("body", METADATA, ["text"], "text") == "body"
+
+
+def test_fields_are_joined_in_the_order_given() -> None:
+    assert candidate_text("body", METADATA, ["title", "page_content"], "page_content") == "Rivers\nbody"
+    assert candidate_text("body", METADATA, ["page_content", "title"], "page_content") == "body\nRivers"
+
+
+def test_missing_none_and_blank_fields_are_skipped() -> None:
+    text = candidate_text("body", METADATA, ["absent", "nothing", "blank", "title"], "page_content")
+    assert text == "Rivers"
+
+
+def test_non_string_values_are_json_encoded() -> None:
+    text = candidate_text("body", METADATA, ["year", "tags", "extra"], "page_content")
+    assert text == '2021\n["water", "geography"]\n{"café": true}'
+
+
+def test_the_other_frameworks_content_name_is_just_a_metadata_key() -> None:
+    assert candidate_text("body", {"text": "meta text"}, ["text"], "page_content") == "meta text"
+    assert candidate_text("body", {}, ["text"], "page_content") == ""
+
+
+def test_metadata_is_not_changed() -> None:
+    metadata = {"title": "Rivers", "tags": ["a"]}
+    candidate_text("body", metadata, ["title", "tags"], "page_content")
+    assert metadata == {"title": "Rivers", "tags": ["a"]}
+
+
+# -- check_rerank_fields -------------------------------------------------------------------------
+
+
+def test_rerank_fields_none_and_sequences() -> None:
+    assert check_rerank_fields(None) is None
+    assert check_rerank_fields(("title", "page_content")) == ["title", "page_content"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("title", "rerank_fields must be a list of field names"),
+        (42, "rerank_fields must be a list of field names"),
+        ({"title"}, "rerank_fields must be a list of field names"),
+        ([""], "rerank_fields[0] must be a non-empty string"),
+        (["title", 3], "rerank_fields[1] must be a non-empty string"),
+        (["title", "page_content", None], "rerank_fields[2] must be a non-empty string"),
+    ],
+)
+def test_rerank_fields_errors(fields: object, message: str) -> None:
+    with pytest.raises(RerankInputError) as info:
+        check_rerank_fields(fields)
+    assert str(info.value) == message
+
+
+# -- rank_candidates -----------------------------------------------------------------------------
+
+
+def ranked_positions(ranked: list[RankedCandidate]) -> list[int]:
+    return [item.position for item in ranked]
+
+
+def sent_texts(backend: MemoryBackend) -> list[str]:
+    return [str(document) for request in backend.requests for document in request.documents]
+
+
+def test_candidates_are_ranked_by_their_position_in_the_callers_list() -> None:
+    backend = MemoryBackend(scores={"a": 0.1, "b": 0.9, "c": 0.5})
+    ranked = rank_candidates(
+        Reranker(backend), "q", [Candidate("a"), Candidate("b"), Candidate("c")], top_n=None
+    )
+    assert ranked == [RankedCandidate(1, 0.9), RankedCandidate(2, 0.5), RankedCandidate(0, 0.1)]
+
+
+def test_blank_candidates_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    backend = MemoryBackend(scores={"a": 0.1, "b": 0.9})
+    candidates = [Candidate(""), Candidate("a"), Candidate("  \n"), Candidate({}), Candidate("b")]
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        ranked = rank_candidates(Reranker(backend), "q", candidates, top_n=None)
+    assert ranked_positions(ranked) == [4, 1]
+    assert sent_texts(backend) == ["a", "b"]
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].name == "multirerank"
+    assert "skipped 3 document(s) with blank text" in warnings[0].getMessage()
+
+
+def test_no_warning_when_nothing_is_blank(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        rank_candidates(Reranker(MemoryBackend()), "q", [Candidate("a")], top_n=None)
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_duplicates_by_key_are_scored_once_and_returned_once_at_the_first_position() -> None:
+    backend = MemoryBackend(scores={"first copy": 0.8, "other": 0.5, "second copy": 0.99})
+    candidates = [
+        Candidate("other", key="o"),
+        Candidate("first copy", key="dup"),
+        Candidate("second copy", key="dup"),
+        Candidate("other", key=None),
+    ]
+    ranked = rank_candidates(Reranker(backend), "q", candidates, top_n=None)
+    assert ranked == [RankedCandidate(1, 0.8), RankedCandidate(0, 0.5), RankedCandidate(3, 0.5)]
+    assert sent_texts(backend) == ["other", "first copy", "other"]
+
+
+def test_a_blank_first_copy_does_not_hide_a_later_one() -> None:
+    backend = MemoryBackend()
+    ranked = rank_candidates(
+        Reranker(backend), "q", [Candidate(" ", key="k"), Candidate("text", key="k")], top_n=None
+    )
+    assert ranked_positions(ranked) == [1]
+
+
+def test_empty_input_returns_an_empty_list_without_a_request() -> None:
+    backend = MemoryBackend()
+    assert rank_candidates(Reranker(backend), "q", [], top_n=3) == []
+    assert backend.requests == []
+
+
+def test_all_blank_input_returns_an_empty_list_without_a_request() -> None:
+    backend = MemoryBackend()
+    assert rank_candidates(Reranker(backend), "q", [Candidate(""), Candidate("  ")], top_n=3) == []
+    assert backend.requests == []
+
+
+async def test_async_twin_follows_the_same_rules() -> None:
+    backend = MemoryBackend(scores={"a": 0.1, "b": 0.9})
+    reranker = Reranker(backend)
+    candidates = [
+        Candidate("a", key="1"),
+        Candidate("", key="2"),
+        Candidate("b", key="3"),
+        Candidate("a", key="1"),
+    ]
+    ranked = await arank_candidates(reranker, "q", candidates, top_n=1)
+    assert ranked == [RankedCandidate(2, 0.9)]
+    assert await arank_candidates(reranker, "q", [], top_n=1) == []
+    assert len(backend.requests) == 1
+
+
+def test_ids_reach_the_backend_as_identified_text() -> None:
+    backend = MemoryBackend()
+    rank_candidates(
+        Reranker(backend),
+        "q",
+        [
+            Candidate("with id", key="doc-1"),
+            Candidate("without id"),
+            Candidate({"title": "json"}, key="doc-3"),
+        ],
+        top_n=None,
+    )
+    with_id, without_id, mapping = backend.requests[0].documents
+    assert isinstance(with_id, IdentifiedText)
+    assert isinstance(with_id, str)
+    assert (with_id, with_id.document_id) == ("with id", "doc-1")
+    assert type(without_id) is str
+    assert mapping == {"title": "json"}
+
+
+def test_ids_survive_a_split_and_truncation() -> None:
+    backend = MemoryBackend(max_documents=1, max_document_chars=3, truncate=True)
+    rank_candidates(
+        Reranker(backend), "q", [Candidate("abcdef", key="x"), Candidate("ghijkl", key="y")], top_n=None
+    )
+    sent = sorted(
+        (str(document), getattr(document, "document_id", None))
+        for request in backend.requests
+        for document in request.documents
+    )
+    assert sent == [("abc", "x"), ("ghi", "y")]
+
+
+def test_top_n_and_threshold_apply_after_skipping() -> None:
+    backend = MemoryBackend(scores={"a": 0.2, "b": 0.9, "c": 0.6})
+    candidates = [Candidate(""), Candidate("a"), Candidate("b"), Candidate("c")]
+    assert ranked_positions(rank_candidates(Reranker(backend), "q", candidates, top_n=2)) == [2, 3]
+    ranked = rank_candidates(Reranker(backend), "q", candidates, top_n=None, score_threshold=0.5)
+    assert ranked_positions(ranked) == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("query", "top_n", "threshold", "message"),
+    [
+        ("", 3, None, "query is required for rerank"),
+        (None, 3, None, "query is required for rerank"),
+        (7, 3, None, "query must be a string, got int"),
+        ("q", 0, None, "top_n must be at least 1"),
+        ("q", "2", None, "top_n must be an integer or None, got str"),
+        ("q", 3, float("nan"), "score_threshold must be a finite number"),
+    ],
+)
+async def test_invalid_arguments_raise_even_for_empty_input(
+    query: Any, top_n: Any, threshold: Any, message: str
+) -> None:
+    reranker = Reranker(MemoryBackend())
+    for candidates in ([], [Candidate("")]):
+        with pytest.raises(RerankInputError) as info:
+            rank_candidates(reranker, query, candidates, top_n=top_n, score_threshold=threshold)
+        assert str(info.value) == message
+        with pytest.raises(RerankInputError) as info:
+            await arank_candidates(reranker, query, candidates, top_n=top_n, score_threshold=threshold)
+        assert str(info.value) == message
