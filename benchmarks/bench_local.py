@@ -26,9 +26,27 @@ from multirerank.backends.local import LocalBackend, length_batches
 from multirerank.types import BatchResult, DocumentInput, Limits
 
 WORDS = [
-    "capital", "city", "state", "river", "mountain", "island", "government", "history", "population",
-    "language", "museum", "bridge", "harbour", "railway", "election", "council", "university",
-    "festival", "climate", "forest", "desert",
+    "capital",
+    "city",
+    "state",
+    "river",
+    "mountain",
+    "island",
+    "government",
+    "history",
+    "population",
+    "language",
+    "museum",
+    "bridge",
+    "harbour",
+    "railway",
+    "election",
+    "council",
+    "university",
+    "festival",
+    "climate",
+    "forest",
+    "desert",
 ]
 QUERY = "What is the capital city of the state?"
 
@@ -64,16 +82,22 @@ def bench_batching(documents: list[str], batch_size: int, repeats: int) -> None:
     ordered = input_order_batches(len(documents), batch_size)
 
     sorted_time, sorted_scores = best_time(lambda: backend.score_batches(QUERY, documents, bucketed), repeats)
-    ordered_time, ordered_scores = best_time(lambda: backend.score_batches(QUERY, documents, ordered), repeats)
+    ordered_time, ordered_scores = best_time(
+        lambda: backend.score_batches(QUERY, documents, ordered), repeats
+    )
     # Same scores per document either way, or the comparison would be meaningless.
     difference = max(
         abs(a[1] - b[1]) for a, b in zip(sorted(sorted_scores), sorted(ordered_scores), strict=True)
     )
     lengths = [len(text.split()) for text in documents]
     print(f"local backend, {backend.model}, {len(documents)} documents, batch_size {batch_size}")
-    print(f"  words per document: min {min(lengths)}, median {statistics.median(lengths):.0f}, max {max(lengths)}")
+    print(
+        f"  words per document: min {min(lengths)}, median {statistics.median(lengths):.0f}, max {max(lengths)}"
+    )
     print(f"  length-bucketed batches: {len(documents) / sorted_time:8.1f} documents/s ({sorted_time:.2f} s)")
-    print(f"  input-order batches:     {len(documents) / ordered_time:8.1f} documents/s ({ordered_time:.2f} s)")
+    print(
+        f"  input-order batches:     {len(documents) / ordered_time:8.1f} documents/s ({ordered_time:.2f} s)"
+    )
     print(f"  speed-up: {ordered_time / sorted_time:.2f}x; largest score difference {difference:.1e}")
     backend.close()
 
@@ -98,7 +122,9 @@ def _rerank_repeatedly(reranker: Reranker, documents: list[str], calls: int) -> 
 
 def bench_engine(documents: list[str], calls: int) -> None:
     direct_backend = InstantBackend()
-    direct, _ = best_time(lambda: [direct_backend.rerank_batch(QUERY, documents, None) for _ in range(calls)], 3)
+    direct, _ = best_time(
+        lambda: [direct_backend.rerank_batch(QUERY, documents, None) for _ in range(calls)], 3
+    )
     print(f"engine overhead, {len(documents)} documents, best of 3 x {calls} calls")
     print(f"  backend called directly:        {direct / calls * 1e6:9.1f} us/call")
     for label, max_documents in (("one request", None), ("split into 8 requests", len(documents) // 8)):

@@ -42,10 +42,14 @@ class RerankCompressor(BaseDocumentCompressor):
         description="Build each document's text from these fields, in order: 'page_content' or metadata keys.",
     )
     max_concurrency: int | None = Field(
-        default=None, description="Requests in flight at once when a list is split; the backend's default if None."
+        default=None,
+        description="Requests in flight at once when a list is split; the backend's default if None.",
     )
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+    # Inputs stay out of validation errors: they can hold keys and tokens.
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
     _reranker: Reranker | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -70,7 +74,9 @@ class RerankCompressor(BaseDocumentCompressor):
 
     def _candidate(self, document: str | Document | Mapping[str, Any], index: int) -> Candidate:
         if isinstance(document, Document):
-            text = candidate_text(document.page_content, document.metadata, self.rerank_fields, "page_content")
+            text = candidate_text(
+                document.page_content, document.metadata, self.rerank_fields, "page_content"
+            )
             return Candidate(text, document.id)
         if isinstance(document, (str, Mapping)):
             return Candidate(document)
@@ -98,8 +104,11 @@ class RerankCompressor(BaseDocumentCompressor):
         ``top_n`` defaults to the compressor's; indices point into ``documents``.
         """
         ranked = rank_candidates(
-            self._reranker_for(kwargs), query, self._candidates(documents),
-            top_n=self._top_n(top_n), score_threshold=self.score_threshold,
+            self._reranker_for(kwargs),
+            query,
+            self._candidates(documents),
+            top_n=self._top_n(top_n),
+            score_threshold=self.score_threshold,
         )
         return [{"index": item.position, SCORE_KEY: item.score} for item in ranked]
 
@@ -112,8 +121,11 @@ class RerankCompressor(BaseDocumentCompressor):
     ) -> list[dict[str, Any]]:
         """The non-blocking twin of :meth:`rerank`."""
         ranked = await arank_candidates(
-            self._reranker_for(kwargs), query, self._candidates(documents),
-            top_n=self._top_n(top_n), score_threshold=self.score_threshold,
+            self._reranker_for(kwargs),
+            query,
+            self._candidates(documents),
+            top_n=self._top_n(top_n),
+            score_threshold=self.score_threshold,
         )
         return [{"index": item.position, SCORE_KEY: item.score} for item in ranked]
 
@@ -131,8 +143,11 @@ class RerankCompressor(BaseDocumentCompressor):
     ) -> Sequence[Document]:
         """The best documents for ``query`` as copies carrying ``metadata["relevance_score"]``."""
         ranked = rank_candidates(
-            self.reranker, query, self._documents_only(documents),
-            top_n=self.top_n, score_threshold=self.score_threshold,
+            self.reranker,
+            query,
+            self._documents_only(documents),
+            top_n=self.top_n,
+            score_threshold=self.score_threshold,
         )
         return _scored_copies(documents, ranked)
 
@@ -144,8 +159,11 @@ class RerankCompressor(BaseDocumentCompressor):
     ) -> Sequence[Document]:
         """The non-blocking twin of :meth:`compress_documents`."""
         ranked = await arank_candidates(
-            self.reranker, query, self._documents_only(documents),
-            top_n=self.top_n, score_threshold=self.score_threshold,
+            self.reranker,
+            query,
+            self._documents_only(documents),
+            top_n=self.top_n,
+            score_threshold=self.score_threshold,
         )
         return _scored_copies(documents, ranked)
 

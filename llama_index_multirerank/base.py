@@ -25,7 +25,12 @@ from multirerank.pipeline import (
 
 dispatcher = get_dispatcher(__name__)
 
-_METADATA_MODES = {"all": MetadataMode.ALL, "embed": MetadataMode.EMBED, "llm": MetadataMode.LLM, "none": MetadataMode.NONE}
+_METADATA_MODES = {
+    "all": MetadataMode.ALL,
+    "embed": MetadataMode.EMBED,
+    "llm": MetadataMode.LLM,
+    "none": MetadataMode.NONE,
+}
 
 
 class RerankPostprocessor(BaseNodePostprocessor):
@@ -44,10 +49,14 @@ class RerankPostprocessor(BaseNodePostprocessor):
         default="embed", description="Which metadata a node's text includes when rerank_fields is not set."
     )
     max_concurrency: int | None = Field(
-        default=None, description="Requests in flight at once when a list is split; the backend's default if None."
+        default=None,
+        description="Requests in flight at once when a list is split; the backend's default if None.",
     )
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+    # Inputs stay out of validation errors: they can hold keys and tokens.
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
     _reranker: Reranker | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -78,7 +87,9 @@ class RerankPostprocessor(BaseNodePostprocessor):
         candidates = []
         for index, item in enumerate(nodes):
             if not isinstance(item, NodeWithScore):
-                raise RerankInputError(f"node at index {index} must be a NodeWithScore, got {type(item).__name__}")
+                raise RerankInputError(
+                    f"node at index {index} must be a NodeWithScore, got {type(item).__name__}"
+                )
             node = item.node
             if self.rerank_fields:
                 content = node.get_content(metadata_mode=MetadataMode.NONE)
@@ -112,8 +123,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
         result: list[NodeWithScore] = []
         try:
             ranked = rank_candidates(
-                self.reranker, self._query(query_bundle), self._candidates(nodes),
-                top_n=self.top_n, score_threshold=self.score_threshold,
+                self.reranker,
+                self._query(query_bundle),
+                self._candidates(nodes),
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
             )
             result = _rescored(nodes, ranked)
         finally:
@@ -127,8 +141,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
         result: list[NodeWithScore] = []
         try:
             ranked = await arank_candidates(
-                self.reranker, self._query(query_bundle), self._candidates(nodes),
-                top_n=self.top_n, score_threshold=self.score_threshold,
+                self.reranker,
+                self._query(query_bundle),
+                self._candidates(nodes),
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
             )
             result = _rescored(nodes, ranked)
         finally:

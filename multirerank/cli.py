@@ -57,18 +57,26 @@ def add_rerank_parser(subparsers: SubParsers) -> None:
         ),
     )
     parser.add_argument("file", metavar="FILE", help="documents file, or '-' for standard input")
-    parser.add_argument("--model", default="local", help="model string such as 'local' (default) or 'local/<path>'")
-    parser.add_argument("--query", "-q", help="the query; defaults to the file's \"query\" field")
+    parser.add_argument(
+        "--model", default="local", help="model string such as 'local' (default) or 'local/<path>'"
+    )
+    parser.add_argument("--query", "-q", help='the query; defaults to the file\'s "query" field')
     parser.add_argument("--top-n", type=int, help="return only the best N documents")
     parser.add_argument("--score-threshold", type=float, help="drop documents scoring below this value")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--format", choices=FORMATS, default="auto", help="how to read FILE (default: guess)")
     parser.add_argument(
-        "--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="backend option, e.g. -o batch_size=16 (VALUE is read as JSON when it parses)",
     )
     parser.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="progress bar on stderr for inputs sent in several requests (default: only on a terminal)",
     )
     parser.set_defaults(handler=run_rerank)
@@ -79,9 +87,10 @@ def run_rerank(args: argparse.Namespace) -> int:
     query = args.query if args.query is not None else data.query
     if query is None:
         raise CliError('no query: pass --query or give the file a "query" field')
-    with Reranker(args.model, **parse_options(args.option)) as reranker, progress_bar(
-        reranker, data.texts, args.progress
-    ) as progress:
+    with (
+        Reranker(args.model, **parse_options(args.option)) as reranker,
+        progress_bar(reranker, data.texts, args.progress) as progress,
+    ):
         response = reranker.rerank(
             query, data.texts, args.top_n, score_threshold=args.score_threshold, progress=progress
         )
@@ -106,7 +115,9 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 @contextmanager
-def progress_bar(reranker: Reranker, texts: Sequence[str], wanted: bool | None) -> Iterator[ProgressCallback | None]:
+def progress_bar(
+    reranker: Reranker, texts: Sequence[str], wanted: bool | None
+) -> Iterator[ProgressCallback | None]:
     """A tqdm bar on stderr when the engine will send several requests; ``wanted=None``: on a terminal only."""
     if wanted is False or _expected_requests(reranker, texts) < 2:
         yield None
@@ -115,7 +126,11 @@ def progress_bar(reranker: Reranker, texts: Sequence[str], wanted: bool | None) 
 
     # tqdm's disable=None turns the bar off when stderr is not a terminal.
     with tqdm(
-        total=len(texts), unit="doc", desc="reranking", file=sys.stderr, leave=False,
+        total=len(texts),
+        unit="doc",
+        desc="reranking",
+        file=sys.stderr,
+        leave=False,
         disable=None if wanted is None else False,
     ) as bar:
 
@@ -246,7 +261,11 @@ def json_report(query: str, response: RerankResponse, items: Sequence[Any]) -> d
         "score_scale": response.score_scale,
         "elapsed_seconds": round(response.elapsed_seconds, 6),
         "results": [
-            {"index": result.index, "relevance_score": result.relevance_score, "document": items[result.index]}
+            {
+                "index": result.index,
+                "relevance_score": result.relevance_score,
+                "document": items[result.index],
+            }
             for result in response.results
         ],
     }

@@ -7,6 +7,7 @@ anywhere else.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import math
@@ -117,7 +118,7 @@ class Reranker:
         them all. ``score_threshold`` drops results scoring below it.
         """
         started = time.perf_counter()
-        query, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
+        query, originals, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
         chunks = self._split(query, docs)
         batch_top_n = self._batch_top_n(top_n, threshold)
 
@@ -131,7 +132,7 @@ class Reranker:
 
         # One request runs in the caller's thread; only a split list needs the pool.
         batches = [run(chunks[0])] if len(chunks) == 1 else self._map_in_threads(run, chunks)
-        return self._merge(docs, chunks, batches, top_n, threshold, return_documents, started)
+        return self._merge(originals, chunks, batches, top_n, threshold, return_documents, started)
 
     async def arerank(
         self,
@@ -150,7 +151,7 @@ class Reranker:
         left alone.
         """
         started = time.perf_counter()
-        query, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
+        query, originals, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
         chunks = self._split(query, docs)
         batch_top_n = self._batch_top_n(top_n, threshold)
         semaphore = asyncio.Semaphore(self.max_concurrency)
@@ -174,7 +175,7 @@ class Reranker:
             return result
 
         batches = await _gather_or_cancel([run(chunk) for chunk in chunks])
-        return self._merge(docs, chunks, batches, top_n, threshold, return_documents, started)
+        return self._merge(originals, chunks, batches, top_n, threshold, return_documents, started)
 
     def close(self) -> None:
         """Shut the thread pool and the backend's clients."""
@@ -207,10 +208,13 @@ class Reranker:
 
     def _checked(
         self, query: object, documents: object, top_n: object, score_threshold: object
-    ) -> tuple[str, list[DocumentInput], int | None, float | None]:
+    ) -> tuple[str, list[DocumentInput], list[DocumentInput], int | None, float | None]:
+        """The query, the caller's documents, the documents as sent (cut when the backend
+        truncates), ``top_n`` and the threshold, all checked."""
         checked_query = fit_query(check_query(query), self.backend)
-        docs = fit_documents(check_documents(documents), self.backend)
-        return checked_query, docs, check_top_n(top_n), check_score_threshold(score_threshold)
+        originals = check_documents(documents)
+        sent = fit_documents(originals, self.backend)
+        return checked_query, originals, sent, check_top_n(top_n), check_score_threshold(score_threshold)
 
     @staticmethod
     def _batch_top_n(top_n: int | None, threshold: float | None) -> int | None:
@@ -273,12 +277,14 @@ class Reranker:
         return_documents: bool,
         started: float,
     ) -> RerankResponse:
-        usage = Usage(requests=len(chunks))
+        usage = Usage()
         scored: list[tuple[int, float]] = []
         for chunk, batch in zip(chunks, batches, strict=True):
             checked = check_batch(batch, len(chunk.documents), self.backend.provider)
             usage = usage + checked.usage
-            scored.extend((chunk.offset + index, float(score)) for index, score in checked.scores)
+            scored.extend((chunk.offset + int(index), float(score)) for index, score in checked.scores)
+        # The engine knows how many requests it sent; a backend's own count is not added twice.
+        usage = dataclasses.replace(usage, requests=len(chunks))
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
         if threshold is not None:
             scored = [pair for pair in scored if pair[1] >= threshold]

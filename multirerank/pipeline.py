@@ -131,9 +131,7 @@ def rank_candidates(
     kept = _select(candidates)
     if not kept:
         return []
-    response = reranker.rerank(
-        query, _contents(candidates, kept), top_n, score_threshold=score_threshold
-    )
+    response = reranker.rerank(query, _contents(candidates, kept), top_n, score_threshold=score_threshold)
     return _ranked(response, kept)
 
 

@@ -10,6 +10,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError
 
@@ -53,4 +55,13 @@ def backend_from_model(model: str, /, **options: Any) -> Backend:
         )
     module_name, _, function_name = target.partition(":")
     factory: Callable[..., Backend] = getattr(importlib.import_module(module_name), function_name)
-    return factory(rest, **options)
+    try:
+        return factory(rest, **options)
+    except ValidationError as error:
+        # Options are checked by each backend's pydantic model (inputs hidden: they may be keys);
+        # callers catch one error type for every setup mistake.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigurationError(f"invalid options for {provider!r}: {problems}", provider=provider) from None

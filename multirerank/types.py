@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeAlias
 #: A document as a backend receives it: plain text, or a JSON object for vendors that take one.
 DocumentInput: TypeAlias = "str | Mapping[str, Any]"
 
+
 class IdentifiedText(str):
     """Document text that remembers the caller's id.
 

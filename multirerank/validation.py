@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 from multirerank.backends.base import Backend, document_size, is_blank
@@ -133,7 +133,8 @@ def check_batch(result: Any, size: int, provider: str) -> BatchResult:
             raise MalformedResponseError(
                 f"result {position} is not an (index, score) pair", provider=provider
             ) from None
-        if isinstance(index, bool) or not isinstance(index, int):
+        # numbers.Integral admits numpy integers, which model-serving code often returns.
+        if isinstance(index, bool) or not isinstance(index, Integral):
             raise MalformedResponseError(
                 f"result {position} has a non-integer index {index!r}", provider=provider
             )
@@ -143,9 +144,7 @@ def check_batch(result: Any, size: int, provider: str) -> BatchResult:
                 provider=provider,
             )
         if index in seen:
-            raise MalformedResponseError(
-                f"result {position} repeats index {index}", provider=provider
-            )
+            raise MalformedResponseError(f"result {position} repeats index {index}", provider=provider)
         if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(float(score)):
             raise MalformedResponseError(
                 f"result {position} (index {index}) has a non-finite or non-numeric score {score!r}",

@@ -31,7 +31,10 @@ class WordCountBackend(Backend):
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         words = set(query.lower().split())
         return BatchResult(
-            [(index, float(len(words & set(document_text(doc).lower().split())))) for index, doc in enumerate(documents)]
+            [
+                (index, float(len(words & set(document_text(doc).lower().split()))))
+                for index, doc in enumerate(documents)
+            ]
         )
 
 
@@ -103,13 +106,18 @@ def test_score_threshold(words_model: str, tmp_path: Path, capsys: pytest.Captur
     source = tmp_path / "docs.json"
     source.write_text(json.dumps(["capital", "nothing", "capital city"]))
 
-    assert main(["rerank", "--model", words_model, "-q", "capital city", "--score-threshold", "1", str(source)]) == 0
+    assert (
+        main(["rerank", "--model", words_model, "-q", "capital city", "--score-threshold", "1", str(source)])
+        == 0
+    )
 
     rows = _table_rows(capsys.readouterr().out)
     assert [row[2] for row in rows] == ["2", "0"]
 
 
-def test_progress_bar_when_forced(words_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_when_forced(
+    words_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "docs.json"
     source.write_text(json.dumps([f"capital {n}" for n in range(5)]))
 

@@ -614,7 +614,7 @@ def test_model_string_reaches_a_registered_provider(monkeypatch: pytest.MonkeyPa
 
 def test_model_string_options_are_checked_by_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.PROVIDERS, "memory", REGISTRY_TARGET)
-    with pytest.raises(ValueError, match="bogus"):
+    with pytest.raises(ConfigurationError, match="invalid options for 'memory': bogus"):
         Reranker("memory", bogus=1)
 
 

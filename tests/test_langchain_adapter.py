@@ -373,7 +373,7 @@ def test_multirerank_uses_the_native_async_path_when_the_backend_has_one() -> No
 def test_multirerank_setup_errors_surface_at_construction() -> None:
     with pytest.raises(ConfigurationError, match=r"known providers: .*memory"):
         MultiRerank(model="nope/model")
-    with pytest.raises(ValueError, match="bogus"):
+    with pytest.raises(ConfigurationError, match="invalid options for 'memory': bogus"):
         MultiRerank(model="memory", backend_options={"bogus": 1})
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         MultiRerank(model="memory", bogus=1)  # type: ignore[call-arg]

@@ -326,5 +326,5 @@ async def test_multirerank_reaches_the_registered_backend(asynchronous: bool) ->
 def test_multirerank_setup_errors_surface_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="unknown provider 'nope'"):
         MultiRerank(model="nope/model")
-    with pytest.raises(ValueError, match="bogus"):
+    with pytest.raises(ConfigurationError, match="invalid options for 'memory': bogus"):
         MultiRerank(model="memory", backend_options={"bogus": 1})

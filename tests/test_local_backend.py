@@ -42,8 +42,21 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     directory = tmp_path_factory.mktemp("tiny-cross-encoder")
     words = [
-        "the", "a", "of", "is", "in", "capital", "city", "america", "washington", "nevada", "island",
-        "state", "death", "penalty", "what",
+        "the",
+        "a",
+        "of",
+        "is",
+        "in",
+        "capital",
+        "city",
+        "america",
+        "washington",
+        "nevada",
+        "island",
+        "state",
+        "death",
+        "penalty",
+        "what",
     ]
     vocab = directory / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
@@ -133,7 +146,9 @@ def test_sha256_check_rejects_tampered_weights(tmp_path: Path) -> None:
         verify_sha256(weights, published, remedy="reinstall")
 
 
-def test_tampered_default_model_is_refused_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tampered_default_model_is_refused_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = _fake_model_dir(tmp_path / "model", b"not the published weights")
     monkeypatch.setattr(local, "default_model_dir", lambda: fake)
     backend = LocalBackend()
@@ -260,9 +275,7 @@ def test_bucketed_batches_map_scores_back_to_their_documents(default_reranker: R
         small.close()
     default_backend = default_reranker.backend
     assert isinstance(default_backend, LocalBackend)
-    whole = dict(
-        default_backend.score_batches(DEMO["query"], documents, [list(range(len(documents)))])
-    )
+    whole = dict(default_backend.score_batches(DEMO["query"], documents, [list(range(len(documents)))]))
 
     assert sorted(by_twos) == list(range(len(documents)))
     assert by_twos == pytest.approx(whole, abs=1e-5)

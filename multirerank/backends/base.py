@@ -34,9 +34,7 @@ class Backend(ABC):
     model: str = ""
 
     @abstractmethod
-    def rerank_batch(
-        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
-    ) -> BatchResult:
+    def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         """Score one request's documents against ``query``.
 
         ``top_n`` is how many of the best results the engine needs from this request (never more

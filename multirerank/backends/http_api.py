@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -162,7 +162,7 @@ class HTTPBackend(Backend):
     ``HTTPBackend(api_format="vllm", base_url="http://localhost:8000")``.
     """
 
-    provider: ClassVar[str] = "http"
+    provider = "http"
     max_retries = 2
 
     def __init__(self, options: HTTPOptions | None = None, /, **fields: Any) -> None:

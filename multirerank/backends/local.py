@@ -98,9 +98,7 @@ class LocalBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model_kind": self.model_kind or "auto"}
 
-    def rerank_batch(
-        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
-    ) -> BatchResult:
+    def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [document_text(document) for document in documents]
         return BatchResult(self.score_batches(query, texts, length_batches(texts, self.batch_size)))
 
@@ -185,7 +183,8 @@ class LocalBackend(Backend):
             config = AutoConfig.from_pretrained(self.model, trust_remote_code=self.trust_remote_code)
         except (OSError, ValueError) as error:
             raise ConfigurationError(
-                f"unknown local model {self.model!r}: {_sentence(error)}; {_WHAT_TO_PASS}", provider=self.provider
+                f"unknown local model {self.model!r}: {_sentence(error)}; {_WHAT_TO_PASS}",
+                provider=self.provider,
             ) from None
         return _kind_from_architectures(getattr(config, "architectures", None))
 
@@ -218,7 +217,11 @@ def _cross_encoder_scores(
     for batch in batches:
         pairs = [(query, texts[index]) for index in batch]
         values = model.predict(
-            pairs, batch_size=len(pairs), activation_fn=sigmoid, show_progress_bar=False, convert_to_numpy=True
+            pairs,
+            batch_size=len(pairs),
+            activation_fn=sigmoid,
+            show_progress_bar=False,
+            convert_to_numpy=True,
         )
         scores.extend((index, float(value)) for index, value in zip(batch, values, strict=True))
     return scores
@@ -227,11 +230,17 @@ def _cross_encoder_scores(
 def _bi_encoder_scores(
     model: Any, query: str, texts: Sequence[str], batches: Sequence[Sequence[int]]
 ) -> list[tuple[int, float]]:
-    options: dict[str, Any] = {"normalize_embeddings": True, "convert_to_numpy": True, "show_progress_bar": False}
+    options: dict[str, Any] = {
+        "normalize_embeddings": True,
+        "convert_to_numpy": True,
+        "show_progress_bar": False,
+    }
     query_embedding = model.encode_query([query], **options)[0]
     scores: list[tuple[int, float]] = []
     for batch in batches:
-        embeddings = model.encode_document([texts[index] for index in batch], batch_size=len(batch), **options)
+        embeddings = model.encode_document(
+            [texts[index] for index in batch], batch_size=len(batch), **options
+        )
         values = embeddings @ query_embedding
         # Rounding can push a unit-vector dot product a hair past 1.
         scores.extend(
@@ -270,7 +279,9 @@ def verify_sha256(path: Path, expected: str, *, remedy: str) -> None:
     try:
         stat = path.stat()
     except OSError as error:
-        raise ConfigurationError(f"cannot read model weights {path}: {error}; {remedy}", provider="local") from None
+        raise ConfigurationError(
+            f"cannot read model weights {path}: {error}; {remedy}", provider="local"
+        ) from None
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     with _verified_lock:
         if key in _verified:
@@ -319,7 +330,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ConfigurationError(f"cannot read model configuration {path}: {error}", provider="local") from None
+        raise ConfigurationError(
+            f"cannot read model configuration {path}: {error}", provider="local"
+        ) from None
     return content if isinstance(content, dict) else {}
 
 
@@ -357,7 +370,9 @@ def _check_options(
     model: object, kind: object, device: object, batch_size: object, max_length: object
 ) -> None:
     if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise ConfigurationError(f"model must be a model id or path, or None; got {model!r}", provider="local")
+        raise ConfigurationError(
+            f"model must be a model id or path, or None; got {model!r}", provider="local"
+        )
     if kind not in _KINDS:
         raise ConfigurationError(f"kind must be one of {', '.join(_KINDS)}; got {kind!r}", provider="local")
     if device is not None and not isinstance(device, str):

@@ -24,7 +24,9 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
     parser.add_argument(
-        "--scorer", choices=("lexical", "local"), default="lexical",
+        "--scorer",
+        choices=("lexical", "local"),
+        default="lexical",
         help="how documents are scored: term overlap (default) or the local model",
     )
     parser.set_defaults(handler=run_emulate)

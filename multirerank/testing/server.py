@@ -215,7 +215,10 @@ class Emulator:
         self.port = server.server_address[1]
         # A short poll interval keeps stop() fast; tests start and stop many emulators.
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="multirerank-emulator", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="multirerank-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -305,7 +308,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
-            request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
+            request = Request(
+                self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
+            )
             with emulator._lock:
                 emulator.requests.append(request)
             found = emulator._route(self.command, parts.path)
