@@ -41,6 +41,10 @@ class RerankCompressor(BaseDocumentCompressor):
         default=None,
         description="Build each document's text from these fields, in order: 'page_content' or metadata keys.",
     )
+    normalize_scores: bool = Field(
+        default=False,
+        description="Map the backend's scores into 0..1 (sigmoid of logits, shifted cosine) so thresholds compare across vendors.",
+    )
     max_concurrency: int | None = Field(
         default=None,
         description="Requests in flight at once when a list is split; the backend's default if None.",
@@ -69,7 +73,11 @@ class RerankCompressor(BaseDocumentCompressor):
         """The engine behind this compressor, built once."""
         with self._lock:
             if self._reranker is None:
-                self._reranker = Reranker(self._build_backend(), max_concurrency=self.max_concurrency)
+                self._reranker = Reranker(
+                    self._build_backend(),
+                    max_concurrency=self.max_concurrency,
+                    normalize_scores=self.normalize_scores,
+                )
             return self._reranker
 
     def _candidate(self, document: str | Document | Mapping[str, Any], index: int) -> Candidate:

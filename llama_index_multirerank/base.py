@@ -48,6 +48,10 @@ class RerankPostprocessor(BaseNodePostprocessor):
     metadata_mode: Literal["all", "embed", "llm", "none"] = Field(
         default="embed", description="Which metadata a node's text includes when rerank_fields is not set."
     )
+    normalize_scores: bool = Field(
+        default=False,
+        description="Map the backend's scores into 0..1 (sigmoid of logits, shifted cosine) so thresholds compare across vendors.",
+    )
     max_concurrency: int | None = Field(
         default=None,
         description="Requests in flight at once when a list is split; the backend's default if None.",
@@ -80,7 +84,11 @@ class RerankPostprocessor(BaseNodePostprocessor):
         """The engine behind this postprocessor, built once."""
         with self._lock:
             if self._reranker is None:
-                self._reranker = Reranker(self._build_backend(), max_concurrency=self.max_concurrency)
+                self._reranker = Reranker(
+                    self._build_backend(),
+                    max_concurrency=self.max_concurrency,
+                    normalize_scores=self.normalize_scores,
+                )
             return self._reranker
 
     def _candidates(self, nodes: list[NodeWithScore]) -> list[Candidate]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from multirerank.backends.base import Backend
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,
@@ -220,22 +221,26 @@ class AWSClientOptions(BaseModel):
         )
 
 
-OptionsT = TypeVar("OptionsT", bound=BaseModel)
+class AWSBackend(Backend):
+    """What the AWS backends share: a boto3 client they may own, and its region in metadata.
 
-
-def options_from(model: type[OptionsT], options: Mapping[str, Any]) -> OptionsT:
-    """``model(**options)``, with pydantic's complaints turned into one ConfigurationError.
-
-    The message names each field and what is wrong with it, never the value given (it may be a key).
+    botocore retries throttling and 5xx answers itself, so the engine adds no retries.
     """
-    try:
-        return model(**options)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
-            for item in error.errors(include_input=False)
-        )
-        raise ConfigurationError(f"invalid {model.__name__}: {problems}") from None
+
+    max_retries = 0
+
+    def __init__(self, client: Any, *, owns_client: bool) -> None:
+        self.client = client
+        self._owns_client = owns_client
+
+    def describe(self) -> dict[str, Any]:
+        return {"score_scale": self.score_scale, "region": client_region(self.client)}
+
+    def close(self) -> None:
+        # A client the caller passed in is theirs to close.
+        if self._owns_client:
+            self._owns_client = False
+            close_client(self.client)
 
 
 def client_region(client: Any) -> str | None:

@@ -29,6 +29,7 @@ from tenacity import (
 
 from multirerank.backends.base import Backend, document_text
 from multirerank.errors import ConfigurationError, RerankError, RerankInputError
+from multirerank.scales import to_probability
 from multirerank.types import BatchResult, DocumentInput, RerankResponse, RerankResult, Usage
 from multirerank.validation import (
     check_batch,
@@ -59,6 +60,8 @@ class Reranker:
     ``"local"`` or ``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to the backend a
     model string names. ``max_concurrency`` bounds the requests in flight for one call (the
     backend's own default otherwise); ``max_retries`` retries errors marked retryable.
+    ``normalize_scores=True`` maps every score into 0..1 (see :mod:`multirerank.scales`), so one
+    threshold means the same whatever the vendor; the ranking is unchanged.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Reranker:
         *,
         max_concurrency: int | None = None,
         max_retries: int | None = None,
+        normalize_scores: bool = False,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -86,6 +90,7 @@ class Reranker:
         self.backend = backend
         self.max_concurrency = concurrency
         self.max_retries = retries
+        self.normalize_scores = normalize_scores
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -285,6 +290,9 @@ class Reranker:
             scored.extend((chunk.offset + int(index), float(score)) for index, score in checked.scores)
         # The engine knows how many requests it sent; a backend's own count is not added twice.
         usage = dataclasses.replace(usage, requests=len(chunks))
+        scale = self.backend.score_scale
+        if self.normalize_scores and scale != "probability":
+            scored = [(index, to_probability(score, scale)) for index, score in scored]
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
         if threshold is not None:
             scored = [pair for pair in scored if pair[1] >= threshold]
@@ -298,10 +306,10 @@ class Reranker:
             results=results,
             provider=self.backend.provider,
             model=self.backend.model,
-            score_scale=self.backend.score_scale,
+            score_scale="probability" if self.normalize_scores else scale,
             usage=usage,
             elapsed_seconds=time.perf_counter() - started,
-            metadata=self.backend.describe(),
+            metadata={**self.backend.describe(), "backend_score_scale": scale},
         )
 
     # -- execution ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError
+from multirerank.options import validation_problems
 
 #: provider -> "module:factory"; a factory takes the text after "provider/" (or None) and options.
 PROVIDERS: dict[str, str] = {
@@ -60,8 +61,6 @@ def backend_from_model(model: str, /, **options: Any) -> Backend:
     except ValidationError as error:
         # Options are checked by each backend's pydantic model (inputs hidden: they may be keys);
         # callers catch one error type for every setup mistake.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise ConfigurationError(f"invalid options for {provider!r}: {problems}", provider=provider) from None
+        raise ConfigurationError(
+            f"invalid options for {provider!r}: {validation_problems(error)}", provider=provider
+        ) from None

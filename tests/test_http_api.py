@@ -691,7 +691,7 @@ def test_model_string_mistakes(model: str, options: dict[str, Any], words: str) 
 def test_a_model_given_twice_is_refused() -> None:
     with pytest.raises(ConfigurationError) as caught:
         cohere_from_model_string("a", api_key="k", model="b")
-    assert "names 'a' but options give model='b'" in str(caught.value)
+    assert "names 'a' but model is 'b'" in str(caught.value)
 
 
 def test_tei_model_string_labels_results_without_sending_a_model(emulator: Emulator) -> None:

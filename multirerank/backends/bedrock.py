@@ -9,8 +9,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator
 
-from multirerank.aws import AWSClientOptions, client_region, close_client, options_from, translate_aws_error
-from multirerank.backends.base import Backend
+from multirerank.aws import AWSBackend, AWSClientOptions, client_region, close_client, translate_aws_error
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,
@@ -21,6 +20,7 @@ from multirerank.errors import (
     RerankError,
     ThrottledError,
 )
+from multirerank.options import options_from
 from multirerank.types import BatchResult, DocumentInput, Limits
 
 PROVIDER = "bedrock"
@@ -116,7 +116,7 @@ def _scored(result: object, position: int) -> tuple[int, float]:
     return result["index"], result["relevanceScore"]
 
 
-class BedrockBackend(Backend):
+class BedrockBackend(AWSBackend):
     """One Rerank request per call, following ``nextToken`` pages.
 
     ``numberOfResults`` is always sent and never above the request's document count, so "all
@@ -127,7 +127,6 @@ class BedrockBackend(Backend):
     score_scale = "probability"
     limits = Limits(max_documents=1000, max_document_chars=32_000, max_query_chars=32_000)
     max_concurrency = 4
-    max_retries = 0
 
     def __init__(
         self,
@@ -138,11 +137,10 @@ class BedrockBackend(Backend):
         additional_model_request_fields: Mapping[str, Any] | None = None,
         owns_client: bool = False,
     ) -> None:
-        self.client = client
+        super().__init__(client, owns_client=owns_client)
         self.model = model_arn
         self.truncate = truncate
         self.additional_model_request_fields = dict(additional_model_request_fields or {})
-        self._owns_client = owns_client
 
     def with_request_fields(self, fields: Mapping[str, Any]) -> BedrockBackend:
         """A twin sharing this client whose requests also carry ``fields`` (they win on clashes)."""
@@ -199,16 +197,7 @@ class BedrockBackend(Backend):
         return response
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "score_scale": self.score_scale,
-            "model_arn": self.model,
-            "region": client_region(self.client),
-        }
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._owns_client = False
-            close_client(self.client)
+        return {**super().describe(), "model_arn": self.model}
 
 
 class BedrockOptions(AWSClientOptions):
@@ -259,4 +248,4 @@ def from_model_string(rest: str | None, **options: Any) -> BedrockBackend:
         if {"model_arn", "model_id"} & options.keys():
             raise ConfigurationError("give the Bedrock model in the model string or in model_arn, not both")
         options = {**options, "model_arn": rest}
-    return options_from(BedrockOptions, options).build_backend()
+    return options_from(BedrockOptions, options, provider=PROVIDER).build_backend()

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from multirerank.backends.base import Backend, document_text
 from multirerank.errors import (
@@ -31,6 +31,7 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
+from multirerank.options import options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits, Usage
 
 PROVIDER = "dashscope"
@@ -381,14 +382,5 @@ def translate_error(error: BaseException) -> RerankError:
 
 def from_model_string(rest: str | None, **options: Any) -> DashScopeBackend:
     """The backend for ``"dashscope/<model>"`` (``"dashscope"`` alone: gte-rerank-v2)."""
-    if rest is not None and options.get("model", rest) != rest:
-        raise ConfigurationError(
-            f"model string names {rest!r} but model is {options['model']!r}", provider=PROVIDER
-        )
-    if rest is not None:
-        options = {**options, "model": rest}
-    try:
-        chosen = DashScopeOptions(**options)
-    except ValidationError as error:
-        raise ConfigurationError(f"invalid dashscope options: {error}", provider=PROVIDER) from None
-    return chosen.build_backend()
+    options = with_model_from_string(rest, options, "model", provider=PROVIDER)
+    return options_from(DashScopeOptions, options, provider=PROVIDER).build_backend()

@@ -15,13 +15,13 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from multirerank.backends.base import Backend
 from multirerank.backends.http_formats import (
@@ -38,6 +38,7 @@ from multirerank.errors import (
     RerankTimeoutError,
     error_for_status,
 )
+from multirerank.options import options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class HTTPBackend(Backend):
 
     def __init__(self, options: HTTPOptions | None = None, /, **fields: Any) -> None:
         if options is None:
-            options = options_from(HTTPOptions, fields)
+            options = options_from(HTTPOptions, fields, provider="HTTP rerank")
         elif fields:
             raise ConfigurationError(f"pass HTTPOptions or keyword fields, not both (got {sorted(fields)})")
         api_format = API_FORMATS[options.api_format]
@@ -490,18 +491,6 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
             )
 
 
-def options_from(model: type[HTTPOptions], fields: Mapping[str, Any]) -> HTTPOptions:
-    """``model(**fields)``, with validation failures as ConfigurationErrors that echo no input."""
-    try:
-        return model(**fields)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
-            for item in error.errors(include_input=False, include_url=False)
-        )
-        raise ConfigurationError(f"invalid HTTP rerank options: {problems}") from None
-
-
 # -- model strings ---------------------------------------------------------------------------
 
 
@@ -513,13 +502,10 @@ def _from_model_string(provider: ApiFormatName, rest: str | None, options: dict[
             f"api_format {api_format!r} does not fit model strings starting with {provider + '/'!r} "
             f"(use one of {sorted(allowed)})"
         )
-    if rest is not None and options.get("model") not in (None, rest):
-        raise ConfigurationError(
-            f"the model string names {rest!r} but options give model={options['model']!r}; give one"
-        )
-    if rest is not None:
-        options["model"] = rest
-    return options_from(HTTPOptions, {"api_format": api_format, **options}).build_backend()
+    options = with_model_from_string(rest, options, "model", provider=provider)
+    return options_from(
+        HTTPOptions, {"api_format": api_format, **options}, provider="HTTP rerank"
+    ).build_backend()
 
 
 def cohere_from_model_string(rest: str | None, **options: Any) -> Backend:

@@ -16,15 +16,8 @@ from typing import Any
 
 from pydantic import Field, InstanceOf, field_serializer, field_validator
 
-from multirerank.aws import (
-    AWSClientOptions,
-    aws_error,
-    client_region,
-    close_client,
-    options_from,
-    translate_aws_error,
-)
-from multirerank.backends.base import Backend, document_text
+from multirerank.aws import AWSBackend, AWSClientOptions, aws_error, close_client, translate_aws_error
+from multirerank.backends.base import document_text
 from multirerank.errors import (
     BadRequestError,
     ConfigurationError,
@@ -35,6 +28,7 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
+from multirerank.options import options_from
 from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
 
 PROVIDER = "sagemaker"
@@ -183,7 +177,7 @@ def _encoded(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class SageMakerBackend(Backend):
+class SageMakerBackend(AWSBackend):
     """``InvokeEndpoint`` on a reranker endpoint.
 
     The engine splits lists over ``max_documents_per_request`` and over the body limit; a body
@@ -193,7 +187,6 @@ class SageMakerBackend(Backend):
 
     provider = PROVIDER
     max_concurrency = 4
-    max_retries = 0
 
     def __init__(
         self,
@@ -217,7 +210,7 @@ class SageMakerBackend(Backend):
                 raise ConfigurationError(f"payload format {payload_format.name!r} does not support {option}")
             if wanted and fields is not None:
                 extra = _merged(extra, fields)
-        self.client = client
+        super().__init__(client, owns_client=owns_client)
         self.model = endpoint_name
         self.payload_format = payload_format
         self.score_scale = score_scale or ("logit" if raw_scores else "probability")
@@ -226,7 +219,6 @@ class SageMakerBackend(Backend):
         )
         self.headers = dict(headers or {})
         self._extra_fields = extra
-        self._owns_client = owns_client
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [str(document_text(document)) for document in documents]
@@ -324,17 +316,7 @@ class SageMakerBackend(Backend):
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "score_scale": self.score_scale,
-            "endpoint_name": self.model,
-            "payload_format": self.payload_format.name,
-            "region": client_region(self.client),
-        }
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._owns_client = False
-            close_client(self.client)
+        return {**super().describe(), "endpoint_name": self.model, "payload_format": self.payload_format.name}
 
 
 class SageMakerOptions(AWSClientOptions):
@@ -429,4 +411,4 @@ def from_model_string(rest: str | None, **options: Any) -> SageMakerBackend:
                 "give the SageMaker endpoint in the model string or in endpoint_name, not both"
             )
         options = {**options, "endpoint_name": rest}
-    return options_from(SageMakerOptions, options).build_backend()
+    return options_from(SageMakerOptions, options, provider=PROVIDER).build_backend()

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
 from multirerank.backends.base import Backend, document_text
 from multirerank.errors import (
@@ -34,6 +34,7 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
+from multirerank.options import options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits, Usage
 
 PROVIDER = "watsonx"
@@ -515,17 +516,10 @@ def _retry_after(value: str | None) -> float | None:
 
 def from_model_string(rest: str | None, **options: Any) -> WatsonxBackend:
     """The backend for ``"watsonx/<model_id>"``; ``options`` are :class:`WatsonxOptions` fields."""
-    if rest is not None and options.get("model_id", rest) != rest:
-        raise ConfigurationError(
-            f"model string names {rest!r} but model_id is {options['model_id']!r}", provider=PROVIDER
-        )
-    if rest is None and "model_id" not in options:
+    options = with_model_from_string(rest, options, "model_id", provider=PROVIDER)
+    if "model_id" not in options:
         raise ConfigurationError(
             "watsonx needs a model: 'watsonx/<model_id>', e.g. 'watsonx/cross-encoder/ms-marco-minilm-l-12-v2'",
             provider=PROVIDER,
         )
-    try:
-        chosen = WatsonxOptions(**{"model_id": rest, **options})
-    except ValidationError as error:
-        raise ConfigurationError(f"invalid watsonx options: {error}", provider=PROVIDER) from None
-    return chosen.build_backend()
+    return options_from(WatsonxOptions, options, provider=PROVIDER).build_backend()
