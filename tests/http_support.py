@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from multirerank.testing import Emulator, Request, Response, Route
@@ -66,10 +65,6 @@ def http_options(emulator: Emulator, api_format: str, **extra: Any) -> dict[str,
     return options
 
 
-def expected_order(emulator: Emulator, query: str, texts: list[str]) -> list[int]:
-    return [index for index, _ in emulator.ranked(query, texts)]
-
-
 def _answer_as_told(emulator: Emulator, request: Request) -> Response:
     status, body, raw = emulator.state["odd.answer"]
     return Response(status, body, raw=raw)
@@ -79,19 +74,5 @@ def _answer_as_told(emulator: Emulator, request: Request) -> Response:
 ODD_ROUTE = Route("odd", "POST", r"/odd/(?:v1/|v2/)?rerank", _answer_as_told, cohere_error)
 
 
-def serve_emulator() -> Iterator[Emulator]:
-    """An emulator with the shape-test route, for a module-scoped fixture.
-
-    One server per module: stopping one waits out the server's half-second poll.
-    """
-    with Emulator(routes=[*default_routes(), ODD_ROUTE]) as running:
-        yield running
-
-
-def fresh(emulator: Emulator) -> Iterator[Emulator]:
-    """``emulator`` with no requests, faults or state left from earlier tests."""
-    emulator.clear()
-    emulator.state.clear()
-    yield emulator
-    emulator.clear()
-    emulator.state.clear()
+#: The emulator's routes for the HTTP tests: every vendor's, and the shape-test route.
+EMULATOR_ROUTES = [*default_routes(), ODD_ROUTE]

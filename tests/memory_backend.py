@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -216,6 +217,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 2.0) -> bool:
             return False
         time.sleep(0.001)
     return True
+
+
+class RecordingExecutor(ThreadPoolExecutor):
+    """A loop default executor that counts what it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
 
 
 def _first_document(request: RecordedRequest) -> str:

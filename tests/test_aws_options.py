@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +20,9 @@ from multirerank.engine import Reranker
 from multirerank.errors import ConfigurationError
 from multirerank.registry import backend_from_model
 from multirerank.testing import Emulator
+from tests.aws_support import isolated_aws_env  # noqa: F401 (autouse)
+from tests.emulator_support import emulator_fixtures
+from tests.sdk_support import loaded_after_importing
 
 SECRET = "wJalrXUtnFEMI-not-a-real-secret"
 COHERE = "cohere.rerank-v3-5:0"
@@ -35,27 +33,7 @@ def arn(region: str, model: str = COHERE) -> str:
     return f"arn:aws:bedrock:{region}::foundation-model/{model}"
 
 
-@pytest.fixture(autouse=True)
-def isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "missing-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(server: Emulator) -> Iterator[Emulator]:
-    server.clear()
-    server.state.clear()
-    yield server
-    server.clear()
+server, emu = emulator_fixtures("emu")
 
 
 def keys(**overrides: Any) -> dict[str, Any]:
@@ -381,13 +359,11 @@ def test_a_model_string_reranker_reaches_the_emulator(emu: Emulator) -> None:
 
 
 def test_importing_the_adapters_loads_no_aws_sdk() -> None:
-    code = textwrap.dedent(
-        """
-        import sys
-        import langchain_multirerank, multirerank.backends.bedrock, multirerank.backends.sagemaker
-        import multirerank.testing.bedrock, multirerank.testing.sagemaker
-        print(sorted({name.split(".")[0] for name in sys.modules} & {"boto3", "botocore", "llama_index"}))
-        """
-    )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert output.strip() == "[]"
+    imported = [
+        "langchain_multirerank",
+        "multirerank.backends.bedrock",
+        "multirerank.backends.sagemaker",
+        "multirerank.testing.bedrock",
+        "multirerank.testing.sagemaker",
+    ]
+    assert loaded_after_importing(imported, ["boto3", "botocore", "llama_index"]) == []

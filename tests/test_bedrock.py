@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import copy
 import socket
-import zlib
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -32,81 +29,32 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.testing import Emulator
+from tests.aws_support import (
+    DUMMY_SECRET,
+    QUERY,
+    REGION,
+    client_settings,
+    corpus,
+    expected_order,
+    isolated_aws_env,  # noqa: F401 (autouse)
+    plain_client,
+    pointwise_scorer,
+)
+from tests.emulator_support import emulator_fixtures
 
-REGION = "us-west-2"
 MODEL_ID = "cohere.rerank-v3-5:0"
 MODEL_ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL_ID}"
-QUERY = "solar battery storage"
-VOCABULARY = ["solar", "battery", "wind", "storage", "grid", "turbine", "panel", "hydrogen"]
 
-
-def pointwise_scorer(query: str, texts: list[str]) -> list[float]:
-    """Each text scored on its own (no corpus statistics), so a split list ranks as the whole."""
-    terms = set(query.lower().split())
-    return [
-        round(
-            0.9 * len(terms & set(text.lower().split())) / len(terms)
-            + (zlib.crc32(text.encode()) % 9973) / 1e6,
-            6,
-        )
-        for text in texts
-    ]
-
-
-def corpus(count: int) -> list[str]:
-    return [
-        f"note {number} " + " ".join(word for bit, word in enumerate(VOCABULARY) if (number * 37) >> bit & 1)
-        for number in range(count)
-    ]
-
-
-@pytest.fixture(autouse=True)
-def isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No AWS setting of this machine leaks in, and boto3 never asks an instance-metadata service."""
-    import os
-
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "missing-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with Emulator(scorer=pointwise_scorer) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(server: Emulator) -> Iterator[Emulator]:
-    server.clear()
-    server.state.clear()
-    yield server
-    server.clear()
-    server.state.clear()
+server, emu = emulator_fixtures("emu", scorer=pointwise_scorer)
 
 
 def settings(emu: Emulator, **overrides: Any) -> dict[str, Any]:
-    """Client fields for the emulator: dummy keys, and no botocore retries so faults surface."""
-    return {
-        "model_arn": MODEL_ID,
-        "region_name": REGION,
-        "endpoint_url": emu.url,
-        "aws_access_key_id": "AKIDEXAMPLE",
-        "aws_secret_access_key": "not-a-real-secret",
-        "config": Config(retries={"total_max_attempts": 1}, read_timeout=2, connect_timeout=2),
-        **overrides,
-    }
+    config = Config(retries={"total_max_attempts": 1}, read_timeout=2, connect_timeout=2)
+    return {**client_settings(model_arn=MODEL_ID, endpoint_url=emu.url, config=config), **overrides}
 
 
 def reranker(emu: Emulator, **overrides: Any) -> Reranker:
     return Reranker(BedrockOptions(**settings(emu, **overrides)).build_backend())
-
-
-def expected_order(emu: Emulator, texts: list[str], top_n: int | None) -> list[int]:
-    ranked = emu.ranked(QUERY, texts)
-    return [index for index, _ in (ranked if top_n is None else ranked[:top_n])]
 
 
 def rerank_requests(emu: Emulator) -> list[dict[str, Any]]:
@@ -210,13 +158,7 @@ def test_next_token_pages_are_followed(emu: Emulator) -> None:
 
 
 def test_emulator_refuses_a_forged_next_token(emu: Emulator) -> None:
-    client = boto3.client(
-        "bedrock-agent-runtime",
-        region_name=REGION,
-        endpoint_url=emu.url,
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-    )
+    client = plain_client("bedrock-agent-runtime", emu)
     with pytest.raises(ClientError) as caught:
         client.rerank(**request_body(["a solar panel"]), nextToken="forged")
     assert caught.value.response["Error"]["Code"] == "ValidationException"
@@ -321,7 +263,7 @@ def test_vendor_errors_map_onto_project_errors(
     assert type(error) is kind
     assert (error.provider, error.status, error.code, error.retryable) == ("bedrock", status, code, retryable)
     assert f"{code} happened" in str(error)
-    assert "not-a-real-secret" not in str(error)
+    assert DUMMY_SECRET not in str(error)
 
 
 def test_errors_surface_through_the_adapters(emu: Emulator) -> None:
@@ -400,14 +342,7 @@ def request_body(texts: list[str], number: int | None = None, arn: str = MODEL_A
     ],
 )
 def test_emulator_enforces_the_service_limits(emu: Emulator, body: dict[str, Any], message: str) -> None:
-    client = boto3.client(
-        "bedrock-agent-runtime",
-        region_name=REGION,
-        endpoint_url=emu.url,
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    client = plain_client("bedrock-agent-runtime", emu, config=Config(retries={"total_max_attempts": 1}))
     with pytest.raises(ClientError) as caught:
         client.rerank(**body)
     assert caught.value.response["Error"]["Code"] == "ValidationException"
@@ -437,13 +372,7 @@ def test_model_strings_reach_the_backend_in_both_frameworks(emu: Emulator) -> No
 def test_same_answers_as_langchain_aws(emu: Emulator) -> None:
     from langchain_aws import BedrockRerank as LangchainAwsBedrockRerank
 
-    client = boto3.client(
-        "bedrock-agent-runtime",
-        region_name=REGION,
-        endpoint_url=emu.url,
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-    )
+    client = plain_client("bedrock-agent-runtime", emu)
     theirs = LangchainAwsBedrockRerank(model_arn=MODEL_ARN, client=client)
     ours = BedrockRerank(
         model_arn=MODEL_ARN,

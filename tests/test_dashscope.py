@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import subprocess
-import sys
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,31 +31,18 @@ from multirerank import (
 from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions
 from multirerank.testing import Emulator
 from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH
+from tests.emulator_support import emulator_fixtures, expected_order
+from tests.sdk_support import DOCS, QUERY, loaded_after_importing
 
 KEY = "sk-emulated-dashscope-key"
-QUERY = "how do cats purr"
-DOCS = [
-    "dogs bark at night",
-    "cats purr when they are content",
-    "the stock market fell",
-    "why do cats purr and how",
-    "birds sing in the morning",
-]
+
+server, emulator = emulator_fixtures()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+@pytest.fixture(autouse=True)
+def no_dashscope_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DashScope key of this machine leaks in."""
     monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
-    server.clear()
-    server.state.clear()
-    yield server
-    server.clear()
 
 
 def options(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
@@ -74,10 +57,6 @@ def backend(emulator: Emulator, **overrides: Any) -> DashScopeBackend:
 
 def bodies(emulator: Emulator) -> list[dict[str, Any]]:
     return [request.json() for request in emulator.requests_to(RERANK_PATH)]
-
-
-def expected_order(emulator: Emulator, query: str, docs: list[str]) -> list[int]:
-    return [index for index, _ in emulator.ranked(query, docs)]
 
 
 def merged_order(emulator: Emulator, query: str, docs: list[str]) -> list[int]:
@@ -431,15 +410,5 @@ def test_model_string_conflicts_are_configuration_errors(emulator: Emulator) -> 
 
 
 def test_importing_the_adapters_does_not_import_the_sdk() -> None:
-    code = (
-        "import sys, langchain_multirerank, multirerank.backends.dashscope;"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dashscope', 'aiohttp', 'llama_index'}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parents[1],
-    )
-    assert done.stdout.strip() == "[]"
+    imported = ["langchain_multirerank", "multirerank.backends.dashscope"]
+    assert loaded_after_importing(imported, ["dashscope", "aiohttp", "llama_index"]) == []

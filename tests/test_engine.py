@@ -9,7 +9,6 @@ import pickle
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -36,6 +35,7 @@ from tests.memory_backend import (
     Malformation,
     MemoryBackend,
     RecordedRequest,
+    RecordingExecutor,
     wait_until,
 )
 
@@ -427,18 +427,6 @@ async def test_native_async_backend_is_awaited_with_bounded_concurrency() -> Non
     assert backend.thread_names == {threading.current_thread().name}
 
 
-class RecordingExecutor(ThreadPoolExecutor):
-    """A loop default executor that counts what it is given."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)
-        self.submitted = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.submitted += 1
-        return super().submit(fn, *args, **kwargs)
-
-
 async def test_sync_backend_on_the_async_path_uses_the_engines_pool_not_the_loops() -> None:
     loop = asyncio.get_running_loop()
     default = RecordingExecutor()
@@ -603,8 +591,8 @@ def test_a_backend_of_the_wrong_type_is_refused() -> None:
         Reranker(object())  # type: ignore[arg-type]
 
 
-def test_model_string_reaches_a_registered_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.PROVIDERS, "memory", REGISTRY_TARGET)
+@pytest.mark.usefixtures("memory_provider")
+def test_model_string_reaches_a_registered_provider() -> None:
     reranker = Reranker("memory/model-two", max_documents=3)
     assert isinstance(reranker.backend, MemoryBackend)
     assert (reranker.provider, reranker.model) == ("memory", "model-two")
@@ -612,8 +600,8 @@ def test_model_string_reaches_a_registered_provider(monkeypatch: pytest.MonkeyPa
     assert Reranker("MEMORY").model == "memory-1"
 
 
-def test_model_string_options_are_checked_by_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.PROVIDERS, "memory", REGISTRY_TARGET)
+@pytest.mark.usefixtures("memory_provider")
+def test_model_string_options_are_checked_by_the_provider() -> None:
     with pytest.raises(ConfigurationError, match="invalid options for 'memory': bogus"):
         Reranker("memory", bogus=1)
 

@@ -11,7 +11,6 @@ import logging
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -39,27 +38,10 @@ from multirerank.errors import (
 )
 from multirerank.testing import Emulator, Fault
 from multirerank.types import DocumentInput, IdentifiedText
-from tests.http_support import (
-    API_KEY,
-    FORMATS,
-    QUERY,
-    SETUPS,
-    TEXTS,
-    expected_order,
-    fresh,
-    http_options,
-    serve_emulator,
-)
+from tests.emulator_support import emulator_fixtures, expected_order
+from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
 
-
-@pytest.fixture(scope="module")
-def running_emulator() -> Iterator[Emulator]:
-    yield from serve_emulator()
-
-
-@pytest.fixture
-def emulator(running_emulator: Emulator) -> Iterator[Emulator]:
-    yield from fresh(running_emulator)
+server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
 
 def reranker(emulator: Emulator, api_format: str, **extra: Any) -> Reranker:

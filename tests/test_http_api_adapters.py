@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,27 +18,10 @@ from llama_index_multirerank import HTTPRerank as LlamaIndexHTTPRerank
 from llama_index_multirerank import MultiRerank as LlamaIndexMultiRerank
 from multirerank.errors import ConfigurationError, ThrottledError
 from multirerank.testing import Emulator
-from tests.http_support import (
-    API_KEY,
-    FORMATS,
-    QUERY,
-    SETUPS,
-    TEXTS,
-    expected_order,
-    fresh,
-    http_options,
-    serve_emulator,
-)
+from tests.emulator_support import emulator_fixtures, expected_order
+from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
 
-
-@pytest.fixture(scope="module")
-def running_emulator() -> Iterator[Emulator]:
-    yield from serve_emulator()
-
-
-@pytest.fixture
-def emulator(running_emulator: Emulator) -> Iterator[Emulator]:
-    yield from fresh(running_emulator)
+server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
 
 def documents() -> list[Document]:

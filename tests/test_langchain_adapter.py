@@ -7,8 +7,6 @@ import copy
 import json
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -18,25 +16,16 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from langchain_multirerank import MultiRerank, RerankCompressor
-from multirerank import registry
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, RerankError, RerankInputError
+from tests.adapter_support import QUERY, SCORES
 from tests.memory_backend import (
-    REGISTRY_TARGET,
     AsyncMemoryBackend,
     MemoryBackend,
     RecordedRequest,
+    RecordingExecutor,
     wait_until,
 )
-
-QUERY = "red apples"
-SCORES = {
-    "apples are red fruit": 0.7,
-    "the sky is blue": 0.1,
-    "red apples and green apples": 0.9,
-    "bananas are yellow": 0.2,
-    "cherries are red": 0.5,
-}
 
 
 def make_documents() -> list[Document]:
@@ -271,16 +260,6 @@ def test_rerank_refuses_unknown_options_and_wrong_inputs() -> None:
 # -- async without the loop's executor -----------------------------------------------------------
 
 
-class RecordingExecutor(ThreadPoolExecutor):
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)
-        self.submitted = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.submitted += 1
-        return super().submit(fn, *args, **kwargs)
-
-
 async def test_acompress_runs_a_sync_backend_on_the_engines_pool() -> None:
     loop = asyncio.get_running_loop()
     default = RecordingExecutor()
@@ -341,11 +320,6 @@ def test_constructor_validation(fields: dict[str, Any], fragment: str) -> None:
 
 
 # -- MultiRerank with a registered provider ------------------------------------------------------
-
-
-@pytest.fixture
-def memory_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.PROVIDERS, "memory", REGISTRY_TARGET)
 
 
 @pytest.mark.usefixtures("memory_provider")

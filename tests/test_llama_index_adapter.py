@@ -17,19 +17,10 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from llama_index_multirerank import MultiRerank, RerankPostprocessor
-from multirerank import registry
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, ProviderError, RerankError, RerankInputError
-from tests.memory_backend import REGISTRY_TARGET, AsyncMemoryBackend, MemoryBackend
-
-QUERY = "red apples"
-SCORES = {
-    "apples are red fruit": 0.7,
-    "the sky is blue": 0.1,
-    "red apples and green apples": 0.9,
-    "bananas are yellow": 0.2,
-    "cherries are red": 0.5,
-}
+from tests.adapter_support import QUERY, SCORES
+from tests.memory_backend import AsyncMemoryBackend, MemoryBackend
 
 
 def make_nodes() -> list[NodeWithScore]:
@@ -302,11 +293,6 @@ def test_constructor_validation(fields: dict[str, Any], fragment: str) -> None:
     with pytest.raises((ValueError, RerankError)) as info:
         postprocessor(**fields)
     assert fragment in str(info.value)
-
-
-@pytest.fixture
-def memory_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.PROVIDERS, "memory", REGISTRY_TARGET)
 
 
 @pytest.mark.usefixtures("memory_provider")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from langchain_core.documents import Document
 from llama_index.core.schema import NodeWithScore, TextNode
@@ -35,67 +31,25 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.testing import Emulator
+from tests.aws_support import (
+    DUMMY_SECRET,
+    QUERY,
+    client_settings,
+    corpus,
+    expected_order,
+    isolated_aws_env,  # noqa: F401 (autouse)
+    plain_client,
+    pointwise_scorer,
+)
+from tests.emulator_support import emulator_fixtures
 
-REGION = "us-west-2"
 ENDPOINT = "bge-reranker"
-QUERY = "solar battery storage"
-VOCABULARY = ["solar", "battery", "wind", "storage", "grid", "turbine", "panel", "hydrogen"]
 
-
-def pointwise_scorer(query: str, texts: list[str]) -> list[float]:
-    """Each text scored on its own (no corpus statistics), so a split list ranks as the whole."""
-    terms = set(query.lower().split())
-    return [
-        round(
-            0.9 * len(terms & set(text.lower().split())) / len(terms)
-            + (zlib.crc32(text.encode()) % 9973) / 1e6,
-            6,
-        )
-        for text in texts
-    ]
-
-
-def corpus(count: int) -> list[str]:
-    return [
-        f"note {number} " + " ".join(word for bit, word in enumerate(VOCABULARY) if (number * 37) >> bit & 1)
-        for number in range(count)
-    ]
-
-
-@pytest.fixture(autouse=True)
-def isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "missing-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with Emulator(scorer=pointwise_scorer) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(server: Emulator) -> Iterator[Emulator]:
-    server.clear()
-    server.state.clear()
-    yield server
-    server.clear()
-    server.state.clear()
+server, emu = emulator_fixtures("emu", scorer=pointwise_scorer)
 
 
 def settings(emu: Emulator, **overrides: Any) -> dict[str, Any]:
-    return {
-        "endpoint_name": ENDPOINT,
-        "region_name": REGION,
-        "base_url": emu.url,
-        "aws_access_key_id": "AKIDEXAMPLE",
-        "aws_secret_access_key": "not-a-real-secret",
-        "config": Config(retries={"total_max_attempts": 1}),
-        **overrides,
-    }
+    return {**client_settings(endpoint_name=ENDPOINT, base_url=emu.url), **overrides}
 
 
 def reranker(emu: Emulator, **overrides: Any) -> Reranker:
@@ -104,11 +58,6 @@ def reranker(emu: Emulator, **overrides: Any) -> Reranker:
 
 def invocations(emu: Emulator, endpoint: str = ENDPOINT) -> list[Any]:
     return emu.requests_to(rf"^/endpoints/{endpoint}/invocations$")
-
-
-def expected_order(emu: Emulator, texts: list[str], top_n: int | None) -> list[int]:
-    ranked = emu.ranked(QUERY, texts)
-    return [index for index, _ in (ranked if top_n is None else ranked[:top_n])]
 
 
 # -- payload formats -----------------------------------------------------------------------------
@@ -294,13 +243,7 @@ def test_a_request_that_cannot_fit_is_refused_before_sending(emu: Emulator) -> N
 
 
 def test_emulator_answers_an_oversized_body_like_the_service(emu: Emulator) -> None:
-    client = boto3.client(
-        "sagemaker-runtime",
-        region_name=REGION,
-        endpoint_url=emu.url,
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-    )
+    client = plain_client("sagemaker-runtime", emu)
     with pytest.raises(ClientError) as caught:
         client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"x" * (MAX_BODY_BYTES + 1))
     assert caught.value.response["Error"] == {
@@ -394,7 +337,7 @@ def test_service_errors_map_onto_project_errors(
     assert type(error) is kind
     assert error.retryable is retryable
     assert error.provider == "sagemaker"
-    assert "not-a-real-secret" not in str(error)
+    assert DUMMY_SECRET not in str(error)
 
 
 def test_an_unknown_endpoint_is_not_found(emu: Emulator) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,16 +30,10 @@ from multirerank import (
 from multirerank.backends.watsonx import WatsonxBackend, WatsonxOptions
 from multirerank.testing import Emulator
 from multirerank.testing.watsonx import RERANK_PATH, issue_token
+from tests.emulator_support import emulator_fixtures, expected_order
+from tests.sdk_support import DOCS, QUERY, loaded_after_importing
 
 MODEL = "cross-encoder/ms-marco-minilm-l-12-v2"
-QUERY = "how do cats purr"
-DOCS = [
-    "dogs bark at night",
-    "cats purr when they are content",
-    "the stock market fell",
-    "why do cats purr and how",
-    "birds sing in the morning",
-]
 SECRET = "s3cret-api-key-value"
 # The SDK reads these (Watson Studio runtime) or writes them (CPD mode, verify).
 SDK_ENV = (
@@ -67,14 +59,13 @@ WATSONX_ENV = (
 )
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emulator]:
-    with Emulator(tls=True) as emulator:
-        yield emulator
+# Tokens are signed with a key in the emulator's state: keeping it keeps tokens issued earlier valid.
+server, emulator = emulator_fixtures(tls=True, keep=["watsonx_signing_key"])
 
 
-@pytest.fixture
-def emulator(server: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+@pytest.fixture(autouse=True)
+def isolated_watsonx_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No watsonx.ai setting of this machine leaks in, nor stays behind, and the SDK does not retry."""
     for name in SDK_ENV + WATSONX_ENV:
         # setenv first so that teardown removes whatever the SDK wrote meanwhile.
         monkeypatch.setenv(name, "")
@@ -83,13 +74,6 @@ def emulator(server: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emul
 
     # The SDK's transport retries 401/5xx three times with back-off: once would be enough to see.
     monkeypatch.setattr(factories, "TRANSPORT_RETRIES", 0)
-    server.clear()
-    key = server.state.get("watsonx_signing_key")
-    server.state.clear()
-    if key is not None:
-        server.state["watsonx_signing_key"] = key
-    yield server
-    server.clear()
 
 
 def options(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
@@ -110,10 +94,6 @@ def backend(emulator: Emulator, **overrides: Any) -> WatsonxBackend:
 
 def rerank_bodies(emulator: Emulator) -> list[dict[str, Any]]:
     return [request.json() for request in emulator.requests_to(RERANK_PATH)]
-
-
-def expected_order(emulator: Emulator, query: str, docs: list[str]) -> list[int]:
-    return [index for index, _ in emulator.ranked(query, docs)]
 
 
 # -- the engine, sync and async ----------------------------------------------------------------
@@ -206,15 +186,20 @@ def test_default_limit_is_1000_documents_per_request(emulator: Emulator) -> None
 # -- authentication ----------------------------------------------------------------------------
 
 
-def test_iam_api_key_exchange_against_auth_url(emulator: Emulator) -> None:
-    emulator.state["watsonx_api_keys"] = {SECRET}
-    watsonx = backend(
+def iam_backend(emulator: Emulator) -> WatsonxBackend:
+    """Signs in with SECRET as an IBM Cloud API key, exchanged at the emulator's IAM endpoint."""
+    return backend(
         emulator,
         token=None,
         api_key=SECRET,
         platform_url=emulator.url,
         auth_url=f"{emulator.url}/identity/token",
     )
+
+
+def test_iam_api_key_exchange_against_auth_url(emulator: Emulator) -> None:
+    emulator.state["watsonx_api_keys"] = {SECRET}
+    watsonx = iam_backend(emulator)
     with Reranker(watsonx) as reranker:
         response = reranker.rerank(QUERY, DOCS, top_n=1)
     assert response.results[0].index == expected_order(emulator, QUERY, DOCS)[0]
@@ -227,13 +212,7 @@ def test_iam_api_key_exchange_against_auth_url(emulator: Emulator) -> None:
 
 def test_iam_refused_key_is_an_authentication_error_without_the_key(emulator: Emulator) -> None:
     emulator.state["watsonx_api_keys"] = {"the-right-key"}
-    watsonx = backend(
-        emulator,
-        token=None,
-        api_key=SECRET,
-        platform_url=emulator.url,
-        auth_url=f"{emulator.url}/identity/token",
-    )
+    watsonx = iam_backend(emulator)
     with Reranker(watsonx) as reranker, pytest.raises(AuthenticationError) as caught:
         reranker.rerank(QUERY, DOCS)
     assert "Provided API key could not be found" in str(caught.value)
@@ -495,18 +474,5 @@ def test_model_string_needs_a_model(emulator: Emulator) -> None:
 
 
 def test_importing_the_adapters_does_not_import_the_sdk() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, langchain_multirerank, multirerank.backends.watsonx;"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'ibm_watsonx_ai', 'httpx', 'llama_index'}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parents[1],
-    )
-    assert done.stdout.strip() == "[]"
+    imported = ["langchain_multirerank", "multirerank.backends.watsonx"]
+    assert loaded_after_importing(imported, ["ibm_watsonx_ai", "httpx", "llama_index"]) == []

@@ -300,6 +300,9 @@ class Emulator:
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; without this each answer waits for the
+        # client's delayed ACK (~40 ms), which would dwarf the latency a test injects.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read ``emulator.requests`` instead."""
