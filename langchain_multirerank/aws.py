@@ -12,20 +12,17 @@ from typing import Any, cast
 
 from langchain_multirerank.base import RerankCompressor
 from multirerank.backends.bedrock import BedrockBackend, BedrockOptions
-from multirerank.backends.sagemaker import SageMakerBackend, SageMakerOptions
+from multirerank.backends.sagemaker import SageMakerOptions
 from multirerank.engine import Reranker
 from multirerank.errors import RerankInputError
 
 
-class BedrockRerank(RerankCompressor, BedrockOptions):
+class BedrockRerank(BedrockOptions, RerankCompressor):
     """Reranks with a Bedrock rerank model (``amazon.rerank-v1:0``, ``cohere.rerank-v3-5:0``).
 
     ``rerank(..., additional_model_request_fields={...})`` adds model fields for one call, as in
     langchain-aws.
     """
-
-    def _build_backend(self) -> BedrockBackend:
-        return self.build_backend()
 
     def _reranker_for(self, options: Mapping[str, Any]) -> Reranker:
         options = dict(options)
@@ -37,11 +34,8 @@ class BedrockRerank(RerankCompressor, BedrockOptions):
             return reranker
         # A twin sharing the client: the compressor's own settings stay as they were.
         backend = cast(BedrockBackend, reranker.backend).with_request_fields(fields)
-        return Reranker(backend, max_concurrency=reranker.max_concurrency)
+        return reranker.with_backend(backend)
 
 
-class SageMakerRerank(RerankCompressor, SageMakerOptions):
+class SageMakerRerank(SageMakerOptions, RerankCompressor):
     """Reranks with a model deployed on a SageMaker endpoint (TEI, Hugging Face toolkit or custom)."""
-
-    def _build_backend(self) -> SageMakerBackend:
-        return self.build_backend()

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr
 
-from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
 from multirerank.errors import RerankInputError
 from multirerank.pipeline import (
@@ -19,66 +16,20 @@ from multirerank.pipeline import (
     RankedCandidate,
     arank_candidates,
     candidate_text,
-    check_rerank_fields,
+    check_items,
     rank_candidates,
 )
+from multirerank.settings import RerankSettings
 
 SCORE_KEY = "relevance_score"
 PREVIOUS_SCORE_KEY = "previous_relevance_score"
 
 
-class RerankCompressor(BaseDocumentCompressor):
+class RerankCompressor(RerankSettings, BaseDocumentCompressor):
     """Base of every multirerank compressor: one backend behind the ``BedrockRerank`` interface.
 
-    Subclasses declare their fields and build their backend in :meth:`_build_backend`.
+    Subclasses list their options model (which builds the backend) before this class.
     """
-
-    top_n: int | None = Field(default=3, description="How many documents to return; None for all.")
-    score_threshold: float | None = Field(
-        default=None, description="Drop documents scoring below this value."
-    )
-    rerank_fields: list[str] | None = Field(
-        default=None,
-        description="Build each document's text from these fields, in order: 'page_content' or metadata keys.",
-    )
-    normalize_scores: bool = Field(
-        default=False,
-        description="Map the backend's scores into 0..1 (sigmoid of logits, shifted cosine) so thresholds compare across vendors.",
-    )
-    max_concurrency: int | None = Field(
-        default=None,
-        description="Requests in flight at once when a list is split; the backend's default if None.",
-    )
-
-    # Inputs stay out of validation errors: they can hold keys and tokens.
-    model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, hide_input_in_errors=True
-    )
-
-    _reranker: Reranker | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    def model_post_init(self, context: Any, /) -> None:
-        check_rerank_fields(self.rerank_fields)
-        if self.top_n is not None and self.top_n < 1:
-            raise RerankInputError("top_n must be at least 1")
-        # Build now so a wrong setup fails at construction, not at the first query.
-        _ = self.reranker
-
-    def _build_backend(self) -> Backend:
-        raise NotImplementedError
-
-    @property
-    def reranker(self) -> Reranker:
-        """The engine behind this compressor, built once."""
-        with self._lock:
-            if self._reranker is None:
-                self._reranker = Reranker(
-                    self._build_backend(),
-                    max_concurrency=self.max_concurrency,
-                    normalize_scores=self.normalize_scores,
-                )
-            return self._reranker
 
     def _candidate(self, document: str | Document | Mapping[str, Any], index: int) -> Candidate:
         if isinstance(document, Document):
@@ -93,9 +44,10 @@ class RerankCompressor(BaseDocumentCompressor):
         )
 
     def _candidates(self, documents: Sequence[str | Document | Mapping[str, Any]]) -> list[Candidate]:
-        if isinstance(documents, (str, bytes)):
-            raise RerankInputError("documents must be a list, not a single string")
-        return [self._candidate(document, index) for index, document in enumerate(documents)]
+        return [
+            self._candidate(document, index)
+            for index, document in enumerate(check_items(documents, "documents"))
+        ]
 
     def _top_n(self, top_n: int | None) -> int | None:
         return self.top_n if top_n is None else top_n

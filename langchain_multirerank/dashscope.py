@@ -9,11 +9,8 @@ own async client.
 from __future__ import annotations
 
 from langchain_multirerank.base import RerankCompressor
-from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions
+from multirerank.backends.dashscope import DashScopeOptions
 
 
-class DashScopeRerank(RerankCompressor, DashScopeOptions):
+class DashScopeRerank(DashScopeOptions, RerankCompressor):
     """Reranks with a DashScope text rerank model; scores are 0..1."""
-
-    def _build_backend(self) -> DashScopeBackend:
-        return self.build_backend()

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from langchain_multirerank.base import RerankCompressor
-from multirerank.backends.base import Backend
 from multirerank.backends.http_api import HTTPOptions
 
 
-class HTTPRerank(RerankCompressor, HTTPOptions):
+class HTTPRerank(HTTPOptions, RerankCompressor):
     """Reranks through a Cohere-compatible HTTP API chosen by ``api_format``.
 
     ``HTTPRerank(api_format="vllm", base_url="http://localhost:8000", model="BAAI/bge-reranker-v2-m3")``
     """
-
-    def _build_backend(self) -> Backend:
-        return self.build_backend()

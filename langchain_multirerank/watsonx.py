@@ -9,14 +9,11 @@ lists split over the per-request limit, and document ids kept on the returned co
 from __future__ import annotations
 
 from langchain_multirerank.base import RerankCompressor
-from multirerank.backends.watsonx import WatsonxBackend, WatsonxOptions
+from multirerank.backends.watsonx import WatsonxOptions
 
 
-class WatsonxRerank(RerankCompressor, WatsonxOptions):
+class WatsonxRerank(WatsonxOptions, RerankCompressor):
     """Reranks with a watsonx.ai rerank model such as ``cross-encoder/ms-marco-minilm-l-12-v2``.
 
     Scores are the model's raw logits (unbounded, higher is better), as watsonx.ai returns them.
     """
-
-    def _build_backend(self) -> WatsonxBackend:
-        return self.build_backend()

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
 
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import Field
 
-from multirerank.backends.base import Backend
-from multirerank.engine import Reranker
 from multirerank.errors import RerankInputError
 from multirerank.pipeline import (
     Candidate,
     RankedCandidate,
     arank_candidates,
     candidate_text,
-    check_rerank_fields,
+    check_items,
     rank_candidates,
 )
+from multirerank.settings import RerankSettings
 
 dispatcher = get_dispatcher(__name__)
 
@@ -33,67 +33,23 @@ _METADATA_MODES = {
 }
 
 
-class RerankPostprocessor(BaseNodePostprocessor):
+class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
     """Base of every multirerank postprocessor: one backend behind LlamaIndex's postprocessor API.
 
-    Subclasses declare their fields and build their backend in :meth:`_build_backend`.
+    Subclasses list their options model (which builds the backend) before this class.
     """
 
-    top_n: int | None = Field(default=3, description="How many nodes to return; None for all.")
-    score_threshold: float | None = Field(default=None, description="Drop nodes scoring below this value.")
-    rerank_fields: list[str] | None = Field(
-        default=None,
-        description="Build each node's text from these fields, in order: 'text' or metadata keys.",
-    )
     metadata_mode: Literal["all", "embed", "llm", "none"] = Field(
         default="embed", description="Which metadata a node's text includes when rerank_fields is not set."
     )
-    normalize_scores: bool = Field(
-        default=False,
-        description="Map the backend's scores into 0..1 (sigmoid of logits, shifted cosine) so thresholds compare across vendors.",
-    )
-    max_concurrency: int | None = Field(
-        default=None,
-        description="Requests in flight at once when a list is split; the backend's default if None.",
-    )
-
-    # Inputs stay out of validation errors: they can hold keys and tokens.
-    model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, hide_input_in_errors=True
-    )
-
-    _reranker: Reranker | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    def model_post_init(self, context: Any, /) -> None:
-        check_rerank_fields(self.rerank_fields)
-        if self.top_n is not None and self.top_n < 1:
-            raise RerankInputError("top_n must be at least 1")
-        # Build now so a wrong setup fails at construction, not at the first query.
-        _ = self.reranker
 
     @classmethod
     def class_name(cls) -> str:
         return "RerankPostprocessor"
 
-    def _build_backend(self) -> Backend:
-        raise NotImplementedError
-
-    @property
-    def reranker(self) -> Reranker:
-        """The engine behind this postprocessor, built once."""
-        with self._lock:
-            if self._reranker is None:
-                self._reranker = Reranker(
-                    self._build_backend(),
-                    max_concurrency=self.max_concurrency,
-                    normalize_scores=self.normalize_scores,
-                )
-            return self._reranker
-
     def _candidates(self, nodes: list[NodeWithScore]) -> list[Candidate]:
         candidates = []
-        for index, item in enumerate(nodes):
+        for index, item in enumerate(check_items(nodes, "nodes")):
             if not isinstance(item, NodeWithScore):
                 raise RerankInputError(
                     f"node at index {index} must be a NodeWithScore, got {type(item).__name__}"
@@ -107,16 +63,26 @@ class RerankPostprocessor(BaseNodePostprocessor):
             candidates.append(Candidate(text, node.node_id))
         return candidates
 
-    def _start(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> None:
+    @contextmanager
+    def _paired_events(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> Iterator[list[NodeWithScore]]:
+        """A start event now and an end event with the yielded result list, whatever happens."""
+        # Wrong input must fail later with its index (after this start event), not in here.
+        valid = [item for item in nodes if isinstance(item, NodeWithScore)] if isinstance(nodes, list) else []
         dispatcher.event(
             ReRankStartEvent(
                 query=query_bundle,
-                # A wrong item must fail in _candidates with its index (and an end event), not here.
-                nodes=[item for item in nodes if isinstance(item, NodeWithScore)],
-                top_n=self.top_n if self.top_n is not None else len(nodes),
+                nodes=valid,
+                top_n=self.top_n if self.top_n is not None else len(valid),
                 model_name=self.reranker.model or self.reranker.provider,
             )
         )
+        result: list[NodeWithScore] = []
+        try:
+            yield result
+        finally:
+            dispatcher.event(ReRankEndEvent(nodes=result))
 
     @staticmethod
     def _query(query_bundle: QueryBundle | None) -> str:
@@ -127,9 +93,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        self._start(nodes, query_bundle)
-        result: list[NodeWithScore] = []
-        try:
+        with self._paired_events(nodes, query_bundle) as result:
             ranked = rank_candidates(
                 self.reranker,
                 self._query(query_bundle),
@@ -137,17 +101,13 @@ class RerankPostprocessor(BaseNodePostprocessor):
                 top_n=self.top_n,
                 score_threshold=self.score_threshold,
             )
-            result = _rescored(nodes, ranked)
-        finally:
-            dispatcher.event(ReRankEndEvent(nodes=result))
+            result.extend(_rescored(nodes, ranked))
         return result
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        self._start(nodes, query_bundle)
-        result: list[NodeWithScore] = []
-        try:
+        with self._paired_events(nodes, query_bundle) as result:
             ranked = await arank_candidates(
                 self.reranker,
                 self._query(query_bundle),
@@ -155,9 +115,7 @@ class RerankPostprocessor(BaseNodePostprocessor):
                 top_n=self.top_n,
                 score_threshold=self.score_threshold,
             )
-            result = _rescored(nodes, ranked)
-        finally:
-            dispatcher.event(ReRankEndEvent(nodes=result))
+            result.extend(_rescored(nodes, ranked))
         return result
 
 

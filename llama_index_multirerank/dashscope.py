@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from llama_index_multirerank.base import RerankPostprocessor
-from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions
+from multirerank.backends.dashscope import DashScopeOptions
 
 
-class DashScopeRerank(RerankPostprocessor, DashScopeOptions):
+class DashScopeRerank(DashScopeOptions, RerankPostprocessor):
     """Reranks with a DashScope text rerank model (``gte-rerank-v2`` unless told); scores are 0..1."""
 
     @classmethod
     def class_name(cls) -> str:
         return "MultirerankDashScopeRerank"
-
-    def _build_backend(self) -> DashScopeBackend:
-        return self.build_backend()

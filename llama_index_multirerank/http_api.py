@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from llama_index_multirerank.base import RerankPostprocessor
-from multirerank.backends.base import Backend
 from multirerank.backends.http_api import HTTPOptions
 
 
-class HTTPRerank(RerankPostprocessor, HTTPOptions):
+class HTTPRerank(HTTPOptions, RerankPostprocessor):
     """Reranks through a Cohere-compatible HTTP API chosen by ``api_format``.
 
     ``HTTPRerank(api_format="tei", base_url="http://localhost:8080", top_n=5)``
@@ -16,6 +15,3 @@ class HTTPRerank(RerankPostprocessor, HTTPOptions):
     @classmethod
     def class_name(cls) -> str:
         return "MultirerankHTTPRerank"
-
-    def _build_backend(self) -> Backend:
-        return self.build_backend()

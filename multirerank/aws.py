@@ -8,7 +8,6 @@ is imported only when a client is built.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
+from multirerank.options import env_secret, env_text, env_value
 
 #: Error codes every AWS service may answer, whatever its own model lists.
 COMMON_ERROR_CODES: Mapping[str, type[RerankError]] = {
@@ -44,24 +44,11 @@ COMMON_ERROR_CODES: Mapping[str, type[RerankError]] = {
 }
 
 
-def _env(*names: str) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
 @functools.cache
 def _shared_loader() -> Any:
     from botocore.loaders import create_loader
 
     return create_loader()
-
-
-def _secret_env(name: str) -> SecretStr | None:
-    value = _env(name)
-    return SecretStr(value) if value else None
 
 
 class AWSClientOptions(BaseModel):
@@ -91,18 +78,14 @@ class AWSClientOptions(BaseModel):
         description="AWS region, e.g. 'us-west-2'; AWS_REGION, AWS_DEFAULT_REGION or the profile's otherwise.",
     )
     credentials_profile_name: str | None = Field(
-        default_factory=lambda: _env("AWS_PROFILE"), description="Profile in the AWS config files."
+        default_factory=env_text("AWS_PROFILE"), description="Profile in the AWS config files."
     )
     # Secrets are left out of every dump (LlamaIndex's to_json, LangChain's serialisation).
-    aws_access_key_id: SecretStr | None = Field(
-        default_factory=lambda: _secret_env("AWS_ACCESS_KEY_ID"), exclude=True
-    )
+    aws_access_key_id: SecretStr | None = Field(default_factory=env_secret("AWS_ACCESS_KEY_ID"), exclude=True)
     aws_secret_access_key: SecretStr | None = Field(
-        default_factory=lambda: _secret_env("AWS_SECRET_ACCESS_KEY"), exclude=True
+        default_factory=env_secret("AWS_SECRET_ACCESS_KEY"), exclude=True
     )
-    aws_session_token: SecretStr | None = Field(
-        default_factory=lambda: _secret_env("AWS_SESSION_TOKEN"), exclude=True
-    )
+    aws_session_token: SecretStr | None = Field(default_factory=env_secret("AWS_SESSION_TOKEN"), exclude=True)
     endpoint_url: str | None = Field(
         default=None, alias="base_url", description="Send requests here instead of the regional AWS endpoint."
     )
@@ -148,7 +131,7 @@ class AWSClientOptions(BaseModel):
             region = (
                 self.region_name
                 or region_hint
-                or _env("AWS_REGION", "AWS_DEFAULT_REGION")
+                or env_value("AWS_REGION", "AWS_DEFAULT_REGION")
                 or session.get_config_variable("region")
             )
             return session.create_client(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -89,7 +88,7 @@ def run_rerank(args: argparse.Namespace) -> int:
         raise CliError('no query: pass --query or give the file a "query" field')
     with (
         Reranker(args.model, **parse_options(args.option)) as reranker,
-        progress_bar(reranker, data.texts, args.progress) as progress,
+        progress_bar(reranker, query, data.texts, args.progress) as progress,
     ):
         response = reranker.rerank(
             query, data.texts, args.top_n, score_threshold=args.score_threshold, progress=progress
@@ -116,10 +115,10 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 @contextmanager
 def progress_bar(
-    reranker: Reranker, texts: Sequence[str], wanted: bool | None
+    reranker: Reranker, query: str, texts: Sequence[str], wanted: bool | None
 ) -> Iterator[ProgressCallback | None]:
     """A tqdm bar on stderr when the engine will send several requests; ``wanted=None``: on a terminal only."""
-    if wanted is False or _expected_requests(reranker, texts) < 2:
+    if wanted is False or reranker.count_requests(query, texts) < 2:
         yield None
         return
     from tqdm import tqdm
@@ -138,15 +137,6 @@ def progress_bar(
             bar.update(documents)
 
         yield advance
-
-
-def _expected_requests(reranker: Reranker, texts: Sequence[str]) -> int:
-    limits = reranker.backend.limits
-    requests = math.ceil(len(texts) / limits.max_documents) if limits.max_documents else 1
-    if limits.max_request_bytes:
-        size = sum(len(text.encode("utf-8")) for text in texts)
-        requests = max(requests, math.ceil(size / limits.max_request_bytes))
-    return requests
 
 
 # -- input ------------------------------------------------------------------------------------

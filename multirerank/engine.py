@@ -93,6 +93,8 @@ class Reranker:
         self.normalize_scores = normalize_scores
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        # A twin made by with_backend borrows this reranker's pool instead of starting its own.
+        self._pool_owner: Reranker | None = None
 
     @property
     def provider(self) -> str:
@@ -182,20 +184,40 @@ class Reranker:
         batches = await _gather_or_cancel([run(chunk) for chunk in chunks])
         return self._merge(originals, chunks, batches, top_n, threshold, return_documents, started)
 
+    def count_requests(self, query: str, documents: Sequence[DocumentInput]) -> int:
+        """How many requests :meth:`rerank` would send for these inputs (checked as it checks them)."""
+        query, _, docs, _, _ = self._checked(query, documents, None, None)
+        return len(self._split(query, docs))
+
+    def with_backend(self, backend: Backend) -> Reranker:
+        """A reranker over ``backend`` with this one's settings and thread pool.
+
+        For a per-call variant of this reranker's backend (vendor fields for one request); the
+        twin starts no threads of its own, so making one per call costs nothing to clean up.
+        """
+        twin = Reranker(
+            backend,
+            max_concurrency=self.max_concurrency,
+            max_retries=self.max_retries,
+            normalize_scores=self.normalize_scores,
+        )
+        twin._pool_owner = self
+        return twin
+
     def close(self) -> None:
         """Shut the thread pool and the backend's clients."""
-        with self._executor_lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        self._shutdown_pool()
         self.backend.close()
 
     async def aclose(self) -> None:
+        self._shutdown_pool()
+        await self.backend.aclose()
+
+    def _shutdown_pool(self) -> None:
         with self._executor_lock:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-        await self.backend.aclose()
 
     def __enter__(self) -> Reranker:
         return self
@@ -260,9 +282,13 @@ class Reranker:
         for position, document in enumerate(chunk.documents, start=chunk.offset):
             size = len(_json_size_text(document).encode("utf-8")) + 8
             if overhead + size > budget:
-                raise RerankInputError(
-                    f"document at index {position} is {size} bytes encoded; with the query it exceeds "
-                    f"the {budget} bytes {self.backend.provider} accepts per request"
+                raise RerankInputError.for_document(
+                    "document at index {index} is {size} bytes encoded; with the query it exceeds "
+                    "the {budget} bytes {provider} accepts per request",
+                    position,
+                    size=size,
+                    budget=budget,
+                    provider=self.backend.provider,
                 )
             if current and used + size > budget:
                 yield _Chunk(start, current)
@@ -315,6 +341,8 @@ class Reranker:
     # -- execution ----------------------------------------------------------------------------
 
     def _pool(self) -> ThreadPoolExecutor:
+        if self._pool_owner is not None:
+            return self._pool_owner._pool()
         with self._executor_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
@@ -335,7 +363,9 @@ class Reranker:
     def _retry_options(self) -> dict[str, Any]:
         return {
             "stop": stop_after_attempt(self.max_retries + 1),
-            "retry": retry_if_exception(lambda error: isinstance(error, RerankError) and error.retryable),
+            "retry": retry_if_exception(
+                lambda error: isinstance(error, RerankError) and self.backend.should_retry(error)
+            ),
             "wait": _wait_for_retry,
             "reraise": True,
         }

@@ -55,7 +55,32 @@ def _rebuild(cls: type[RerankError], message: str, state: dict[str, object]) -> 
 
 
 class RerankInputError(RerankError, ValueError):
-    """The caller's input is invalid; nothing was sent."""
+    """The caller's input is invalid; nothing was sent.
+
+    ``index`` is the position of the document to blame, when one is.
+    """
+
+    index: int | None = None
+    _template: tuple[str, dict[str, object]] | None = None
+
+    @classmethod
+    def for_document(cls, template: str, index: int, **values: object) -> RerankInputError:
+        """An error about the document at ``index``; ``template`` names it as ``{index}``."""
+        error = cls(template.format(index=index, **values))
+        error.index = index
+        error._template = (template, values)
+        return error
+
+    def renumbered(self, index: int) -> RerankInputError:
+        """The same error naming the document by ``index``.
+
+        The pipeline sends only some of a caller's documents (not blank, first of each id); this
+        turns a position in what was sent back into the caller's own.
+        """
+        if self._template is None:
+            return self
+        template, values = self._template
+        return type(self).for_document(template, index, **values)
 
 
 class ConfigurationError(RerankError):

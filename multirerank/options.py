@@ -1,11 +1,13 @@
-"""Building a backend's pydantic options model from user keywords, with one kind of error."""
+"""Building a backend's pydantic options model from user keywords, with one kind of error, and
+the defaults such models read from the environment."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from multirerank.errors import ConfigurationError
 
@@ -44,3 +46,36 @@ def with_model_from_string(
         )
     merged[field] = rest
     return merged
+
+
+def env_value(*names: str, strip: bool = False) -> str | None:
+    """The first of the environment variables ``names`` that is set and not empty, else ``None``.
+
+    With ``strip``, values are stripped first, so a blank one counts as unset.
+    """
+    for name in names:
+        value = os.environ.get(name, "")
+        if strip:
+            value = value.strip()
+        if value:
+            return value
+    return None
+
+
+def env_text(*names: str, strip: bool = False) -> Callable[[], str | None]:
+    """A ``default_factory`` for a text field: :func:`env_value` of ``names`` when the model is built."""
+
+    def read() -> str | None:
+        return env_value(*names, strip=strip)
+
+    return read
+
+
+def env_secret(*names: str, strip: bool = False) -> Callable[[], SecretStr | None]:
+    """A ``default_factory`` for a secret field: :func:`env_value` of ``names``, as a SecretStr."""
+
+    def read() -> SecretStr | None:
+        value = env_value(*names, strip=strip)
+        return SecretStr(value) if value is not None else None
+
+    return read

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,13 @@ def candidate_text(
     return "\n".join(parts)
 
 
+def check_items(items: object, what: str) -> Sequence[Any]:
+    """A framework's list of documents or nodes, or an error saying what was passed instead."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+        raise RerankInputError(f"{what} must be a list, got {type(items).__name__}")
+    return items
+
+
 def check_rerank_fields(fields: object) -> list[str] | None:
     if fields is None:
         return None
@@ -116,6 +124,27 @@ def _ranked(response: RerankResponse, kept: list[int]) -> list[RankedCandidate]:
     return [RankedCandidate(kept[result.index], result.relevance_score) for result in response.results]
 
 
+def _kept(
+    query: str, candidates: Sequence[Candidate], top_n: int | None, score_threshold: float | None
+) -> list[int]:
+    # Checked before the empty-input shortcut: a wrong call is wrong whatever was retrieved.
+    check_query(query)
+    check_top_n(top_n)
+    check_score_threshold(score_threshold)
+    return _select(candidates)
+
+
+@contextmanager
+def _callers_positions(kept: list[int]) -> Iterator[None]:
+    """Errors about a sent document name it by its position in the caller's list."""
+    try:
+        yield
+    except RerankInputError as error:
+        if error.index is None:
+            raise
+        raise error.renumbered(kept[error.index]) from None
+
+
 def rank_candidates(
     reranker: Reranker,
     query: str,
@@ -125,13 +154,11 @@ def rank_candidates(
     score_threshold: float | None = None,
 ) -> list[RankedCandidate]:
     """Rank retrieved candidates; empty or all-blank input returns ``[]`` without a call."""
-    check_query(query)
-    check_top_n(top_n)
-    check_score_threshold(score_threshold)
-    kept = _select(candidates)
+    kept = _kept(query, candidates, top_n, score_threshold)
     if not kept:
         return []
-    response = reranker.rerank(query, _contents(candidates, kept), top_n, score_threshold=score_threshold)
+    with _callers_positions(kept):
+        response = reranker.rerank(query, _contents(candidates, kept), top_n, score_threshold=score_threshold)
     return _ranked(response, kept)
 
 
@@ -144,13 +171,11 @@ async def arank_candidates(
     score_threshold: float | None = None,
 ) -> list[RankedCandidate]:
     """The non-blocking twin of :func:`rank_candidates`."""
-    check_query(query)
-    check_top_n(top_n)
-    check_score_threshold(score_threshold)
-    kept = _select(candidates)
+    kept = _kept(query, candidates, top_n, score_threshold)
     if not kept:
         return []
-    response = await reranker.arerank(
-        query, _contents(candidates, kept), top_n, score_threshold=score_threshold
-    )
+    with _callers_positions(kept):
+        response = await reranker.arerank(
+            query, _contents(candidates, kept), top_n, score_threshold=score_threshold
+        )
     return _ranked(response, kept)

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError
@@ -64,3 +64,21 @@ def backend_from_model(model: str, /, **options: Any) -> Backend:
         raise ConfigurationError(
             f"invalid options for {provider!r}: {validation_problems(error)}", provider=provider
         ) from None
+
+
+class ModelStringOptions(BaseModel):
+    """A backend named by a model string; the framework classes' ``MultiRerank`` is built on it."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(description="A model string such as 'local' or 'bedrock/cohere.rerank-v3-5:0'.")
+    # Options can hold keys, so they stay out of reprs and serialised forms.
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict,
+        repr=False,
+        exclude=True,
+        description="Options for the backend the string names.",
+    )
+
+    def build_backend(self) -> Backend:
+        return backend_from_model(self.model, **self.backend_options)

@@ -32,7 +32,7 @@ class IdentifiedText(str):
 #: ``probability``: 0..1, higher is more relevant (sigmoid of a cross-encoder, most vendor APIs).
 #: ``logit``: unbounded raw cross-encoder output (watsonx.ai, TEI with raw_scores).
 #: ``cosine``: -1..1 cosine similarity of embeddings.
-#: ``lexical``: a non-negative lexical overlap score (the emulator's default scorer).
+#: ``lexical``: a 0..1 term-overlap score (the scale of the emulator's default scorer).
 ScoreScale: TypeAlias = Literal["probability", "logit", "cosine", "lexical"]
 
 

@@ -45,11 +45,13 @@ def check_documents(documents: object) -> list[DocumentInput]:
     document: object
     for index, document in enumerate(documents):  # type: ignore[arg-type]
         if not isinstance(document, (str, Mapping)):
-            raise RerankInputError(
-                f"document at index {index} must be a string or a mapping, got {type(document).__name__}"
+            raise RerankInputError.for_document(
+                "document at index {index} must be a string or a mapping, got {kind}",
+                index,
+                kind=type(document).__name__,
             )
         if is_blank(document):
-            raise RerankInputError(DOCUMENT_TEXT_REQUIRED.format(index=index))
+            raise RerankInputError.for_document(DOCUMENT_TEXT_REQUIRED, index)
         checked.append(document)
     if not checked:
         raise RerankInputError(DOCUMENTS_REQUIRED)
@@ -107,9 +109,13 @@ def fit_documents(documents: list[DocumentInput], backend: Backend) -> list[Docu
             fitted.append(document[:limit])
         else:
             hint = " (set truncate=True to cut it)" if isinstance(document, str) else ""
-            raise RerankInputError(
-                f"document at index {index} is {size} characters; "
-                f"{backend.provider} accepts at most {limit}{hint}"
+            raise RerankInputError.for_document(
+                "document at index {index} is {size} characters; {provider} accepts at most {limit}{hint}",
+                index,
+                size=size,
+                provider=backend.provider,
+                limit=limit,
+                hint=hint,
             )
     return fitted
 

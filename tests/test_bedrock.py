@@ -241,7 +241,7 @@ async def test_per_call_fields_work_async_and_unknown_options_fail(emu: Emulator
 
 ERROR_CASES = [
     (400, "ValidationException", BadRequestError, False),
-    (400, "ServiceQuotaExceededException", ThrottledError, True),
+    (400, "ServiceQuotaExceededException", BadRequestError, False),
     (403, "AccessDeniedException", AuthenticationError, False),
     (404, "ResourceNotFoundException", NotFoundError, False),
     (409, "ConflictException", BadRequestError, False),

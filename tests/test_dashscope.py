@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from langchain_core.documents import Document
@@ -28,7 +34,7 @@ from multirerank import (
     ThrottledError,
     backend_from_model,
 )
-from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions
+from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions, env_proxy, error_from_response
 from multirerank.testing import Emulator
 from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH
 from tests.emulator_support import emulator_fixtures, expected_order
@@ -244,6 +250,23 @@ def test_throttling_is_retried_after_retry_after(emulator: Emulator, mode: str) 
     assert len(emulator.requests_to(RERANK_PATH)) == 2
 
 
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [("3", 3.0, 3.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, 0.0), ("+30", 25.0, 30.0), ("soon", None, None)],
+)
+def test_retry_after_is_seconds_or_an_http_date(header: str, low: float | None, high: float | None) -> None:
+    if header.startswith("+"):  # an HTTP date this many seconds from now
+        header = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=int(header)), usegmt=True)
+    error = error_from_response(
+        {"status_code": 429, "code": "Throttling", "message": "slow down", "headers": {"retry-after": header}}
+    )
+    assert isinstance(error, ThrottledError)
+    if low is None:
+        assert error.retry_after is None
+    else:
+        assert error.retry_after is not None and low <= error.retry_after <= (high or 0.0)
+
+
 def test_emulator_serves_the_openai_compatible_endpoint(emulator: Emulator) -> None:
     import requests
 
@@ -344,6 +367,98 @@ async def test_aclose_closes_the_session_of_the_running_loop(emulator: Emulator)
     await dashscope.aclose()
     assert session.closed
     await dashscope.aclose()  # a second close is harmless
+
+
+# -- the event loop's default executor and proxies ---------------------------------------------
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD")
+
+
+class RefusingExecutor(ThreadPoolExecutor):
+    """A loop default executor that refuses work: whatever is handed to it fails, and is noted."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.refused: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.refused.append(getattr(fn, "__qualname__", repr(fn)))
+        raise RuntimeError("the event loop's default executor was used")
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy setting of this machine applies."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def proxied(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, no_proxy: None) -> str:
+    """The emulator as the environment's HTTP proxy (it answers absolute-form requests too), with
+    credentials; returns a base URL that only the proxy can reach."""
+    monkeypatch.setenv("http_proxy", f"http://proxy-user:proxy-pass@{urlsplit(emulator.url).netloc}")
+    return "http://dashscope.invalid/api/v1"
+
+
+@pytest.mark.parametrize("route", ["direct", "proxied"])
+async def test_async_path_never_uses_the_loops_default_executor(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, no_proxy: None, route: str
+) -> None:
+    # aiohttp with trust_env=True looks up netrc and the proxy on the default executor for every
+    # request; the backend looks the proxy up once, when it makes its session.
+    overrides: dict[str, Any] = {}
+    if route == "proxied":
+        monkeypatch.setenv("http_proxy", emulator.url)
+        overrides["base_url"] = "http://dashscope.invalid/api/v1"
+    loop = asyncio.get_running_loop()
+    refusing = RefusingExecutor()
+    loop.set_default_executor(refusing)
+    try:
+        async with Reranker(backend(emulator, **overrides)) as reranker:
+            first = await reranker.arerank(QUERY, DOCS, top_n=2)
+            second = await reranker.arerank(QUERY, DOCS)
+    finally:
+        refusing.shutdown(wait=False)
+    assert refusing.refused == []
+    assert [result.index for result in first] == expected_order(emulator, QUERY, DOCS)[:2]
+    assert len(second) == len(DOCS)
+    assert len(emulator.requests_to(RERANK_PATH)) == 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_both_paths_go_through_the_environments_proxy(emulator: Emulator, proxied: str, mode: str) -> None:
+    response = run_once(backend(emulator, base_url=proxied), mode)
+    assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)
+    (request,) = emulator.requests_to(RERANK_PATH)
+    assert request.header("Host") == "dashscope.invalid"
+    assert (
+        request.header("Proxy-Authorization")
+        == "Basic " + base64.b64encode(b"proxy-user:proxy-pass").decode()
+    )
+    assert request.header("Authorization") == f"Bearer {KEY}"
+
+
+def test_proxy_lookup_follows_the_environment(no_proxy: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert env_proxy("https://dashscope.aliyuncs.com/api/v1") is None
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("no_proxy", "internal.example")
+    assert env_proxy("https://dashscope.aliyuncs.com/api/v1") == "http://proxy.example:3128"
+    assert env_proxy("http://dashscope.aliyuncs.com/api/v1") is None  # no http_proxy
+    assert env_proxy("https://rerank.internal.example/api/v1") is None  # NO_PROXY exempts it
+
+
+async def test_the_session_does_not_trust_the_environment_per_request(
+    emulator: Emulator, proxied: str
+) -> None:
+    dashscope = backend(emulator, base_url=proxied)
+    session = await dashscope._sessions.get()
+    try:
+        assert session.trust_env is False
+        assert urlsplit(str(session._default_proxy)).hostname == "127.0.0.1"
+    finally:
+        await dashscope.aclose()
 
 
 # -- adapters and model strings ----------------------------------------------------------------

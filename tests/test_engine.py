@@ -731,3 +731,33 @@ def test_identified_text_pickles_with_its_id() -> None:
     text = pickle.loads(pickle.dumps(IdentifiedText("body", "id-7")))
     assert isinstance(text, IdentifiedText)
     assert (text, text.document_id) == ("body", "id-7")
+
+
+def test_with_backend_keeps_the_settings_and_borrows_the_pool() -> None:
+    """A per-call twin (e.g. Bedrock fields for one request) starts no threads of its own."""
+    parent = Reranker(MemoryBackend(max_documents=2), max_concurrency=2, max_retries=1, normalize_scores=True)
+    twin_backend = MemoryBackend(max_documents=2)
+    twin = parent.with_backend(twin_backend)
+    assert (twin.max_concurrency, twin.max_retries, twin.normalize_scores) == (2, 1, True)
+    twin.rerank("alpha", ["alpha", "beta", "gamma", "delta"])
+    assert parent._executor is not None and twin._executor is None
+    assert all(request.thread_name.startswith("multirerank-memory") for request in twin_backend.requests)
+    twin.close()
+    assert twin_backend.close_calls == 1
+    assert len(parent.rerank("alpha", ["alpha", "beta", "gamma"])) == 3  # the pool survives the twin
+    parent.close()
+
+
+def test_backend_decides_which_errors_are_retried() -> None:
+    """A backend whose SDK retries some failures narrows the engine's retries to the rest."""
+
+    class ThrottleOnly(MemoryBackend):
+        def should_retry(self, error: RerankError) -> bool:
+            return isinstance(error, ThrottledError)
+
+    throttled = ThrottleOnly(max_retries=2, fail_on={1: ThrottledError("slow down", retry_after=0)})
+    assert len(Reranker(throttled).rerank("q", ["a"])) == 1
+    failing = ThrottleOnly(max_retries=2, fail_on={1: ProviderError("boom")})
+    with pytest.raises(ProviderError):
+        Reranker(failing).rerank("q", ["a"])
+    assert len(failing.requests) == 1

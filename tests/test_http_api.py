@@ -11,6 +11,8 @@ import logging
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -19,12 +21,7 @@ import httpx
 import pytest
 
 from multirerank import Reranker
-from multirerank.backends.http_api import (
-    HTTPBackend,
-    HTTPOptions,
-    cohere_from_model_string,
-    parse_retry_after,
-)
+from multirerank.backends.http_api import HTTPBackend, HTTPOptions, cohere_from_model_string
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,
@@ -36,6 +33,7 @@ from multirerank.errors import (
     RerankTimeoutError,
     ThrottledError,
 )
+from multirerank.http_headers import parse_retry_after
 from multirerank.testing import Emulator, Fault
 from multirerank.types import DocumentInput, IdentifiedText
 from tests.emulator_support import emulator_fixtures, expected_order
@@ -77,6 +75,36 @@ async def test_each_format_async_uses_the_async_client(emulator: Emulator, api_f
         response = await rr.arerank(QUERY, TEXTS)
     assert [r.index for r in response] == expected_order(emulator, QUERY, TEXTS)
     assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 1
+
+
+class RefusingExecutor(ThreadPoolExecutor):
+    """A loop default executor that refuses work: whatever is handed to it fails, and is noted."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.refused: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.refused.append(getattr(fn, "__qualname__", repr(fn)))
+        raise RuntimeError("the event loop's default executor was used")
+
+
+@pytest.mark.parametrize("api_format", ["cohere", "vllm"])
+async def test_async_path_never_uses_the_loops_default_executor(emulator: Emulator, api_format: str) -> None:
+    # The emulator is addressed by IP (127.0.0.1), so no name is resolved on the default executor.
+    loop = asyncio.get_running_loop()
+    refusing = RefusingExecutor()
+    loop.set_default_executor(refusing)
+    try:
+        async with reranker(emulator, api_format, max_documents_per_request=2) as rr:
+            first = await rr.arerank(QUERY, TEXTS, top_n=2)
+            second = await rr.arerank(QUERY, TEXTS)
+    finally:
+        refusing.shutdown(wait=False)
+    assert refusing.refused == []
+    assert [r.index for r in first] == expected_order(emulator, QUERY, TEXTS)[:2]
+    assert len(second) == len(TEXTS)
+    assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 6
 
 
 @pytest.mark.parametrize(
@@ -415,9 +443,22 @@ async def test_429_retry_after_is_parsed(
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("", None), ("soon", None), ("2.5", 2.5), ("-3", 0.0), ("nan", None), ("inf", None)],
+    [
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("2.5", 2.5),
+        (" 4 ", 4.0),
+        ("-3", 0.0),
+        ("nan", None),
+        ("inf", None),
+        (b"5", 5.0),
+        (7, 7.0),
+        (True, None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
 )
-def test_retry_after_values(value: str | None, expected: float | None) -> None:
+def test_retry_after_values(value: object, expected: float | None) -> None:
     assert parse_retry_after(value) == expected
 
 

@@ -45,7 +45,7 @@ class MemoryCompressor(RerankCompressor):
 
     backend: MemoryBackend
 
-    def _build_backend(self) -> Backend:
+    def build_backend(self) -> Backend:
         return self.backend
 
 
@@ -247,7 +247,7 @@ def test_rerank_refuses_unknown_options_and_wrong_inputs() -> None:
     reranker = compressor()
     with pytest.raises(RerankInputError, match=r"got unexpected options \['foo'\]"):
         reranker.rerank(["a"], QUERY, foo=1)
-    with pytest.raises(RerankInputError, match=r"^documents must be a list, not a single string$"):
+    with pytest.raises(RerankInputError, match=r"^documents must be a list, got str$"):
         reranker.rerank("a text", QUERY)
     with pytest.raises(
         RerankInputError, match=r"^document at index 1 must be a str, Document or dict, got int$"

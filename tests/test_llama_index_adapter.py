@@ -40,7 +40,7 @@ class MemoryRerank(RerankPostprocessor):
     def class_name(cls) -> str:
         return "MemoryRerank"
 
-    def _build_backend(self) -> Backend:
+    def build_backend(self) -> Backend:
         return self.backend
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
+import logging
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +22,7 @@ from multirerank.backends.local import (
     default_model_dir,
     kind_from_directory,
     length_batches,
+    passage_spans,
     verify_sha256,
 )
 
@@ -236,6 +239,7 @@ def test_directory_without_configuration(tmp_path: Path) -> None:
         ({"kind": "colbert"}, "kind"),
         ({"device": 0}, "device"),
         ({"colour": "blue"}, "colour"),
+        ({"long_documents": "split"}, "long_documents"),
     ],
 )
 def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None:
@@ -281,3 +285,127 @@ def test_bucketed_batches_map_scores_back_to_their_documents(default_reranker: R
     assert by_twos == pytest.approx(whole, abs=1e-5)
     # The same document scores the same wherever it sits in the list.
     assert by_twos[2] == pytest.approx(alone[0], abs=1e-5)
+
+
+# -- (f) documents longer than the model's window -------------------------------------------------
+
+FILLER = " ".join(
+    [
+        "The garden behind the old house needs water every morning during the dry summer months.",
+        "Tomatoes and peppers grow best in warm soil with plenty of sunlight and a little compost.",
+        "A slow simmer brings out the flavour of onions, garlic and fresh herbs in a vegetable soup.",
+        "The bakery on the corner sells rye bread, butter croissants and small almond cakes.",
+    ]
+    * 10
+)  # 620 words, about 750 tokens: three times all-MiniLM-L6-v2's window
+NEEDLE = FILLER + " Washington, D.C. is the capital of the United States of America."
+OFF_TOPIC = "Bananas are rich in potassium and make a quick, filling breakfast."
+
+
+def test_answer_after_the_window_is_found(
+    default_reranker: Reranker, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        response = default_reranker.rerank(DEMO["query"], [FILLER, OFF_TOPIC, NEEDLE])
+
+    assert [result.index for result in response] == [2, 1, 0]
+    assert not caplog.records
+
+
+def test_truncate_cuts_long_documents_and_says_so(
+    default_reranker: Reranker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert LocalBackend(long_documents="truncate").long_documents == "truncate"
+    backend = default_reranker.backend
+    monkeypatch.setattr(backend, "long_documents", "truncate")  # keeps the loaded model
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        scores = dict(backend.rerank_batch(DEMO["query"], [FILLER, OFF_TOPIC, NEEDLE], None).scores)
+
+    # The model never reads the answer: the document scores exactly like its filler.
+    assert scores[2] == pytest.approx(scores[0], abs=1e-5)
+    assert [record.getMessage() for record in caplog.records] == [
+        "2 document(s) longer than the model's 256-token window were cut"
+    ]
+
+
+def test_short_documents_score_as_before(default_reranker: Reranker) -> None:
+    backend = default_reranker.backend
+    assert isinstance(backend, LocalBackend)
+    scores = dict(backend.rerank_batch(DEMO["query"], DEMO["documents"], None).scores)
+    whole = dict(backend.score_batches(DEMO["query"], DEMO["documents"], [[0, 1, 2, 3]]))
+
+    assert scores == pytest.approx(whole, abs=1e-6)
+    # Recorded before long documents were split into windows.
+    assert [scores[index] for index in range(4)] == pytest.approx([0.5023, 0.2877, 0.5907, 0.2358], abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        NEEDLE,
+        # Multibyte characters; one Hangul syllable is three tokens, so 3 characters are 8 tokens.
+        " ".join(["Zürich café 東京 naïve 한국어 😀 déjà-vu, São Paulo!"] * 12),
+    ],
+)
+def test_windows_are_substrings_that_cover_the_text(text: str) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_dir())
+    window = 24
+    spans = passage_spans(tokenizer, text, window)
+    full = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+
+    assert len(spans) > 2
+    assert spans[0][0] == 0
+    assert spans[-1][1] == len(text)
+    for (start, end), (next_start, next_end) in itertools.pairwise(spans):
+        assert start < next_start < end < next_end  # each overlaps the next: no gap
+    for start, end in spans:
+        ids = tokenizer(text[start:end], add_special_tokens=False)["input_ids"]
+        # Cut between words, a window is exactly the text's own tokens there, never more.
+        inside = [
+            token
+            for token, (first, last) in zip(full["input_ids"], full["offset_mapping"], strict=True)
+            if start <= first and last <= end
+        ]
+        assert ids == inside
+        assert len(ids) <= window
+
+
+def test_short_texts_are_not_tokenized() -> None:
+    class NoTokenizer:
+        def __call__(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("tokenized a text that cannot exceed the window")
+
+    assert passage_spans(NoTokenizer(), "capital " * 3, 25) == [(0, 24)]
+
+
+def test_cross_encoder_windows_leave_room_for_the_query(
+    tiny_cross_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_cross_encoder)
+    scored: list[list[str]] = []
+    real_scores = local._cross_encoder_scores
+
+    def spy(model: Any, query: str, texts: list[str], batches: list[list[int]]) -> list[tuple[int, float]]:
+        scored.append(list(texts))
+        return real_scores(model, query, texts, batches)
+
+    monkeypatch.setattr(local, "_cross_encoder_scores", spy)
+    backend = LocalBackend(str(tiny_cross_encoder), max_length=32)
+    document = " ".join(["the capital city of america is washington"] * 20)  # 140 tokens
+    windows: dict[str, int] = {}
+    for query in ("capital", "what is the capital city of the state of nevada"):
+        scores = dict(backend.rerank_batch(query, [document, "island"], None).scores)
+        passages = [text for text in scored[-1] if text != "island"]
+        by_window = backend.score_batches(query, passages, [list(range(len(passages)))])
+
+        assert all(passage in document for passage in passages)
+        # Query, document window and [CLS] [SEP] [SEP] fit the 32 tokens: the model cuts nothing.
+        assert max(len(tokenizer(query, passage)["input_ids"]) for passage in passages) <= 32
+        assert scores[0] == pytest.approx(max(score for _, score in by_window), abs=1e-6)
+        windows[query] = len(passages)
+
+    assert windows["what is the capital city of the state of nevada"] > windows["capital"] > 1

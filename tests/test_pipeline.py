@@ -14,10 +14,11 @@ from multirerank.pipeline import (
     RankedCandidate,
     arank_candidates,
     candidate_text,
+    check_items,
     check_rerank_fields,
     rank_candidates,
 )
-from multirerank.types import IdentifiedText
+from multirerank.types import IdentifiedText, Limits
 from tests.memory_backend import MemoryBackend
 
 METADATA: dict[str, Any] = {
@@ -243,3 +244,19 @@ async def test_invalid_arguments_raise_even_for_empty_input(
         with pytest.raises(RerankInputError) as info:
             await arank_candidates(reranker, query, candidates, top_n=top_n, score_threshold=threshold)
         assert str(info.value) == message
+
+
+@pytest.mark.parametrize("wrong", [None, "text", {"a": 1}, 5])
+def test_check_items_names_what_was_passed(wrong: object) -> None:
+    with pytest.raises(RerankInputError, match=rf"^nodes must be a list, got {type(wrong).__name__}$"):
+        check_items(wrong, "nodes")
+
+
+def test_errors_about_a_sent_document_name_the_callers_index() -> None:
+    """Blank and duplicate candidates are not sent; an error still names the caller's position."""
+    backend = MemoryBackend()
+    backend.limits = Limits(max_document_chars=10)
+    candidates = [Candidate(""), Candidate("ok", "a"), Candidate("ok", "a"), Candidate("x" * 11)]
+    with pytest.raises(RerankInputError, match=r"^document at index 3 is 11 characters") as caught:
+        rank_candidates(Reranker(backend), "q", candidates, top_n=None)
+    assert caught.value.index == 3

@@ -64,12 +64,12 @@ def test_to_probability_is_bounded_and_never_overflows(score: float, scale: str,
 
 
 class _LangChainLogits(RerankCompressor):
-    def _build_backend(self) -> Backend:
+    def build_backend(self) -> Backend:
         return logit_backend()
 
 
 class _LlamaIndexLogits(RerankPostprocessor):
-    def _build_backend(self) -> Backend:
+    def build_backend(self) -> Backend:
         return logit_backend()
 
 

@@ -292,7 +292,7 @@ def test_vendor_errors_map_onto_project_errors(
     emulator: Emulator, status: int, code: str, kind: type[RerankError], retryable: bool
 ) -> None:
     emulator.inject(status=status, code=code, message=f"emulated {code}", vendor="watsonx", path=RERANK_PATH)
-    with Reranker(backend(emulator)) as reranker, pytest.raises(kind) as caught:
+    with Reranker(backend(emulator), max_retries=0) as reranker, pytest.raises(kind) as caught:
         reranker.rerank(QUERY, DOCS)
     error = caught.value
     assert (error.provider, error.status, error.code, error.retryable) == ("watsonx", status, code, retryable)
@@ -301,9 +301,73 @@ def test_vendor_errors_map_onto_project_errors(
 
 def test_throttling_carries_retry_after(emulator: Emulator) -> None:
     emulator.inject(status=429, headers={"Retry-After": "7"}, vendor="watsonx", path=RERANK_PATH)
-    with Reranker(backend(emulator)) as reranker, pytest.raises(ThrottledError) as caught:
+    with Reranker(backend(emulator), max_retries=0) as reranker, pytest.raises(ThrottledError) as caught:
         reranker.rerank(QUERY, DOCS)
     assert caught.value.retry_after == 7.0
+
+
+def test_throttling_retry_after_may_be_an_http_date(emulator: Emulator) -> None:
+    emulator.inject(
+        status=429,
+        headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+        vendor="watsonx",
+        path=RERANK_PATH,
+    )
+    with Reranker(backend(emulator), max_retries=0) as reranker, pytest.raises(ThrottledError) as caught:
+        reranker.rerank(QUERY, DOCS)
+    assert caught.value.retry_after == 0.0  # a date in the past: no wait
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_the_engine_retries_a_429_the_sdk_does_not(emulator: Emulator, asynchronous: bool) -> None:
+    # The SDK's transport retries 401 and 5xx, never 429: that one is the engine's to retry.
+    emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="watsonx", path=RERANK_PATH, times=1)
+    watsonx = backend(emulator)
+    assert watsonx.max_retries == 2
+    reranker = Reranker(watsonx)
+    assert reranker.max_retries == 2
+    if asynchronous:
+        import asyncio
+
+        async def run() -> Any:
+            async with reranker:
+                return await reranker.arerank(QUERY, DOCS)
+
+        response = asyncio.run(run())
+    else:
+        with reranker:
+            response = reranker.rerank(QUERY, DOCS)
+    assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)
+    assert len(emulator.requests_to(RERANK_PATH)) == 2
+
+
+def test_persistent_throttling_gives_up_after_two_retries(emulator: Emulator) -> None:
+    emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="watsonx", path=RERANK_PATH, times=None)
+    with Reranker(backend(emulator)) as reranker, pytest.raises(ThrottledError):
+        reranker.rerank(QUERY, DOCS)
+    assert len(emulator.requests_to(RERANK_PATH)) == 3
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_the_engine_leaves_5xx_to_the_sdks_retries(emulator: Emulator, status: int) -> None:
+    # isolated_watsonx_env turned the SDK's retries off: one request, no engine retry on top.
+    emulator.inject(status=status, vendor="watsonx", path=RERANK_PATH, times=None)
+    with Reranker(backend(emulator)) as reranker, pytest.raises(ProviderError) as caught:
+        reranker.rerank(QUERY, DOCS)
+    assert caught.value.retryable
+    assert len(emulator.requests_to(RERANK_PATH)) == 1
+
+
+def test_should_retry_is_true_for_throttling_only(emulator: Emulator) -> None:
+    watsonx = backend(emulator)
+    assert watsonx.should_retry(ThrottledError("slow down", provider="watsonx"))
+    assert not watsonx.should_retry(ThrottledError("quota gone", provider="watsonx", retryable=False))
+    for error in (
+        ProviderError("5xx", provider="watsonx"),
+        RerankTimeoutError("slow", provider="watsonx"),
+        AuthenticationError("401", provider="watsonx", retryable=True),
+    ):
+        assert not watsonx.should_retry(error)
 
 
 def test_sdk_transport_retries_a_5xx(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from multirerank.errors import RerankError
 from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
 
 
@@ -51,6 +52,13 @@ class Backend(ABC):
         own bounded thread pool, never on the event loop's default executor.
         """
         raise NotImplementedError
+
+    def should_retry(self, error: RerankError) -> bool:
+        """Whether the engine retries ``error`` (up to ``max_retries`` times).
+
+        A backend whose SDK already retries some failures narrows this to the rest.
+        """
+        return error.retryable
 
     @property
     def has_native_async(self) -> bool:

@@ -43,7 +43,8 @@ FOUNDATION_MODEL_ARN = re.compile(
 ERROR_CODES: Mapping[str, type[RerankError]] = {
     "ValidationException": BadRequestError,
     "ConflictException": BadRequestError,
-    "ServiceQuotaExceededException": ThrottledError,
+    # An account quota, not a passing burst: waiting does not lift it.
+    "ServiceQuotaExceededException": BadRequestError,
     "ThrottlingException": ThrottledError,
     "AccessDeniedException": AuthenticationError,
     "ResourceNotFoundException": NotFoundError,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -31,7 +30,8 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
-from multirerank.options import options_from, with_model_from_string
+from multirerank.http_headers import header_value, parse_retry_after
+from multirerank.options import env_secret, options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits, Usage
 
 PROVIDER = "dashscope"
@@ -64,14 +64,6 @@ _KINDS: dict[str, type[RerankError]] = {
 }
 
 
-def _env_secret(name: str) -> Callable[[], SecretStr | None]:
-    def read() -> SecretStr | None:
-        value = os.environ.get(name)
-        return SecretStr(value) if value else None
-
-    return read
-
-
 class DashScopeOptions(BaseModel):
     """What a DashScope reranker needs: the model (``gte-rerank-v2`` unless told), the key
     (``DASHSCOPE_API_KEY``), and optionally a base URL, an ``instruct`` for qwen3 rerankers, a
@@ -82,7 +74,8 @@ class DashScopeOptions(BaseModel):
     )
 
     model: str = Field(default=DEFAULT_MODEL, min_length=1, description="gte-rerank-v2, qwen3-rerank, ...")
-    api_key: SecretStr | None = Field(default_factory=_env_secret("DASHSCOPE_API_KEY"))
+    # Left out of every dump (LlamaIndex's to_json, LangChain's serialisation); repr masks it.
+    api_key: SecretStr | None = Field(default_factory=env_secret("DASHSCOPE_API_KEY"), exclude=True)
     base_url: str | None = Field(
         default=None,
         description="Native API base such as 'https://dashscope-intl.aliyuncs.com/api/v1'; the SDK's default if None.",
@@ -159,7 +152,7 @@ class DashScopeBackend(Backend):
         budget = TOKEN_BUDGETS.get(model, min(TOKEN_BUDGETS.values()))
         self.limits = Limits(max_documents=MAX_DOCUMENTS, max_request_bytes=budget * _BYTES_PER_TOKEN)
         self._api_key = api_key
-        self._sessions = _SessionPerLoop()
+        self._sessions = _SessionPerLoop(self._target_url)
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"score_scale": self.score_scale, "model": self.model}
@@ -205,6 +198,14 @@ class DashScopeBackend(Backend):
             raise translate_error(error) from error
         return parse_response(response)
 
+    def _target_url(self) -> str:
+        """Where the requests go: the base URL, or the SDK's (``DASHSCOPE_HTTP_BASE_URL``...)."""
+        import dashscope
+
+        url = self.base_url or str(dashscope.base_http_api_url)
+        # The SDK's region URLs may name the workspace in the host; only the host matters here.
+        return url.replace("{workspace_id}", self.workspace or "workspace")
+
     def close(self) -> None:
         self._sessions.close()
 
@@ -224,7 +225,8 @@ class _SessionPerLoop:
     no unclosed-session warning is left behind even when nobody calls ``aclose()``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, target_url: Callable[[], str]) -> None:
+        self._target_url = target_url
         self._entries: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[Any, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
@@ -236,7 +238,7 @@ class _SessionPerLoop:
             entry = self._entries.get(loop)
             if entry is not None and not entry[0].closed:
                 return entry[0]
-            session = _new_session()
+            session = _new_session(self._target_url())
             keeper = _close_at_loop_end(session)
             self._entries[loop] = (session, keeper)
         # The first step registers the generator with the running loop.
@@ -262,12 +264,46 @@ class _SessionPerLoop:
         return taken
 
 
-def _new_session() -> Any:
+def _new_session(target_url: str) -> Any:
+    """A session with the SDK's certificate store, and the proxy its shared session would use.
+
+    The SDK's session has ``trust_env=True``, with which aiohttp reads netrc and the proxy
+    settings on the loop's default executor for every request. Here the proxy for the target is
+    looked up once, when the session is made, and given to the session instead.
+    """
     import aiohttp
     from dashscope.api_entities.aio_session import get_ssl_context
 
-    # The SDK's own certificate store and proxy handling, so both paths behave alike.
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=get_ssl_context()), trust_env=True)
+    def connector() -> Any:
+        return aiohttp.TCPConnector(ssl=get_ssl_context())
+
+    try:
+        proxy = env_proxy(target_url)
+        if proxy is None:
+            return aiohttp.ClientSession(connector=connector())
+        return aiohttp.ClientSession(connector=connector(), proxy=proxy)
+    except (ImportError, TypeError):  # pragma: no cover - an aiohttp before 3.10: it looks per request
+        return aiohttp.ClientSession(connector=connector(), trust_env=True)
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy aiohttp's ``trust_env`` picks for ``url``, credentials included, or ``None``.
+
+    That is the environment's (or the system's) proxy for the URL's scheme, unless ``NO_PROXY``
+    exempts its host (``urllib.request.getproxies`` and ``proxy_bypass``); credentials come from
+    the proxy URL, or else from netrc. aiohttp's own lookup does this, so behaviour is the same.
+    """
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None
+    if auth is not None:
+        # In the URL rather than as proxy_auth, which aiohttp 3.14 deprecates.
+        proxy = proxy.with_user(auth.login).with_password(auth.password or None)
+    return str(proxy)
 
 
 async def _close_at_loop_end(session: Any) -> AsyncGenerator[None, None]:
@@ -326,23 +362,13 @@ def error_from_response(response: Mapping[str, Any]) -> RerankError:
     text = f"DashScope rejected the rerank request: {message}"
     if request_id:
         text += f" (request_id {request_id})"
-    retry_after = _retry_after(response.get("headers"))
+    retry_after = parse_retry_after(header_value(response.get("headers"), "Retry-After"))
     kind = _KINDS.get(code or "") or _KINDS.get((code or "").partition(".")[0])
     if kind is None:
         if status is None:
             return ProviderError(text, provider=PROVIDER, code=code)
         return error_for_status(status, text, provider=PROVIDER, code=code, retry_after=retry_after)
     return kind(text, provider=PROVIDER, status=status, code=code, retry_after=retry_after)
-
-
-def _retry_after(headers: object) -> float | None:
-    if not isinstance(headers, Mapping):
-        return None
-    value = next((value for name, value in headers.items() if str(name).lower() == "retry-after"), None)
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def translate_error(error: BaseException) -> RerankError:

