@@ -23,10 +23,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from multirerank.backends.base import Backend, document_text
 from multirerank.errors import ConfigurationError, ProviderError
+from multirerank.options import options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
 
 ModelKind: TypeAlias = Literal["auto", "cross-encoder", "bi-encoder"]
@@ -41,7 +42,6 @@ INSTALL_HINT = "pip install 'multirerank[local]'"
 _SCALES: dict[ResolvedKind, ScoreScale] = {"cross-encoder": "probability", "bi-encoder": "cosine"}
 _KINDS = ("auto", "cross-encoder", "bi-encoder")
 _LONG_DOCUMENTS = ("windows", "truncate")
-_OPTIONS = ("kind", "device", "batch_size", "max_length", "trust_remote_code", "long_documents")
 # "name" or "owner/name": anything else that is not on disk is a mistyped path, not a hub id.
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _WHAT_TO_PASS = (
@@ -178,11 +178,14 @@ class LocalBackend(Backend):
         return _bi_encoder_scores(model, query, texts, batches)
 
     def _window(self, model: Any, query: str) -> int | None:
-        """How many document tokens the model reads at once, or ``None`` when it has no limit."""
+        """How many document tokens the model reads at once, or ``None`` when it has no limit.
+
+        Also ``None`` without a fast tokenizer: windows are cut at its character offsets.
+        """
         limit: int | None = model.max_seq_length
-        if limit is None:
+        tokenizer: Any = getattr(model, "tokenizer", None)
+        if limit is None or not getattr(tokenizer, "is_fast", False):
             return None
-        tokenizer = model.tokenizer
         if self.model_kind != "cross-encoder":
             return max(2, limit - int(tokenizer.num_special_tokens_to_add(pair=False)))
         # A cross-encoder reads the query and the document together, in the same window.
@@ -262,13 +265,8 @@ class LocalBackend(Backend):
 
 def from_model_string(rest: str | None, **options: Any) -> LocalBackend:
     """The backend for ``"local"`` or ``"local/<model id or path>"``."""
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise ConfigurationError(
-            f"unknown option(s) {unknown} for the local backend; it accepts {', '.join(_OPTIONS)}",
-            provider="local",
-        )
-    return LocalBackend(rest, **options)
+    options = with_model_from_string(rest, options, "model_name", provider="local")
+    return options_from(LocalOptions, options, provider="local").build_backend()
 
 
 def length_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
@@ -516,13 +514,22 @@ class LocalOptions(BaseModel):
         default=None,
         description="Hugging Face model id or local path; None for the packaged all-MiniLM-L6-v2.",
     )
-    model_kind: ModelKind = Field(default="auto", description="cross-encoder, bi-encoder, or auto-detect.")
+    model_kind: ModelKind = Field(
+        default="auto",
+        validation_alias=AliasChoices("model_kind", "kind"),
+        description="cross-encoder, bi-encoder, or auto-detect (also accepted as kind).",
+    )
     device: str | None = Field(default=None, description="torch device, e.g. 'cpu' or 'cuda'.")
-    batch_size: int = Field(default=32, ge=1, description="Texts per model call.")
+    # strict: True is not a batch size of 1.
+    batch_size: int = Field(default=32, ge=1, strict=True, description="Texts per model call.")
     max_length: int | None = Field(
-        default=None, ge=1, description="Tokens per input; the model's own if None."
+        default=None, ge=1, strict=True, description="Tokens per input; the model's own if None."
     )
     trust_remote_code: bool = False
+    long_documents: LongDocuments = Field(
+        default="windows",
+        description="Texts over the model's window: score overlapping windows (best wins), or cut them.",
+    )
 
     def build_backend(self) -> LocalBackend:
         return LocalBackend(
@@ -532,4 +539,5 @@ class LocalOptions(BaseModel):
             batch_size=self.batch_size,
             max_length=self.max_length,
             trust_remote_code=self.trust_remote_code,
+            long_documents=self.long_documents,
         )
