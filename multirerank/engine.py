@@ -52,6 +52,28 @@ class _Chunk:
     offset: int
     documents: list[DocumentInput]
 
+    def top_n(self, wanted: int | None) -> int | None:
+        """How many results to ask this request for: never more than it carries."""
+        return None if wanted is None else min(wanted, len(self.documents))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One call, checked and split: what every request needs and what the merge needs."""
+
+    query: str
+    originals: list[DocumentInput]
+    chunks: list[_Chunk]
+    top_n: int | None
+    threshold: float | None
+    started: float
+
+    @property
+    def batch_top_n(self) -> int | None:
+        # With a threshold, a request's best few may all fall below it while others pass:
+        # ask for everything then, and cut after the merge.
+        return None if self.threshold is not None else self.top_n
+
 
 class Reranker:
     """Reranks documents through one backend.
@@ -124,22 +146,20 @@ class Reranker:
         ``top_n=None`` returns every document; a ``top_n`` above the number of documents returns
         them all. ``score_threshold`` drops results scoring below it.
         """
-        started = time.perf_counter()
-        query, originals, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
-        chunks = self._split(query, docs)
-        batch_top_n = self._batch_top_n(top_n, threshold)
+        plan = self._plan(query, documents, top_n, score_threshold)
 
         def run(chunk: _Chunk) -> BatchResult:
             result = self._with_retries(
-                lambda: self.backend.rerank_batch(query, chunk.documents, _cap(batch_top_n, chunk))
+                lambda: self.backend.rerank_batch(plan.query, chunk.documents, chunk.top_n(plan.batch_top_n))
             )
             if progress is not None:
                 progress(len(chunk.documents))
             return result
 
         # One request runs in the caller's thread; only a split list needs the pool.
+        chunks = plan.chunks
         batches = [run(chunks[0])] if len(chunks) == 1 else self._map_in_threads(run, chunks)
-        return self._merge(originals, chunks, batches, top_n, threshold, return_documents, started)
+        return self._merge(plan, batches, return_documents)
 
     async def arerank(
         self,
@@ -157,21 +177,18 @@ class Reranker:
         own bounded thread pool, so the event loop never blocks and its default executor is
         left alone.
         """
-        started = time.perf_counter()
-        query, originals, docs, top_n, threshold = self._checked(query, documents, top_n, score_threshold)
-        chunks = self._split(query, docs)
-        batch_top_n = self._batch_top_n(top_n, threshold)
+        plan = self._plan(query, documents, top_n, score_threshold)
         semaphore = asyncio.Semaphore(self.max_concurrency)
         loop = asyncio.get_running_loop()
         native = self.backend.has_native_async
 
         async def call(chunk: _Chunk) -> BatchResult:
-            chunk_top_n = _cap(batch_top_n, chunk)
+            chunk_top_n = chunk.top_n(plan.batch_top_n)
             if native:
-                return await self.backend.arerank_batch(query, chunk.documents, chunk_top_n)
+                return await self.backend.arerank_batch(plan.query, chunk.documents, chunk_top_n)
             return await loop.run_in_executor(
                 self._pool(),
-                functools.partial(self.backend.rerank_batch, query, chunk.documents, chunk_top_n),
+                functools.partial(self.backend.rerank_batch, plan.query, chunk.documents, chunk_top_n),
             )
 
         async def run(chunk: _Chunk) -> BatchResult:
@@ -181,13 +198,12 @@ class Reranker:
                 progress(len(chunk.documents))
             return result
 
-        batches = await _gather_or_cancel([run(chunk) for chunk in chunks])
-        return self._merge(originals, chunks, batches, top_n, threshold, return_documents, started)
+        batches = await _gather_or_cancel([run(chunk) for chunk in plan.chunks])
+        return self._merge(plan, batches, return_documents)
 
     def count_requests(self, query: str, documents: Sequence[DocumentInput]) -> int:
         """How many requests :meth:`rerank` would send for these inputs (checked as it checks them)."""
-        query, _, docs, _, _ = self._checked(query, documents, None, None)
-        return len(self._split(query, docs))
+        return len(self._plan(query, documents, None, None).chunks)
 
     def with_backend(self, backend: Backend) -> Reranker:
         """A reranker over ``backend`` with this one's settings and thread pool.
@@ -233,21 +249,20 @@ class Reranker:
 
     # -- steps --------------------------------------------------------------------------------
 
-    def _checked(
-        self, query: object, documents: object, top_n: object, score_threshold: object
-    ) -> tuple[str, list[DocumentInput], list[DocumentInput], int | None, float | None]:
-        """The query, the caller's documents, the documents as sent (cut when the backend
-        truncates), ``top_n`` and the threshold, all checked."""
+    def _plan(self, query: object, documents: object, top_n: object, score_threshold: object) -> _Plan:
+        """Every input checked, texts fitted to the backend (cut when it truncates), and split."""
+        started = time.perf_counter()
         checked_query = fit_query(check_query(query), self.backend)
         originals = check_documents(documents)
         sent = fit_documents(originals, self.backend)
-        return checked_query, originals, sent, check_top_n(top_n), check_score_threshold(score_threshold)
-
-    @staticmethod
-    def _batch_top_n(top_n: int | None, threshold: float | None) -> int | None:
-        # With a threshold, a request's best few may all fall below it while others pass:
-        # ask for everything then, and cut after the merge.
-        return None if threshold is not None else top_n
+        return _Plan(
+            query=checked_query,
+            originals=originals,
+            chunks=self._split(checked_query, sent),
+            top_n=check_top_n(top_n),
+            threshold=check_score_threshold(score_threshold),
+            started=started,
+        )
 
     def _split(self, query: str, documents: list[DocumentInput]) -> list[_Chunk]:
         """Chunks that respect the backend's count and byte limits, as even in size as possible."""
@@ -298,34 +313,25 @@ class Reranker:
         if current:
             yield _Chunk(start, current)
 
-    def _merge(
-        self,
-        documents: list[DocumentInput],
-        chunks: list[_Chunk],
-        batches: list[BatchResult],
-        top_n: int | None,
-        threshold: float | None,
-        return_documents: bool,
-        started: float,
-    ) -> RerankResponse:
+    def _merge(self, plan: _Plan, batches: list[BatchResult], return_documents: bool) -> RerankResponse:
         usage = Usage()
         scored: list[tuple[int, float]] = []
-        for chunk, batch in zip(chunks, batches, strict=True):
+        for chunk, batch in zip(plan.chunks, batches, strict=True):
             checked = check_batch(batch, len(chunk.documents), self.backend.provider)
             usage = usage + checked.usage
             scored.extend((chunk.offset + int(index), float(score)) for index, score in checked.scores)
         # The engine knows how many requests it sent; a backend's own count is not added twice.
-        usage = dataclasses.replace(usage, requests=len(chunks))
+        usage = dataclasses.replace(usage, requests=len(plan.chunks))
         scale = self.backend.score_scale
         if self.normalize_scores and scale != "probability":
             scored = [(index, to_probability(score, scale)) for index, score in scored]
         scored.sort(key=lambda pair: (-pair[1], pair[0]))
-        if threshold is not None:
-            scored = [pair for pair in scored if pair[1] >= threshold]
-        if top_n is not None:
-            scored = scored[:top_n]
+        if plan.threshold is not None:
+            scored = [pair for pair in scored if pair[1] >= plan.threshold]
+        if plan.top_n is not None:
+            scored = scored[: plan.top_n]
         results = [
-            RerankResult(index, score, documents[index] if return_documents else None)
+            RerankResult(index, score, plan.originals[index] if return_documents else None)
             for index, score in scored
         ]
         return RerankResponse(
@@ -334,7 +340,7 @@ class Reranker:
             model=self.backend.model,
             score_scale="probability" if self.normalize_scores else scale,
             usage=usage,
-            elapsed_seconds=time.perf_counter() - started,
+            elapsed_seconds=time.perf_counter() - plan.started,
             metadata={**self.backend.describe(), "backend_score_scale": scale},
         )
 
@@ -407,10 +413,6 @@ def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
-
-
-def _cap(top_n: int | None, chunk: _Chunk) -> int | None:
-    return None if top_n is None else min(top_n, len(chunk.documents))
 
 
 def _json_size_text(document: DocumentInput) -> str:
