@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import math
 import threading
 import time
@@ -27,7 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from multirerank.backends.base import Backend, document_text
+from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, RerankError, RerankInputError
 from multirerank.scales import to_probability
 from multirerank.types import BatchResult, DocumentInput, RerankResponse, RerankResult, Usage
@@ -276,40 +275,40 @@ class Reranker:
             size = base + (1 if number < extra else 0)
             chunks.append(_Chunk(offset, documents[offset : offset + size]))
             offset += size
-        if limits.max_request_bytes is None:
+        if limits.max_request_cost is None:
             return chunks
-        budget = limits.max_request_bytes
-        return [piece for chunk in chunks for piece in self._split_bytes(query, chunk, budget)]
+        budget = limits.max_request_cost
+        return [piece for chunk in chunks for piece in self._split_by_cost(query, chunk, budget)]
 
-    def _split_bytes(self, query: str, chunk: _Chunk, budget: int) -> Iterator[_Chunk]:
-        # Each text costs its UTF-8 size plus a few bytes of JSON punctuation; escaping can
-        # grow a text, so count it as the vendor will see it. Every request repeats the query.
-        query_size = len(json.dumps(query, ensure_ascii=False).encode("utf-8"))
-        overhead = 256 + query_size
+    def _split_by_cost(self, query: str, chunk: _Chunk, budget: int) -> Iterator[_Chunk]:
+        """Pieces of ``chunk`` whose cost, as the backend counts it, stays within ``budget``."""
+        backend = self.backend
+        overhead = backend.request_overhead(query)
         if overhead >= budget:
             raise RerankInputError(
-                f"query is {query_size} bytes encoded; "
-                f"{self.backend.provider} accepts at most {budget} bytes per request"
+                f"the query alone costs {overhead} {backend.cost_unit}; "
+                f"{backend.provider} accepts at most {budget} {backend.cost_unit} per request"
             )
         start = chunk.offset
         current: list[DocumentInput] = []
         used = overhead
         for position, document in enumerate(chunk.documents, start=chunk.offset):
-            size = len(_json_size_text(document).encode("utf-8")) + 8
-            if overhead + size > budget:
+            cost = backend.document_cost(query, document)
+            if overhead + cost > budget:
                 raise RerankInputError.for_document(
-                    "document at index {index} is {size} bytes encoded; with the query it exceeds "
-                    "the {budget} bytes {provider} accepts per request",
+                    "document at index {index} costs {cost} {unit}; with the query it exceeds "
+                    "the {budget} {unit} {provider} accepts per request",
                     position,
-                    size=size,
+                    cost=cost,
+                    unit=backend.cost_unit,
                     budget=budget,
-                    provider=self.backend.provider,
+                    provider=backend.provider,
                 )
-            if current and used + size > budget:
+            if current and used + cost > budget:
                 yield _Chunk(start, current)
                 start, current, used = position, [], overhead
             current.append(document)
-            used += size
+            used += cost
         if current:
             yield _Chunk(start, current)
 
@@ -413,10 +412,6 @@ def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
-
-
-def _json_size_text(document: DocumentInput) -> str:
-    return json.dumps(document_text(document), ensure_ascii=False)
 
 
 async def _gather_or_cancel(awaitables: list[Awaitable[T]]) -> list[T]:

@@ -41,14 +41,16 @@ class Limits:
     """What one request to a backend may carry. ``None`` means no limit.
 
     The engine splits a candidate list so that every request respects ``max_documents`` and
-    ``max_request_bytes``; it rejects (or, when the backend truncates, cuts) texts longer than
-    ``max_document_chars`` and queries longer than ``max_query_chars``.
+    ``max_request_cost``; it rejects (or, when the backend truncates, cuts) texts longer than
+    ``max_document_chars`` and queries longer than ``max_query_chars``. A request's cost is
+    counted by the backend's ``request_overhead`` and ``document_cost`` in its ``cost_unit``
+    (encoded bytes unless the backend counts, say, tokens).
     """
 
     max_documents: int | None = None
     max_document_chars: int | None = None
     max_query_chars: int | None = None
-    max_request_bytes: int | None = None
+    max_request_cost: int | None = None
 
 
 @dataclass(frozen=True)

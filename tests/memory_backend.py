@@ -68,7 +68,7 @@ class MemoryBackend(Backend):
         *,
         model: str = "memory-1",
         max_documents: int | None = None,
-        max_request_bytes: int | None = None,
+        max_request_cost: int | None = None,
         max_document_chars: int | None = None,
         max_query_chars: int | None = None,
         truncate: bool = False,
@@ -85,7 +85,7 @@ class MemoryBackend(Backend):
             max_documents=max_documents,
             max_document_chars=max_document_chars,
             max_query_chars=max_query_chars,
-            max_request_bytes=max_request_bytes,
+            max_request_cost=max_request_cost,
         )
         self.truncate = truncate
         self.max_concurrency = max_concurrency

@@ -109,7 +109,7 @@ def wire_size(query: str, documents: list[str]) -> int:
 def test_byte_limit_splits_so_every_request_fits(query: str) -> None:
     texts = [f"{position:02d} " + "é" * 100 for position in range(10)]
     budget = 1400
-    backend = MemoryBackend(max_request_bytes=budget)
+    backend = MemoryBackend(max_request_cost=budget)
     response = Reranker(backend).rerank(query, texts)
 
     assert len(backend.requests) > 1
@@ -122,7 +122,7 @@ def test_byte_limit_splits_so_every_request_fits(query: str) -> None:
 
 def test_byte_limit_and_count_limit_together() -> None:
     texts = ["x" * 40 for _ in range(10)]
-    backend = MemoryBackend(max_documents=4, max_request_bytes=256 + 20 + 2 * 50)
+    backend = MemoryBackend(max_documents=4, max_request_cost=256 + 20 + 2 * 50)
     Reranker(backend).rerank("q", texts)
     assert all(len(request.documents) <= 2 for request in backend.requests)
     assert sum(len(request.documents) for request in backend.requests) == 10
@@ -130,16 +130,16 @@ def test_byte_limit_and_count_limit_together() -> None:
 
 def test_a_single_document_over_the_byte_limit_is_rejected_naming_its_index() -> None:
     texts = ["small one", "small two", "y" * 2000, "small three"]
-    backend = MemoryBackend(max_request_bytes=1000)
-    with pytest.raises(RerankInputError, match=r"document at index 2 is \d+ bytes") as info:
+    backend = MemoryBackend(max_request_cost=1000)
+    with pytest.raises(RerankInputError, match=r"document at index 2 costs \d+ bytes") as info:
         Reranker(backend).rerank(QUERY, texts)
     assert "1000 bytes" in str(info.value)
     assert backend.requests == []
 
 
 def test_a_query_over_the_byte_limit_is_rejected_as_the_query() -> None:
-    backend = MemoryBackend(max_request_bytes=600)
-    with pytest.raises(RerankInputError, match=r"^query is \d+ bytes"):
+    backend = MemoryBackend(max_request_cost=600)
+    with pytest.raises(RerankInputError, match=r"^the query alone costs \d+ bytes"):
         Reranker(backend).rerank("q" * 600, ["a", "b"])
     assert backend.requests == []
 

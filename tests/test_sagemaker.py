@@ -230,7 +230,7 @@ def test_a_query_repeated_per_text_is_split_by_the_backend(emu: Emulator) -> Non
 
 
 def test_a_request_that_cannot_fit_is_refused_before_sending(emu: Emulator) -> None:
-    with pytest.raises(RerankInputError, match="query is 6400002 bytes"):
+    with pytest.raises(RerankInputError, match="the query alone costs 6400258 bytes"):
         reranker(emu).rerank("q " * 3_200_000, ["solar"])
     padded = PayloadFormat(
         name="padded",

@@ -53,6 +53,17 @@ class Backend(ABC):
         """
         raise NotImplementedError
 
+    #: What ``limits.max_request_cost``, ``document_cost`` and ``request_overhead`` count.
+    cost_unit: str = "bytes"
+
+    def request_overhead(self, query: str) -> int:
+        """What a request costs before any document: by default its JSON framing and the query."""
+        return 256 + len(json.dumps(query, ensure_ascii=False).encode("utf-8"))
+
+    def document_cost(self, query: str, document: DocumentInput) -> int:
+        """What one document adds to a request: by default its JSON-encoded size in bytes."""
+        return len(json.dumps(document_text(document), ensure_ascii=False).encode("utf-8")) + 8
+
     def should_retry(self, error: RerankError) -> bool:
         """Whether the engine retries ``error`` (up to ``max_retries`` times).
 

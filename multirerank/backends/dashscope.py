@@ -150,7 +150,7 @@ class DashScopeBackend(Backend):
         self.timeout = timeout
         self.max_retries = max_retries
         budget = TOKEN_BUDGETS.get(model, min(TOKEN_BUDGETS.values()))
-        self.limits = Limits(max_documents=MAX_DOCUMENTS, max_request_bytes=budget * _BYTES_PER_TOKEN)
+        self.limits = Limits(max_documents=MAX_DOCUMENTS, max_request_cost=budget * _BYTES_PER_TOKEN)
         self._api_key = api_key
         self._sessions = _SessionPerLoop(self._target_url)
 

@@ -215,7 +215,7 @@ class SageMakerBackend(AWSBackend):
         self.payload_format = payload_format
         self.score_scale = score_scale or ("logit" if raw_scores else "probability")
         self.limits = Limits(
-            max_documents=max_documents_per_request, max_request_bytes=MAX_BODY_BYTES - BODY_HEADROOM
+            max_documents=max_documents_per_request, max_request_cost=MAX_BODY_BYTES - BODY_HEADROOM
         )
         self.headers = dict(headers or {})
         self._extra_fields = extra
