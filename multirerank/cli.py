@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,11 @@ from multirerank.types import RerankResponse
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 FORMATS = ("auto", "json", "jsonl", "lines")
+
+#: Words that mark an option name as a secret's (``api_key``, ``aws_session_token``, ``password``).
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth")
+#: The first characters of a JSON document that is a string, number, boolean or null.
+_SCALAR_STARTS = frozenset('"-0123456789tfn')
 
 #: What ``add_subparsers`` returns; each subcommand adds its parser to it.
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -70,7 +76,10 @@ def add_rerank_parser(subparsers: SubParsers) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="backend option, e.g. -o batch_size=16 (VALUE is read as JSON when it parses)",
+        help=(
+            "backend option, e.g. -o batch_size=16 (VALUE is read as JSON when it parses, except for "
+            "keys, tokens, secrets and passwords, which stay text)"
+        ),
     )
     parser.add_argument(
         "--progress",
@@ -104,13 +113,27 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for pair in pairs:
         key, equals, value = pair.partition("=")
-        if not equals or not key.strip():
+        key = key.strip()
+        if not equals or not key:
             raise CliError(f"--option must look like KEY=VALUE, got {pair!r}")
-        try:
-            options[key.strip()] = json.loads(value)
-        except ValueError:
-            options[key.strip()] = value
+        options[key] = value if _is_secret_name(key) else _json_or_text(value)
     return options
+
+
+def _is_secret_name(key: str) -> bool:
+    """Whether ``key`` names a secret: a word of it ends with one of :data:`_SECRET_WORDS`.
+
+    Words, not substrings, so counts such as ``max_tokens_per_doc`` are still read as JSON.
+    """
+    words = re.split(r"[^a-z0-9]+", key.lower())
+    return any(word.endswith(_SECRET_WORDS) or word.startswith("auth") for word in words)
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 @contextmanager
@@ -182,12 +205,21 @@ def _guess_format(path: str, content: str) -> str:
         return "json"
     if start == "{":
         # One object is the {"query", "documents"} shape; several, one per line, are JSON lines.
-        try:
-            json.loads(content)
-        except ValueError:
-            return "jsonl"
+        return "json" if _parses(content) else "jsonl"
+    if start in _SCALAR_STARTS and _parses(content):
+        # A whole input that is one JSON string, number, boolean or null is JSON that holds no
+        # documents (_from_json says so), not a line of text to rank alone; --format lines says
+        # otherwise.
         return "json"
     return "lines"
+
+
+def _parses(content: str) -> bool:
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_json(name: str, loaded: object) -> InputFile:
@@ -203,7 +235,10 @@ def _from_json(name: str, loaded: object) -> InputFile:
         return InputFile(documents, _from_items(name, documents, "document").texts, query)
     if isinstance(loaded, dict) and "text" in loaded:
         return _from_items(name, [loaded], "item")
-    raise CliError(f'{name}: expected a JSON array of documents or an object with a "documents" array')
+    expected = 'expected a JSON array of documents or an object with a "documents" array'
+    if isinstance(loaded, dict):
+        raise CliError(f"{name}: {expected}")
+    raise CliError(f"{name}: {expected}, got {_json_type(loaded)} (--format lines reads it as plain text)")
 
 
 def _from_json_lines(name: str, content: str) -> InputFile:
@@ -237,7 +272,8 @@ def _item_text(item: object, where: str) -> str:
 def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object without a text string"
-    return {list: "an array", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), "null")
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), "null")
 
 
 # -- output -----------------------------------------------------------------------------------

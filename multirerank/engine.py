@@ -317,10 +317,10 @@ class Reranker:
         scored: list[tuple[int, float]] = []
         for chunk, batch in zip(plan.chunks, batches, strict=True):
             checked = check_batch(batch, len(chunk.documents), self.backend.provider)
-            usage = usage + checked.usage
+            # A batch is at least one request; pages or path fallbacks make more, and the
+            # backend that made them says how many.
+            usage = usage + dataclasses.replace(checked.usage, requests=max(1, checked.usage.requests))
             scored.extend((chunk.offset + int(index), float(score)) for index, score in checked.scores)
-        # The engine knows how many requests it sent; a backend's own count is not added twice.
-        usage = dataclasses.replace(usage, requests=len(plan.chunks))
         scale = self.backend.score_scale
         if self.normalize_scores and scale != "probability":
             scored = [(index, to_probability(score, scale)) for index, score in scored]
@@ -368,12 +368,19 @@ class Reranker:
     def _retry_options(self) -> dict[str, Any]:
         return {
             "stop": stop_after_attempt(self.max_retries + 1),
-            "retry": retry_if_exception(
-                lambda error: isinstance(error, RerankError) and self.backend.should_retry(error)
-            ),
+            "retry": retry_if_exception(self._worth_retrying),
             "wait": _wait_for_retry,
             "reraise": True,
         }
+
+    def _worth_retrying(self, error: BaseException) -> bool:
+        # A vendor asking for a longer pause than we would wait (a daily quota, say) fails now
+        # rather than holding a request slot for minutes and failing anyway.
+        return (
+            isinstance(error, RerankError)
+            and self.backend.should_retry(error)
+            and (error.retry_after is None or error.retry_after <= MAX_RETRY_AFTER)
+        )
 
     def _with_retries(self, call: Callable[[], T]) -> T:
         if self.max_retries == 0:
@@ -392,6 +399,9 @@ class Reranker:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: The longest ``Retry-After`` the engine waits for; a vendor asking for more fails at once.
+MAX_RETRY_AFTER = 60.0
+
 _backoff = wait_exponential_jitter(multiplier=0.5, max=8.0)
 
 
@@ -399,7 +409,7 @@ def _wait_for_retry(state: RetryCallState) -> float:
     """The vendor's ``Retry-After`` when it sent one, exponential back-off with jitter otherwise."""
     error = state.outcome.exception() if state.outcome is not None else None
     if isinstance(error, RerankError) and error.retry_after is not None:
-        return min(max(error.retry_after, 0.0), 60.0)
+        return max(error.retry_after, 0.0)
     return float(_backoff(state))
 
 

@@ -145,4 +145,8 @@ def error_for_status(
         kind = ProviderError
     else:
         kind = BadRequestError
-    return kind(message, provider=provider, status=status, code=code, retry_after=retry_after)
+    # 501: the server does not implement this call; asking again will not change that.
+    retryable = False if status == 501 else None
+    return kind(
+        message, provider=provider, status=status, code=code, retry_after=retry_after, retryable=retryable
+    )

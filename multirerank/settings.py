@@ -6,10 +6,13 @@ fields from here, so a setting is declared, checked and passed to the engine onc
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from typing_extensions import Self
 
 from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
@@ -43,8 +46,13 @@ class RerankSettings(BaseModel):
     )
 
     # Inputs stay out of validation errors: they can hold keys and tokens.
+    # Assignments are validated like construction, and rebuild the engine (see __setattr__).
     model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, hide_input_in_errors=True
+        extra="forbid",
+        arbitrary_types_allowed=True,
+        populate_by_name=True,
+        hide_input_in_errors=True,
+        validate_assignment=True,
     )
 
     _reranker: Reranker | None = PrivateAttr(default=None)
@@ -72,6 +80,32 @@ class RerankSettings(BaseModel):
     def build_backend(self) -> Backend:
         raise NotImplementedError(f"{type(self).__name__} names no backend")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            # The engine was built from the old settings; a wrong new one fails here, as it
+            # would at construction.
+            with self._lock:
+                self._reranker = None
+            _ = self.reranker
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A new object built from this one's settings and ``update``, with an engine of its own.
+
+        ``deep`` copies the settings too, except objects that cannot be copied (an SDK client
+        given as a setting), which the copy shares.
+        """
+        settings = {name: getattr(self, name) for name in self.model_fields_set}
+        if deep:
+            settings = {name: _copied_or_shared(value) for name, value in settings.items()}
+        return type(self)(**{**settings, **(update or {})})
+
+    def __copy__(self) -> Self:
+        return self.model_copy()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return self.model_copy(deep=True)
+
     @property
     def reranker(self) -> Reranker:
         """The engine behind this object, built once."""
@@ -83,3 +117,11 @@ class RerankSettings(BaseModel):
                     normalize_scores=self.normalize_scores,
                 )
             return self._reranker
+
+
+def _copied_or_shared(value: Any) -> Any:
+    try:
+        return copy.deepcopy(value)
+    except (TypeError, copy.Error, RecursionError):
+        # Clients, locks and sockets cannot be copied; sharing them is what a user expects.
+        return value

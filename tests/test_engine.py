@@ -8,7 +8,7 @@ import math
 import pickle
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ from multirerank.errors import (
     ThrottledError,
     error_for_status,
 )
-from multirerank.types import IdentifiedText, RerankResponse
+from multirerank.types import BatchResult, DocumentInput, IdentifiedText, RerankResponse, Usage
 from tests.memory_backend import (
     REGISTRY_TARGET,
     AsyncMemoryBackend,
@@ -761,3 +761,29 @@ def test_backend_decides_which_errors_are_retried() -> None:
     with pytest.raises(ProviderError):
         Reranker(failing).rerank("q", ["a"])
     assert len(failing.requests) == 1
+
+
+def test_a_retry_after_longer_than_the_engine_waits_fails_at_once() -> None:
+    backend = MemoryBackend(max_retries=3, fail_on={1: ThrottledError("daily quota", retry_after=3600.0)})
+    with pytest.raises(ThrottledError, match="daily quota"):
+        Reranker(backend).rerank("q", ["a"])
+    assert len(backend.requests) == 1
+
+
+def test_usage_counts_the_requests_each_batch_reports() -> None:
+    """A batch is one request unless the backend says it made more (pages, path fallbacks)."""
+
+    class Paging(MemoryBackend):
+        def rerank_batch(
+            self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+        ) -> BatchResult:
+            answer = super().rerank_batch(query, documents, top_n)
+            return BatchResult(answer.scores, Usage(requests=3 if len(documents) > 2 else 0))
+
+    usage = Reranker(Paging(max_documents=3)).rerank("q", ["a", "b", "c", "d", "e"]).usage
+    assert usage is not None and usage.requests == 3 + 1  # chunks of 3 and 2 documents
+
+
+def test_not_implemented_is_not_worth_retrying() -> None:
+    assert not error_for_status(501, "no", provider="x").retryable
+    assert error_for_status(502, "bad gateway", provider="x").retryable

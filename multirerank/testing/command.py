@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from multirerank.cli import SubParsers
+    from multirerank.testing.server import Emulator
 
 
 def add_emulate_parser(subparsers: SubParsers) -> None:
@@ -21,7 +22,7 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
     parser.add_argument(
         "--scorer",
@@ -29,13 +30,57 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
         default="lexical",
         help="how documents are scored: term overlap (default) or the local model",
     )
+    # Nobody can read the log of a server run from the shell, and a long run must not grow
+    # without bound, so by default it keeps nothing.
+    parser.add_argument(
+        "--record",
+        type=_whole_number,
+        default=0,
+        metavar="N",
+        help="keep the last N requests in memory (default: 0)",
+    )
     parser.set_defaults(handler=run_emulate)
 
 
 def run_emulate(args: argparse.Namespace) -> int:
     from multirerank.testing.server import Emulator
 
-    with Emulator(args.host, args.port, tls=args.tls, scorer=args.scorer) as emulator:
+    emulator = Emulator(args.host, args.port, tls=args.tls, scorer=args.scorer, record=args.record)
+    _start(emulator, args)
+    try:
         print(f"multirerank emulator listening on {emulator.url} (Ctrl-C stops it)", flush=True)
         threading.Event().wait()
+    finally:
+        emulator.stop()
     return 0
+
+
+def _start(emulator: Emulator, args: argparse.Namespace) -> None:
+    from multirerank.cli import CliError
+
+    try:
+        emulator.start()
+    except OSError as error:
+        # Socket errors carry no file name; one that does (the TLS certificate's) is no fault of
+        # --host or --port and keeps its traceback.
+        if error.filename is not None:
+            raise
+        reason = error.strerror or str(error)
+        raise CliError(f"cannot listen on {args.host}:{args.port} (--host/--port): {reason}") from None
+
+
+def _port(value: str) -> int:
+    port = _whole_number(value)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value!r}")
+    return port
+
+
+def _whole_number(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 0, got {value!r}")
+    return number

@@ -16,6 +16,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,12 @@ from urllib.parse import parse_qs, urlsplit
 Scorer = Callable[[str, list[str]], list[float]]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+
+#: How many requests an emulator keeps by default: plenty for a test, bounded for a long run.
+DEFAULT_RECORD = 10_000
+
+#: Seconds a TLS client gets to finish its handshake before its connection is closed.
+HANDSHAKE_TIMEOUT = 10.0
 
 
 def lexical_scorer(query: str, texts: list[str]) -> list[float]:
@@ -173,7 +180,8 @@ class Emulator:
 
     ``port=0`` picks a free port. ``tls=True`` serves HTTPS with a self-signed certificate made at
     start-up (the watsonx.ai SDK refuses plain HTTP). ``scorer`` is ``"lexical"`` (default),
-    ``"local"`` (the project's local model) or a callable.
+    ``"local"`` (the project's local model) or a callable. ``record`` is how many requests
+    :attr:`requests` keeps, the oldest dropped first (``None``: all, ``0``: none).
     """
 
     def __init__(
@@ -184,14 +192,16 @@ class Emulator:
         tls: bool = False,
         scorer: str | Scorer = "lexical",
         routes: Iterable[Route] | None = None,
+        record: int | None = DEFAULT_RECORD,
     ) -> None:
+        _check_record(record)
         self.host = host
         self.port = port
         self.tls = tls
         self._scorer_choice = scorer
         self._scorer: Scorer | None = scorer if callable(scorer) else None
         self.routes = list(routes) if routes is not None else default_routes()
-        self.requests: list[Request] = []
+        self._recorded: deque[Request] = deque(maxlen=record)
         self.faults: list[Fault] = []
         #: Free-form per-vendor state (issued tokens, page cursors...).
         self.state: dict[str, Any] = {}
@@ -208,10 +218,19 @@ class Emulator:
         return f"{scheme}://{self.host}:{self.port}"
 
     def start(self) -> Emulator:
-        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        context = self._tls_context() if self.tls else None
+        try:
+            server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        except BaseException:
+            self._remove_tempdir()
+            raise
         server.daemon_threads = True
-        if self.tls:
-            server.socket = self._tls_context().wrap_socket(server.socket, server_side=True)
+        if context is not None:
+            # Each handler thread runs its own handshake (see Handler.handle): run by accept(),
+            # one client that never sends a ClientHello would stall every other client.
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self.port = server.server_address[1]
         # A short poll interval keeps stop() fast; tests start and stop many emulators.
@@ -229,6 +248,9 @@ class Emulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self._remove_tempdir()
+
+    def _remove_tempdir(self) -> None:
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
@@ -250,6 +272,13 @@ class Emulator:
 
     # -- what tests use -----------------------------------------------------------------------
 
+    @property
+    def requests(self) -> list[Request]:
+        """The recorded requests, oldest first: a copy, so it can be sliced and compared to a list
+        while the server goes on recording."""
+        with self._lock:
+            return list(self._recorded)
+
     def inject(self, fault: Fault | None = None, /, **fields: Any) -> Fault:
         """Queue a fault: ``emu.inject(status=429, code="ThrottlingException", vendor="bedrock")``."""
         fault = fault if fault is not None else Fault(**fields)
@@ -260,7 +289,7 @@ class Emulator:
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()
-            self.requests.clear()
+            self._recorded.clear()
 
     def requests_to(self, pattern: str) -> list[Request]:
         return [request for request in self.requests if re.search(pattern, request.path)]
@@ -277,6 +306,10 @@ class Emulator:
         return sorted(enumerate(scores), key=lambda pair: (-pair[1], pair[0]))
 
     # -- dispatch -----------------------------------------------------------------------------
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self._recorded.append(request)
 
     def _take_fault(self, vendor: str, path: str) -> Fault | None:
         with self._lock:
@@ -298,6 +331,13 @@ class Emulator:
         return None
 
 
+def _check_record(record: object) -> None:
+    if record is None:
+        return
+    if isinstance(record, bool) or not isinstance(record, int) or record < 0:
+        raise ValueError(f"record must be None or a whole number of requests, at least 0; got {record!r}")
+
+
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -308,6 +348,24 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read ``emulator.requests`` instead."""
 
+        def handle(self) -> None:
+            if isinstance(self.connection, ssl.SSLSocket) and not self._handshake(self.connection):
+                return
+            super().handle()
+
+        def _handshake(self, connection: ssl.SSLSocket) -> bool:
+            # A client that never finishes must not hold this thread for ever, and one that fails
+            # (plain HTTP on the HTTPS port, an untrusting client) is its own problem, not a
+            # traceback on the emulator's stderr.
+            connection.settimeout(HANDSHAKE_TIMEOUT)
+            try:
+                connection.do_handshake()
+            except OSError:
+                self.close_connection = True
+                return False
+            connection.settimeout(None)
+            return True
+
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -315,8 +373,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             request = Request(
                 self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
             )
-            with emulator._lock:
-                emulator.requests.append(request)
+            emulator._record(request)
             found = emulator._route(self.command, parts.path)
             if found is None:
                 self._send(Response(404, {"message": f"no route for {self.command} {parts.path}"}))
