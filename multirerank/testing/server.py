@@ -201,6 +201,7 @@ class Emulator:
         self._scorer_choice = scorer
         self._scorer: Scorer | None = scorer if callable(scorer) else None
         self.routes = list(routes) if routes is not None else default_routes()
+        self.record = record
         self._recorded: deque[Request] = deque(maxlen=record)
         self.faults: list[Fault] = []
         #: Free-form per-vendor state (issued tokens, page cursors...).
