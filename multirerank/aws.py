@@ -207,7 +207,9 @@ class AWSClientOptions(BaseModel):
 class AWSBackend(Backend):
     """What the AWS backends share: a boto3 client they may own, and its region in metadata.
 
-    botocore retries throttling and 5xx answers itself, so the engine adds no retries.
+    botocore retries throttling codes, 500/502/503/504 answers and dropped connections itself, so
+    by default the engine adds no retries; a service with transient errors botocore leaves alone
+    (SageMaker's) raises ``max_retries`` and narrows ``should_retry`` to those.
     """
 
     max_retries = 0

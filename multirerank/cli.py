@@ -121,7 +121,8 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _is_secret_name(key: str) -> bool:
-    """Whether ``key`` names a secret: a word of it ends with one of :data:`_SECRET_WORDS`.
+    """Whether ``key`` names a secret: a word of it ends with one of :data:`_SECRET_WORDS` or
+    starts with ``auth`` (``authorization``).
 
     Words, not substrings, so counts such as ``max_tokens_per_doc`` are still read as JSON.
     """

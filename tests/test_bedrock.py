@@ -155,6 +155,17 @@ def test_next_token_pages_are_followed(emu: Emulator) -> None:
     assert len(bodies) == 3
     assert "nextToken" not in bodies[0]
     assert bodies[1]["nextToken"] and bodies[2]["nextToken"] != bodies[1]["nextToken"]
+    assert result.usage is not None and result.usage.requests == 3
+
+
+def test_usage_counts_every_page_of_every_split_request(emu: Emulator) -> None:
+    emu.state["bedrock.page_size"] = 7
+    texts = corpus(2500)
+    result = reranker(emu).rerank(QUERY, texts, top_n=10)
+    assert [item.index for item in result] == expected_order(emu, texts, 10)
+    # Three requests of 833-834 documents, each answering its 10 results in pages of 7 and 3.
+    assert len(rerank_requests(emu)) == 6
+    assert result.usage is not None and result.usage.requests == 6
 
 
 def test_emulator_refuses_a_forged_next_token(emu: Emulator) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -14,7 +15,8 @@ import pytest
 
 from multirerank import registry
 from multirerank.backends.base import Backend, document_text
-from multirerank.cli import EXIT_ERROR, main, read_input
+from multirerank.cli import EXIT_ERROR, main, parse_options, read_input
+from multirerank.testing import Emulator
 from multirerank.types import BatchResult, DocumentInput, Limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +153,9 @@ def test_input_shapes(tmp_path: Path, content: str, expected: list[str]) -> None
         ("bad.json", "[1, 2", [], "not valid JSON"),
         ("numbers.json", "[1, 2]", [], 'item 0: expected a string or an object with a "text" string'),
         ("object.json", '{"docs": []}', [], '"documents" array'),
+        ("string.txt", '"just a string"', [], "got a string (--format lines reads it as plain text)"),
+        ("null.txt", "null", [], "got null"),
+        ("number.json", "42", [], "got a number"),
         ("lines.txt", "a\nb\n", [], "no query"),
         ("blank.json", '["a", " "]', [], "document text is required for rerank at index 1"),
         ("ok.json", '["a"]', ["--top-n", "0"], "top_n must be at least 1"),
@@ -177,6 +182,77 @@ def test_errors_are_one_line_and_exit_2(
     assert captured.err.startswith("multirerank: error: ")
     assert captured.err.count("\n") == 1
     assert message in captured.err
+
+
+def test_a_json_scalar_on_stdin_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("null\n"))
+
+    assert main(["rerank", "-q", "capital", "-"]) == EXIT_ERROR
+
+    assert capsys.readouterr().err == (
+        'multirerank: error: <stdin>: expected a JSON array of documents or an object with a "documents" '
+        "array, got null (--format lines reads it as plain text)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "file_format", "expected"),
+    [
+        ("42\n", "lines", ["42"]),
+        ("null", "lines", ["null"]),
+        ("1\n2\n", "auto", ["1", "2"]),
+        ("true story\n", "auto", ["true story"]),
+    ],
+)
+def test_text_that_only_looks_like_json_stays_lines(
+    tmp_path: Path, content: str, file_format: str, expected: list[str]
+) -> None:
+    source = tmp_path / "input.txt"
+    source.write_text(content)
+    assert read_input(str(source), file_format).texts == expected
+
+
+def test_options_are_json_but_secrets_stay_text() -> None:
+    options = parse_options(
+        [
+            "api_key=123456",
+            "aws_session_token=true",
+            "password=null",
+            "apiKey=[1]",
+            "batch_size=16",
+            "max_tokens_per_doc=512",
+            'headers={"X-Team": "a"}',
+            "model=rerank-v3.5",
+        ]
+    )
+
+    assert options == {
+        "api_key": "123456",
+        "aws_session_token": "true",
+        "password": "null",
+        "apiKey": "[1]",
+        "batch_size": 16,
+        "max_tokens_per_doc": 512,
+        "headers": {"X-Team": "a"},
+        "model": "rerank-v3.5",
+    }
+
+
+def test_a_numeric_api_key_reaches_the_service_as_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "docs.json"
+    source.write_text(json.dumps(["the capital", "a cat"]))
+
+    with Emulator() as emulator:
+        arguments = ["-o", f"base_url={emulator.url}/tei", "-o", "api_key=123456", "-q", "capital"]
+        assert main(["rerank", "--model", "tei", *arguments, "--json", str(source)]) == 0
+        (request,) = emulator.requests
+
+    assert request.header("Authorization") == "Bearer 123456"
+    assert json.loads(capsys.readouterr().out)["results"][0]["index"] == 0
 
 
 def test_no_subcommand_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -234,3 +310,34 @@ def test_emulate_serves_until_interrupted() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_emulate_on_a_port_in_use_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert main(["emulate", "--port", str(port)]) == EXIT_ERROR
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"multirerank: error: cannot listen on 127.0.0.1:{port} (--host/--port): ")
+    assert captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--record", "-1"], "argument --record: must be a whole number, at least 0"),
+        (["--port", "70000"], "argument --port: must be a port number from 0 to 65535"),
+    ],
+)
+def test_emulate_rejects_bad_numbers(
+    capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["emulate", *arguments])
+
+    assert exited.value.code == EXIT_ERROR
+    assert message in capsys.readouterr().err

@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import importlib.metadata
+import importlib.util
+import json
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from langchain_core.documents import Document
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 import langchain_multirerank
 import llama_index_multirerank
@@ -34,11 +40,19 @@ from multirerank import (
     ThrottledError,
     backend_from_model,
 )
-from multirerank.backends.dashscope import DashScopeBackend, DashScopeOptions, env_proxy, error_from_response
-from multirerank.testing import Emulator
-from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH
+from multirerank.backends.dashscope import (
+    MIN_SDK_VERSION,
+    DashScopeBackend,
+    DashScopeOptions,
+    env_proxy,
+    error_from_response,
+    estimate_tokens,
+    translate_error,
+)
+from multirerank.testing import Emulator, Response, Route
+from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH, count_tokens, error
 from tests.emulator_support import emulator_fixtures, expected_order
-from tests.sdk_support import DOCS, QUERY, loaded_after_importing
+from tests.sdk_support import DOCS, QUERY, ROOT, loaded_after_importing
 
 KEY = "sk-emulated-dashscope-key"
 
@@ -152,6 +166,81 @@ def test_token_budget_splits_long_documents(emulator: Emulator) -> None:
         reranker.rerank(QUERY, docs)
 
 
+# What DashScope counts: query tokens x documents + document tokens, each text cut at 4,000.
+LONG_QUERY = ("why and how do cats purr, and what does it mean? " * 11)[:503]
+
+
+def emulated_tokens(body: dict[str, Any]) -> int:
+    query, documents = body["input"]["query"], body["input"]["documents"]
+    return sum(count_tokens(query) + count_tokens(document) for document in documents)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_long_query_is_counted_once_per_document(emulator: Emulator, mode: str) -> None:
+    docs = [f"cats purr in story {i}" for i in range(500)]
+    dashscope = backend(emulator)
+    assert Reranker(dashscope).count_requests(LONG_QUERY, docs) > 1
+    reranker = Reranker(dashscope)
+    if mode == "sync":
+        with reranker:
+            response = reranker.rerank(LONG_QUERY, docs)
+    else:
+
+        async def run() -> Any:
+            async with reranker:
+                return await reranker.arerank(LONG_QUERY, docs)
+
+        response = asyncio.run(run())
+    assert len(response) == 500 and response.usage is not None
+    assert sum(len(body["input"]["documents"]) for body in bodies(emulator)) == 500
+    assert max(emulated_tokens(body) for body in bodies(emulator)) <= 30_000
+    # Split by bytes, the same list went as one request of 54,000 tokens and was refused.
+    emulator.clear()
+    unsplit = backend(emulator)
+    unsplit.limits = Limits(max_documents=500)
+    with Reranker(unsplit) as refused, pytest.raises(BadRequestError, match="exceed the limit of 30000"):
+        refused.rerank(LONG_QUERY, docs)
+
+
+def test_a_96_kb_document_is_sent_for_the_service_to_truncate(emulator: Emulator) -> None:
+    long_document = "cats purr when they are content. " * 2910
+    assert len(long_document.encode()) > 96_000
+    with Reranker(backend(emulator)) as reranker:
+        response = reranker.rerank(QUERY, [long_document, *DOCS], top_n=2)
+    assert len(response) == 2
+    (body,) = bodies(emulator)
+    assert body["input"]["documents"][0] == long_document
+
+
+def test_costs_are_estimated_tokens_with_the_query_in_each_document() -> None:
+    dashscope = DashScopeBackend(api_key=SecretStr(KEY))
+    assert dashscope.cost_unit == "tokens (estimated)"
+    assert dashscope.limits == Limits(max_documents=500, max_request_cost=30_000)
+    assert DashScopeBackend("qwen3-rerank", api_key=SecretStr(KEY)).limits.max_request_cost == 120_000
+    assert dashscope.request_overhead(LONG_QUERY) == 0
+    assert dashscope.document_cost(LONG_QUERY, "cats purr") == estimate_tokens(LONG_QUERY) + 2
+    assert dashscope.document_cost(QUERY, "cats " * 50_000) == estimate_tokens(QUERY) + 4000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LONG_QUERY,
+        "a,b,c;d.e!f?g",
+        "Invoice 2023-01-05: 1234567.89 EUR, 42 items",
+        "猫はなぜゴロゴロと喉を鳴らすのか\uff1f",
+        "고양이는 왜 가르랑거릴까",
+        "Почему кошки мурлычут?",
+        "naïve café façade 😀😀",
+        "snake_case_identifier and CamelCaseWord",
+        "",
+    ],
+)
+def test_the_estimate_never_counts_fewer_tokens_than_the_emulator(text: str) -> None:
+    # So a list the backend splits always fits the emulator's budget.
+    assert estimate_tokens(text) >= count_tokens(text)
+
+
 def test_over_500_documents_in_one_request_is_a_bad_request(emulator: Emulator) -> None:
     dashscope = backend(emulator)
     assert dashscope.limits.max_documents == 500
@@ -172,7 +261,8 @@ VENDOR_ERRORS = [
     (400, "Model.NotExist", NotFoundError, False),
     (429, "Throttling", ThrottledError, True),
     (429, "Throttling.RateQuota", ThrottledError, True),
-    (429, "Throttling.AllocationQuota", ThrottledError, True),
+    # An exhausted allocated quota needs raising, not waiting for (a deliberate change).
+    (429, "Throttling.AllocationQuota", ThrottledError, False),
     (500, "InternalError", ProviderError, True),
     (500, "InternalError.Algo", ProviderError, True),
     (503, "ServiceUnavailable", ProviderError, True),
@@ -242,6 +332,31 @@ def test_broken_answers(
         run_once(backend(emulator, timeout=0.3), mode)
 
 
+def answering(body: object) -> Route:
+    """A DashScope route that answers HTTP 200 with ``body``, for answers of the wrong shape."""
+    return Route("dashscope", "POST", RERANK_PATH, lambda emulator, request: Response(200, body), error)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    "body", [{"output": "x"}, {"output": {"results": 5}}, {"output": {"results": [{"index": 0}]}}, 7]
+)
+def test_an_answer_of_the_wrong_shape_is_malformed(mode: str, body: object) -> None:
+    with Emulator(routes=[answering(body)]) as odd, pytest.raises(MalformedResponseError, match="shape"):
+        run_once(backend(odd), mode)
+
+
+def test_other_sdk_type_errors_are_not_blamed_on_the_answer() -> None:
+    def send(**arguments: Any) -> None:
+        raise TypeError("call() got an unexpected keyword argument 'session'")
+
+    try:
+        send(session=None)
+    except TypeError as raised:
+        translated = translate_error(raised)
+    assert type(translated) is ProviderError and not translated.retryable
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_throttling_is_retried_after_retry_after(emulator: Emulator, mode: str) -> None:
     emulator.inject(status=429, code="Throttling.RateQuota", headers={"Retry-After": "0"}, vendor="dashscope")
@@ -307,6 +422,41 @@ def test_key_comes_from_the_environment_and_stays_secret(
     assert emulator.requests[-1].header("Authorization") == f"Bearer {KEY}"
 
 
+def test_a_missing_sdk_says_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *rest: None if name == "dashscope" else find_spec(name, *rest),
+    )
+    with pytest.raises(
+        ConfigurationError, match=r"DashScope needs its SDK: pip install 'multirerank\[dashscope\]'"
+    ):
+        DashScopeBackend(api_key=SecretStr(KEY))
+
+
+def test_an_sdk_too_old_names_the_version_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dashscope
+
+    monkeypatch.delattr(dashscope, "AioTextReRank")  # as in releases before 1.25.22
+    with pytest.raises(ConfigurationError) as caught:
+        DashScopeBackend(api_key=SecretStr(KEY))
+    found = importlib.metadata.version("dashscope")
+    assert f"dashscope>={MIN_SDK_VERSION}, found {found}" in caught.value.message
+    assert MIN_SDK_VERSION == "1.25.22"
+
+
+def test_an_import_failing_inside_the_sdk_is_not_called_a_missing_sdk() -> None:
+    translated = translate_error(ModuleNotFoundError("No module named 'websocket'", name="websocket"))
+    assert isinstance(translated, ConfigurationError)
+    assert "could not import websocket" in translated.message and "needs its SDK" not in translated.message
+
+
+def test_the_minimum_sdk_version_is_the_one_the_package_requires() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'dashscope = ["dashscope>={MIN_SDK_VERSION}"]' in pyproject
+
+
 def test_missing_key_fails_early(emulator: Emulator) -> None:
     with pytest.raises(ConfigurationError, match="DASHSCOPE_API_KEY"):
         DashScopeOptions().build_backend()
@@ -365,8 +515,114 @@ async def test_aclose_closes_the_session_of_the_running_loop(emulator: Emulator)
     await Reranker(dashscope).arerank(QUERY, DOCS)
     session = await dashscope._sessions.get()
     await dashscope.aclose()
-    assert session.closed
+    assert session.closed and dashscope._sessions.count() == 0
     await dashscope.aclose()  # a second close is harmless
+
+
+def test_a_loops_shutdown_closes_and_forgets_its_session(emulator: Emulator) -> None:
+    dashscope = backend(emulator)
+
+    async def use() -> Any:
+        await Reranker(dashscope).arerank(QUERY, DOCS)
+        return await dashscope._sessions.get()
+
+    session = asyncio.run(use())  # nobody calls aclose()
+    # Forgotten too: a remembered session would keep its finished loop alive.
+    assert session.closed and dashscope._sessions.count() == 0
+
+
+# Run in a fresh interpreter, so open files and live loops are this backend's alone.
+THIRTY_RUNS = """
+import asyncio, gc, json, os, sys
+from pydantic import SecretStr
+from multirerank import Reranker
+from multirerank.backends.dashscope import DashScopeBackend
+
+backend = DashScopeBackend(api_key=SecretStr("k"), base_url=sys.argv[1], max_retries=0)
+reranker = Reranker(backend)
+
+
+def open_files():
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+asyncio.run(reranker.arerank("how do cats purr", ["cats purr", "dogs bark"]))
+before = open_files()
+for _ in range(30):
+    asyncio.run(reranker.arerank("how do cats purr", ["cats purr", "dogs bark"]))
+after = open_files()
+loops = sum(isinstance(item, asyncio.AbstractEventLoop) for item in gc.get_objects())
+print(json.dumps({"before": before, "after": after, "sessions": backend._sessions.count(), "loops": loops}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_thirty_asyncio_runs_leave_no_socket_loop_or_warning(emulator: Emulator) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "dev",
+            "-W",
+            "error::ResourceWarning",
+            "-c",
+            THIRTY_RUNS,
+            f"{emulator.url}/api/v1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts == {"before": counts["before"], "after": counts["before"], "sessions": 0, "loops": 0}
+    assert len(bodies(emulator)) == 31
+
+
+# A fresh interpreter: an earlier test has imported the SDK already.
+FIRST_ASYNC_CALL = """
+import asyncio, json, logging, sys
+from pydantic import SecretStr
+from multirerank import Reranker
+from multirerank.backends.dashscope import DashScopeBackend
+
+backend = DashScopeBackend(api_key=SecretStr("k"), base_url=sys.argv[1], max_retries=0)
+slow = []
+
+
+class Noted(logging.Handler):
+    def emit(self, record):
+        slow.append(record.getMessage())
+
+
+logging.getLogger("asyncio").addHandler(Noted())
+
+
+async def first_call():
+    asyncio.get_running_loop().slow_callback_duration = 0.1
+    return len(await Reranker(backend).arerank("how do cats purr", ["cats purr", "dogs bark"]))
+
+
+print(json.dumps({"results": asyncio.run(first_call(), debug=True), "slow": slow}))
+"""
+
+
+def test_the_first_async_call_does_not_block_the_event_loop(emulator: Emulator) -> None:
+    # The SDK (over half a second to import) and its CA store load when the backend is built.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_ASYNC_CALL, f"{emulator.url}/api/v1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["results"] == 2
+    assert [message for message in outcome["slow"] if "took" in message] == []
 
 
 # -- the event loop's default executor and proxies ---------------------------------------------

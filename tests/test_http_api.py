@@ -7,14 +7,18 @@ engine; splitting, path fallback, error mapping, retries and secrets are checked
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import logging
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +44,8 @@ from tests.emulator_support import emulator_fixtures, expected_order
 from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
 
 server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def reranker(emulator: Emulator, api_format: str, **extra: Any) -> Reranker:
@@ -278,14 +284,29 @@ async def test_vllm_falls_back_to_rerank_and_remembers_it(emulator: Emulator, as
     ]
     assert [r.index for r in first] == [r.index for r in second] == expected_order(emulator, QUERY, TEXTS)
     assert second.metadata["path"] == "/rerank"
+    # The batch that fell back made two HTTP requests, and says so.
+    assert first.usage is not None and first.usage.requests == 2
+    assert second.usage is not None and second.usage.requests == 1
 
 
 @pytest.mark.parametrize("status", [405, 501])
 def test_vllm_falls_back_on_405_and_501(emulator: Emulator, status: int) -> None:
     emulator.inject(status=status, path=r"^/vllm/v1/rerank$")
     with reranker(emulator, "vllm") as rr:
-        rr.rerank(QUERY, TEXTS)
+        response = rr.rerank(QUERY, TEXTS)
     assert [request.path for request in emulator.requests] == ["/vllm/v1/rerank", "/vllm/rerank"]
+    assert response.usage is not None and response.usage.requests == 2
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_split_and_fallback_requests_are_all_counted(emulator: Emulator, asynchronous: bool) -> None:
+    emulator.state["vllm.v1_missing"] = True
+    rr = reranker(emulator, "vllm", max_documents_per_request=2)
+    response = await call(rr, asynchronous, QUERY, TEXTS)
+    await rr.aclose()
+    # Three batches; those sent before one learnt that /v1/rerank is missing tried it too.
+    assert response.usage is not None and response.usage.requests == len(emulator.requests)
+    assert 4 <= len(emulator.requests) <= 6
 
 
 def test_vllm_unknown_model_is_not_found_on_both_paths(emulator: Emulator) -> None:
@@ -381,6 +402,7 @@ def test_bifrost_validation_errors_reach_the_caller(
         ("tei", 422, "Tokenizer", BadRequestError, False),
         ("bifrost", 429, "rate_limit", ThrottledError, True),
         ("cohere", 500, None, ProviderError, True),
+        ("cohere", 501, None, ProviderError, False),
         ("tei", 503, "Unhealthy", ProviderError, True),
         ("vllm", 504, "GatewayTimeout", RerankTimeoutError, True),
     ],
@@ -518,6 +540,43 @@ def test_vendor_messages_never_echo_the_key(emulator: Emulator) -> None:
         rr.rerank(QUERY, TEXTS)
     assert API_KEY not in str(caught.value)
     assert "bad key *** given" in caught.value.message
+
+
+def test_short_keys_and_plain_header_values_leave_messages_alone(emulator: Emulator) -> None:
+    # Scrubbing a one-letter key turned ".../v2/rerank failed" into ".../v2/reran*** failed".
+    emulator.inject(status=400, message="the tests client asked for rerank", vendor="cohere")
+    options = http_options(emulator, "cohere", api_key="k", headers={"X-Client-Name": "tests"})
+    with Reranker(HTTPBackend(**options)) as rr, pytest.raises(BadRequestError) as caught:
+        rr.rerank(QUERY, TEXTS)
+    assert caught.value.message == (
+        f"POST {emulator.url}/cohere/v2/rerank failed: the tests client asked for rerank"
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "echoed"),
+    [
+        ({"X-Api-Key": "hdr-secret-value"}, "hdr-secret-value"),
+        ({"X-Auth-Token": "tok-1234"}, "tok-1234"),
+        ({"x-bf-vk": "virtual-key-1"}, "virtual-key-1"),
+        ({"Proxy-Authorization": "Basic dXNlcjpwYXNz"}, "dXNlcjpwYXNz"),
+        ({"X-Client-Secret": "s3cr3t!"}, "s3cr3t!"),
+    ],
+)
+def test_secret_header_values_are_scrubbed(emulator: Emulator, headers: dict[str, str], echoed: str) -> None:
+    emulator.inject(status=400, message=f"you sent {echoed} and {API_KEY}", vendor="cohere")
+    options = http_options(emulator, "cohere", headers={**headers, "X-Client-Name": "tests"})
+    with Reranker(HTTPBackend(**options)) as rr, pytest.raises(BadRequestError) as caught:
+        rr.rerank(QUERY, TEXTS)
+    assert caught.value.message.endswith("failed: you sent *** and ***")
+
+
+def test_an_authorization_headers_credentials_are_scrubbed_without_the_scheme(emulator: Emulator) -> None:
+    emulator.inject(status=401, message="token gateway-token is revoked", vendor="vllm")
+    options = http_options(emulator, "vllm", headers={"Authorization": "Bearer gateway-token"})
+    with Reranker(HTTPBackend(**options)) as rr, pytest.raises(AuthenticationError) as caught:
+        rr.rerank(QUERY, TEXTS)
+    assert caught.value.message.endswith("failed: token *** is revoked")
 
 
 # -- answers of the wrong shape --------------------------------------------------------------
@@ -752,9 +811,153 @@ def test_async_works_from_several_event_loops(emulator: Emulator) -> None:
 async def test_aclose_closes_this_loops_async_client(emulator: Emulator) -> None:
     backend = HTTPBackend(**http_options(emulator, "tei"))
     await backend.arerank_batch(QUERY, TEXTS, None)
-    client = backend._async_clients[asyncio.get_running_loop()]
+    client = await backend._async_clients.get()
     await backend.aclose()
-    assert client.is_closed
+    assert client.is_closed and backend._async_clients.count() == 0
+    await backend.aclose()  # a second close is harmless
+
+
+def test_a_loops_shutdown_closes_and_forgets_its_client(emulator: Emulator) -> None:
+    backend = HTTPBackend(**http_options(emulator, "tei"))
+
+    async def use() -> Any:
+        await backend.arerank_batch(QUERY, TEXTS, None)
+        return await backend._async_clients.get()
+
+    client = asyncio.run(use())  # nobody calls aclose()
+    assert client.is_closed and backend._async_clients.count() == 0
+
+
+def test_sync_close_leaves_a_running_loops_client_to_that_loop(emulator: Emulator) -> None:
+    backend = HTTPBackend(**http_options(emulator, "tei"))
+
+    async def close_while_running() -> Any:
+        await backend.arerank_batch(QUERY, TEXTS, None)
+        client = await backend._async_clients.get()
+        backend.close()  # from inside the loop: nothing may be run on it from here
+        assert not client.is_closed
+        await backend.arerank_batch(QUERY, TEXTS, None)
+        return client
+
+    client = asyncio.run(close_while_running())
+    assert client.is_closed and backend._async_clients.count() == 0
+
+
+def test_sync_close_closes_the_client_of_a_loop_not_running(emulator: Emulator) -> None:
+    backend = HTTPBackend(**http_options(emulator, "tei"))
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(backend.arerank_batch(QUERY, TEXTS, None))
+        client = loop.run_until_complete(backend._async_clients.get())
+        backend.close()
+        assert client.is_closed and backend._async_clients.count() == 0
+    finally:
+        loop.close()
+
+
+def test_a_loop_closed_without_shutting_down_is_forgotten(emulator: Emulator) -> None:
+    backend = HTTPBackend(**http_options(emulator, "tei"))
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(backend.arerank_batch(QUERY, TEXTS, None))
+    loop.close()  # without shutdown_asyncgens(): nothing can close the client on it any more
+    with warnings.catch_warnings():
+        # Its sockets are left to the garbage collector, which warns about them.
+        warnings.simplefilter("ignore", ResourceWarning)
+        backend.close()
+        gc.collect()
+    assert backend._async_clients.count() == 0
+
+
+# Run in a fresh interpreter, so open files and live loops are this backend's alone.
+THIRTY_RUNS = """
+import asyncio, gc, json, os, sys
+from multirerank import Reranker
+from multirerank.backends.http_api import HTTPBackend
+
+backend = HTTPBackend(api_format="tei", base_url=sys.argv[1], max_retries=0)
+reranker = Reranker(backend)
+
+
+def open_files():
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+asyncio.run(reranker.arerank("solar roof", ["solar panels", "roof tiles"]))
+before = open_files()
+for _ in range(30):
+    asyncio.run(reranker.arerank("solar roof", ["solar panels", "roof tiles"]))
+after = open_files()
+loops = sum(isinstance(item, asyncio.AbstractEventLoop) for item in gc.get_objects())
+print(json.dumps({"before": before, "after": after, "clients": backend._async_clients.count(), "loops": loops}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_thirty_asyncio_runs_leave_no_socket_loop_or_warning(emulator: Emulator) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "dev",
+            "-W",
+            "error::ResourceWarning",
+            "-c",
+            THIRTY_RUNS,
+            emulator.url + "/tei",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts == {"before": counts["before"], "after": counts["before"], "clients": 0, "loops": 0}
+    assert len(emulator.requests) == 31
+
+
+# A fresh interpreter: an earlier test has imported httpx already.
+FIRST_ASYNC_CALL = """
+import asyncio, json, logging, sys
+from multirerank import Reranker
+from multirerank.backends.http_api import HTTPBackend
+
+backend = HTTPBackend(api_format="tei", base_url=sys.argv[1], max_retries=0)
+slow = []
+
+
+class Noted(logging.Handler):
+    def emit(self, record):
+        slow.append(record.getMessage())
+
+
+logging.getLogger("asyncio").addHandler(Noted())
+
+
+async def first_call():
+    asyncio.get_running_loop().slow_callback_duration = 0.1
+    return len(await Reranker(backend).arerank("solar roof", ["solar panels", "roof tiles"]))
+
+
+print(json.dumps({"results": asyncio.run(first_call(), debug=True), "slow": slow}))
+"""
+
+
+def test_the_first_async_call_does_not_block_the_event_loop(emulator: Emulator) -> None:
+    # httpx, its async stack and the CA store load when the backend is built, not on the loop.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_ASYNC_CALL, emulator.url + "/tei"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["results"] == 2
+    assert [message for message in outcome["slow"] if "took" in message] == []
 
 
 def test_importing_the_backend_loads_no_http_client() -> None:

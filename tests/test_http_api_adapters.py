@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import gc
+import warnings
 from typing import Any
 
 import pytest
@@ -82,6 +85,19 @@ async def test_bifrost_receives_langchain_and_llama_index_ids(emulator: Emulator
     langchain_sent, llama_index_sent = (request.json()["documents"] for request in emulator.requests)
     assert langchain_sent == [{"text": text, "id": f"doc-{n}"} for n, text in enumerate(TEXTS)]
     assert llama_index_sent == [{"text": text, "id": f"node-{n}"} for n, text in enumerate(TEXTS)]
+
+
+def test_no_client_or_unclosed_warning_is_left_across_asyncio_runs(emulator: Emulator) -> None:
+    compressor = LangChainHTTPRerank(**http_options(emulator, "tei"), top_n=2)
+    clients = compressor.reranker.backend._async_clients  # type: ignore[attr-defined]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            # Nobody calls aclose(): each loop's shutdown closes its client.
+            assert len(asyncio.run(compressor.acompress_documents(documents(), QUERY))) == 2
+            assert clients.count() == 0
+        gc.collect()
+    assert not [warning for warning in caught if "nclosed" in str(warning.message)]
 
 
 def test_langchain_rerank_returns_indices_and_scores(emulator: Emulator) -> None:

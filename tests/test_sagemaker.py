@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from langchain_core.documents import Document
 from llama_index.core.schema import NodeWithScore, TextNode
@@ -31,6 +33,7 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.testing import Emulator
+from multirerank.testing.sagemaker import hf_text_classification, tei
 from tests.aws_support import (
     DUMMY_SECRET,
     QUERY,
@@ -52,8 +55,9 @@ def settings(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     return {**client_settings(endpoint_name=ENDPOINT, base_url=emu.url), **overrides}
 
 
-def reranker(emu: Emulator, **overrides: Any) -> Reranker:
-    return Reranker(SageMakerOptions(**settings(emu, **overrides)).build_backend())
+def reranker(emu: Emulator, *, max_retries: int | None = None, **overrides: Any) -> Reranker:
+    """``max_retries=None`` keeps the backend's own engine retries."""
+    return Reranker(SageMakerOptions(**settings(emu, **overrides)).build_backend(), max_retries=max_retries)
 
 
 def invocations(emu: Emulator, endpoint: str = ENDPOINT) -> list[Any]:
@@ -114,6 +118,104 @@ def test_raw_scores_are_logits(emu: Emulator) -> None:
 def test_truncate_for_the_text_classification_task(emu: Emulator) -> None:
     reranker(emu, payload_format="hf-text-classification", truncate=True).rerank(QUERY, ["solar"])
     assert invocations(emu)[0].json()["parameters"] == {"truncation": True}
+
+
+# -- text classification with several labels ----------------------------------------------------
+
+TWO_LABELS = ["LABEL_0", "LABEL_1"]
+
+
+def classify(emu: Emulator, body: dict[str, Any]) -> Any:
+    client = plain_client("sagemaker-runtime", emu)
+    answer = client.invoke_endpoint(EndpointName=ENDPOINT, Body=json.dumps(body))
+    return json.loads(answer["Body"].read())
+
+
+def test_emulator_answers_the_top_label_or_every_label(emu: Emulator) -> None:
+    emu.state["sagemaker.labels"] = TWO_LABELS
+    pairs = [{"text": QUERY, "text_pair": "solar battery storage"}, {"text": QUERY, "text_pair": "wind"}]
+    relevant, irrelevant = pointwise_scorer(QUERY, ["solar battery storage", "wind"])
+    top = classify(emu, {"inputs": pairs})
+    assert top == [
+        {"label": "LABEL_1", "score": relevant},
+        {"label": "LABEL_0", "score": pytest.approx(1 - irrelevant)},
+    ]
+    every = classify(emu, {"inputs": pairs, "parameters": {"top_k": None}})
+    assert [[label["label"] for label in labels] for labels in every] == [
+        ["LABEL_1", "LABEL_0"],
+        ["LABEL_0", "LABEL_1"],
+    ]
+    assert classify(emu, {"inputs": pairs[:1], "parameters": {"top_k": 1}}) == [[top[0]]]
+
+
+def test_positive_label_ranks_by_that_labels_score(emu: Emulator) -> None:
+    emu.state["sagemaker.labels"] = TWO_LABELS
+    texts = corpus(40)
+    compressor = SageMakerRerank(
+        **settings(emu, payload_format="hf-text-classification", positive_label="LABEL_1", truncate=True),
+        top_n=None,
+    )
+    result = compressor.rerank(texts, QUERY)
+    assert [item["index"] for item in result] == expected_order(emu, texts, None)
+    assert [item["relevance_score"] for item in result] == [score for _, score in emu.ranked(QUERY, texts)]
+    bodies = [request.json() for request in invocations(emu)]
+    assert all(body["parameters"] == {"top_k": None, "truncation": True} for body in bodies)
+
+
+def test_without_positive_label_a_single_output_model_is_read_as_before(emu: Emulator) -> None:
+    texts = corpus(10)
+    result = reranker(emu, payload_format="hf-text-classification").rerank(QUERY, texts)
+    assert [item.index for item in result] == expected_order(emu, texts, None)
+    assert "parameters" not in invocations(emu)[0].json()
+
+
+def test_a_positive_label_the_model_lacks_is_malformed(emu: Emulator) -> None:
+    emu.state["sagemaker.labels"] = TWO_LABELS
+    engine = reranker(emu, payload_format="hf-text-classification", positive_label="relevant")
+    with pytest.raises(
+        MalformedResponseError, match=r"no score for positive_label 'relevant' \(labels answered: LABEL_"
+    ):
+        engine.rerank(QUERY, ["solar", "wind"])
+
+
+def test_a_container_answering_only_the_top_label_is_malformed(emu: Emulator) -> None:
+    """A container that ignores top_k answers "not relevant" alone for an irrelevant text."""
+    emu.state["sagemaker.labels"] = TWO_LABELS
+    emu.state["sagemaker.formats"] = {
+        ENDPOINT: lambda emulator, body: hf_text_classification(emulator, {"inputs": body["inputs"]})
+    }
+    engine = reranker(emu, payload_format="hf-text-classification", positive_label="LABEL_1")
+    with pytest.raises(MalformedResponseError, match=r"item 1 has no score for .*labels answered: LABEL_0\)"):
+        engine.rerank(QUERY, ["solar battery storage", "wind"])
+
+
+def test_a_blank_positive_label_is_refused(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="positive_label must name one of the model's labels"):
+        SageMakerRerank(**settings(emu, payload_format="hf-text-classification", positive_label=" "))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"positive_label": "LABEL_1"},
+            "positive_label works with payload_format='hf-text-classification' only",
+        ),
+        (
+            {"payload_format": "hf-text-classification", "positive_label": "LABEL_1", "raw_scores": True},
+            "positive_label cannot be combined with raw_scores",
+        ),
+    ],
+)
+def test_positive_label_with_the_wrong_options_is_refused(
+    emu: Emulator, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SageMakerRerank(**settings(emu, **options))
+    model_options = settings(emu, **options)
+    model_options.pop("endpoint_name")
+    with pytest.raises(ConfigurationError, match=message):
+        MultiRerank(model=f"sagemaker/{ENDPOINT}", backend_options=model_options)
 
 
 def test_an_option_the_format_lacks_is_a_configuration_error(emu: Emulator) -> None:
@@ -227,6 +329,8 @@ def test_a_query_repeated_per_text_is_split_by_the_backend(emu: Emulator) -> Non
     sizes = [len(request.body) for request in invocations(emu)]
     assert len(sizes) == 4
     assert all(size <= MAX_BODY_BYTES for size in sizes)
+    # The engine planned two requests; each was halved, and the usage counts what was sent.
+    assert result.usage is not None and result.usage.requests == 4
 
 
 def test_a_request_that_cannot_fit_is_refused_before_sending(emu: Emulator) -> None:
@@ -297,8 +401,9 @@ def test_container_errors_keep_the_container_status(
     emu.state["sagemaker.formats"] = {
         ENDPOINT: lambda emulator, body: (status, {"error": "boom", "error_type": "X"})
     }
+    # The mapping alone: the engine's retries of these are tested below.
     with pytest.raises(kind) as caught:
-        reranker(emu).rerank(QUERY, ["solar"])
+        reranker(emu, max_retries=0).rerank(QUERY, ["solar"])
     error = caught.value
     assert type(error) is kind
     assert (error.provider, error.status, error.code, error.retryable) == (
@@ -331,13 +436,74 @@ def test_service_errors_map_onto_project_errors(
 
     kind = AuthenticationError if kind is Exception else kind
     emu.inject(status=status, code=code, message="it failed", vendor="sagemaker")
+    # The mapping alone: the engine's retries of these are tested below.
     with pytest.raises(RerankError) as caught:
-        reranker(emu).rerank(QUERY, ["solar"])
+        reranker(emu, max_retries=0).rerank(QUERY, ["solar"])
     error = caught.value
     assert type(error) is kind
     assert error.retryable is retryable
     assert error.provider == "sagemaker"
     assert DUMMY_SECRET not in str(error)
+
+
+# -- retries: botocore's, and the engine's of what botocore leaves --------------------------------
+
+
+def test_a_model_not_ready_is_retried_by_the_engine(emu: Emulator) -> None:
+    emu.inject(status=429, code="ModelNotReadyException", message="loading", vendor="sagemaker")
+    engine = reranker(emu)
+    assert engine.max_retries == 2
+    assert len(engine.rerank(QUERY, ["solar", "wind"])) == 2
+    assert len(invocations(emu)) == 2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_container_is_retried_by_the_engine(emu: Emulator, status: int) -> None:
+    busy = iter([(status, {"error": "Model is overloaded", "error_type": "Overloaded"})])
+    emu.state["sagemaker.formats"] = {
+        ENDPOINT: lambda emulator, body: next(busy, None) or tei(emulator, body)
+    }
+    assert len(reranker(emu).rerank(QUERY, ["solar", "wind"])) == 2
+    assert len(invocations(emu)) == 2
+
+
+def test_a_container_rejecting_the_request_is_not_retried(emu: Emulator) -> None:
+    emu.state["sagemaker.formats"] = {
+        ENDPOINT: lambda emulator, body: (422, {"error": "bad", "error_type": "X"})
+    }
+    with pytest.raises(BadRequestError):
+        reranker(emu).rerank(QUERY, ["solar"])
+    assert len(invocations(emu)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (400, "ValidationError", BadRequestError),
+        # botocore's to retry; the tests' client is told to make one attempt.
+        (400, "ThrottlingException", ThrottledError),
+        (500, "InternalFailure", ProviderError),
+    ],
+)
+def test_what_the_engine_leaves_to_botocore_is_sent_once(
+    emu: Emulator, status: int, code: str, kind: type[RerankError]
+) -> None:
+    emu.inject(status=status, code=code, message="it failed", vendor="sagemaker")
+    with pytest.raises(kind):
+        reranker(emu).rerank(QUERY, ["solar"])
+    assert len(invocations(emu)) == 1
+
+
+def test_legacy_retry_mode_keeps_model_not_ready_to_botocore(emu: Emulator) -> None:
+    """Legacy mode retries any 429 itself; the engine must not multiply its attempts."""
+    emu.inject(status=429, code="ModelNotReadyException", message="loading", vendor="sagemaker", times=2)
+    config = Config(retries={"mode": "legacy", "total_max_attempts": 2})
+    with pytest.raises(ThrottledError):
+        reranker(emu, config=config).rerank(QUERY, ["solar"])
+    assert len(invocations(emu)) == 2
+    emu.inject(status=429, code="ModelNotReadyException", message="loading", vendor="sagemaker")
+    assert len(reranker(emu, config=config).rerank(QUERY, ["solar"])) == 1
+    assert len(invocations(emu)) == 4
 
 
 def test_an_unknown_endpoint_is_not_found(emu: Emulator) -> None:

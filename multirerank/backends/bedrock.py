@@ -21,7 +21,7 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.options import options_from
-from multirerank.types import BatchResult, DocumentInput, Limits
+from multirerank.types import BatchResult, DocumentInput, Limits, Usage
 
 PROVIDER = "bedrock"
 SERVICE = "bedrock-agent-runtime"
@@ -118,10 +118,11 @@ def _scored(result: object, position: int) -> tuple[int, float]:
 
 
 class BedrockBackend(AWSBackend):
-    """One Rerank request per call, following ``nextToken`` pages.
+    """One Rerank request per call, following ``nextToken`` pages (each counted in the usage).
 
     ``numberOfResults`` is always sent and never above the request's document count, so "all
-    results" works. botocore retries throttling and 5xx itself, so the engine does not.
+    results" works. botocore retries throttling and 5xx itself (Rerank's ThrottlingException is
+    one of its throttling codes), so the engine does not.
     """
 
     provider = PROVIDER
@@ -166,7 +167,8 @@ class BedrockBackend(AWSBackend):
                 scores.append(_scored(result, len(scores)))
             token = response.get("nextToken")
             if not token:
-                return BatchResult(scores)
+                # Every page was a request of its own: the first plus one per token followed.
+                return BatchResult(scores, Usage(requests=1 + len(seen_tokens)))
             if token in seen_tokens or len(seen_tokens) > len(documents):
                 raise MalformedResponseError("Rerank kept answering with nextToken pages", provider=PROVIDER)
             seen_tokens.add(token)

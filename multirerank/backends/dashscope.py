@@ -2,22 +2,27 @@
 
 The SDK answers errors with a response carrying ``status_code``/``code``/``message`` instead of
 raising, so every response is checked here. The base URL, key and timeout go with each call, so
-rerankers with different settings never clash over the SDK's module-level globals.
+rerankers with different settings never clash over the SDK's module-level globals. The SDK is
+imported when a backend is built, not when this module is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import importlib.util
-import threading
-import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+import re
+import ssl
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from multirerank.backends.base import Backend, document_text
+from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,
@@ -38,13 +43,20 @@ PROVIDER = "dashscope"
 DEFAULT_MODEL = "gte-rerank-v2"
 MAX_DOCUMENTS = 500
 INSTALL_HINT = "pip install 'multirerank[dashscope]'"
-#: Tokens one request may carry (the query counts once per document), from the model docs.
+#: The first SDK release with ``AioTextReRank`` and caller-owned aiohttp sessions.
+MIN_SDK_VERSION = "1.25.22"
+#: Tokens one request may carry, counted as query tokens x documents + document tokens (model docs).
 TOKEN_BUDGETS = {"gte-rerank": 30_000, "gte-rerank-v2": 30_000, "qwen3-rerank": 120_000}
+#: Tokens the service reads of one query or document; it truncates longer ones, it does not refuse them.
+MAX_TEXT_TOKENS = 4000
 #: Models known to take no ``instruct``.
 NO_INSTRUCT_MODELS = frozenset({"gte-rerank", "gte-rerank-v2"})
-# Splitting at two UTF-8 bytes per budgeted token keeps prose in any script under the token
-# budget with room left for the repeated query; more requests cost no more tokens.
-_BYTES_PER_TOKEN = 2
+# Token estimates err high on purpose: an underestimate gets a request refused, an overestimate
+# only splits a list into more requests, which cost no more tokens. A run of up to four ASCII
+# letters is one token (English words average under five letters, and common ones are one
+# token); every other visible character is one: digits (Qwen's tokenizer splits them one by
+# one), punctuation, and CJK and other scripts' characters (about one token or less each).
+_TOKEN_PIECE = re.compile(r"[A-Za-z]{1,4}|\S")
 
 _KINDS: dict[str, type[RerankError]] = {
     "InvalidApiKey": AuthenticationError,
@@ -62,6 +74,8 @@ _KINDS: dict[str, type[RerankError]] = {
     "GatewayTimeout": RerankTimeoutError,
     "RequestTimeOut": RerankTimeoutError,
 }
+#: Codes that waiting does not fix: an exhausted allocated quota must be raised in the console.
+_NOT_RETRYABLE = frozenset({"Throttling.AllocationQuota"})
 
 
 class DashScopeOptions(BaseModel):
@@ -116,12 +130,67 @@ def _checked_base_url(base_url: str | None) -> str | None:
     return base_url.rstrip("/") if parts.path.strip("/") else f"{base_url.rstrip('/')}/api/v1"
 
 
+def estimate_tokens(text: str) -> int:
+    """A high estimate of the tokens DashScope counts for ``text``, capped as the service caps it."""
+    return min(len(_TOKEN_PIECE.findall(text)), MAX_TEXT_TOKENS)
+
+
+@dataclass(frozen=True)
+class _Sdk:
+    """The SDK's parts the backend calls, loaded once it is built."""
+
+    text_rerank: Any
+    aio_text_rerank: Any
+    ssl_context: ssl.SSLContext
+
+
+def _load_sdk() -> _Sdk:
+    """The SDK, imported now: the import takes over half a second, which must not block an event
+    loop on a backend's first async request. Missing, broken and too old each say so."""
+    if importlib.util.find_spec("dashscope") is None:
+        raise ConfigurationError(f"DashScope needs its SDK: {INSTALL_HINT}", provider=PROVIDER)
+    try:
+        import dashscope  # noqa: F401 - its import is the slow part
+    except ImportError as error:
+        raise ConfigurationError(
+            f"the DashScope SDK is installed but cannot be imported ({error}); reinstall it: {INSTALL_HINT}",
+            provider=PROVIDER,
+        ) from error
+    try:
+        from dashscope import AioTextReRank, TextReRank
+        from dashscope.api_entities.aio_session import get_ssl_context
+    except ImportError:
+        raise ConfigurationError(
+            f"DashScope needs dashscope>={MIN_SDK_VERSION}, found {_sdk_version()}: "
+            f"pip install --upgrade 'dashscope>={MIN_SDK_VERSION}'",
+            provider=PROVIDER,
+        ) from None
+    # The proxy lookup of the first async request needs these; they load with aiohttp anyway.
+    import aiohttp.helpers  # noqa: F401
+    import yarl  # noqa: F401
+
+    return _Sdk(TextReRank, AioTextReRank, get_ssl_context())
+
+
+def _sdk_version() -> str:
+    try:
+        return importlib.metadata.version("dashscope")
+    except importlib.metadata.PackageNotFoundError:
+        return "an unknown version"
+
+
 class DashScopeBackend(Backend):
-    """One ``text-rerank`` call per request; sync through ``TextReRank``, async through ``AioTextReRank``."""
+    """One ``text-rerank`` call per request; sync through ``TextReRank``, async through ``AioTextReRank``.
+
+    Lists are split by DashScope's token rule, on an estimate that errs high (see
+    :func:`estimate_tokens`): the query counts once per document, and no text counts beyond the
+    4,000 tokens the service reads of it, so no document is ever too long to send.
+    """
 
     provider = PROVIDER
     score_scale = "probability"
     limits = Limits(max_documents=MAX_DOCUMENTS)
+    cost_unit = "tokens (estimated)"
     # The SDK retries nothing but a dropped pooled connection.
     max_retries = 2
 
@@ -141,18 +210,34 @@ class DashScopeBackend(Backend):
                 f"DashScope model {model} takes no instruct; use a qwen3 reranker such as qwen3-rerank",
                 provider=PROVIDER,
             )
-        if importlib.util.find_spec("dashscope") is None:
-            raise ConfigurationError(f"DashScope needs its SDK: {INSTALL_HINT}", provider=PROVIDER)
+        self._sdk = _load_sdk()
         self.model = model
         self.base_url = _checked_base_url(base_url)
         self.instruct = instruct
         self.workspace = workspace
         self.timeout = timeout
         self.max_retries = max_retries
+        # An unknown model gets the smallest budget: a needless split costs nothing.
         budget = TOKEN_BUDGETS.get(model, min(TOKEN_BUDGETS.values()))
-        self.limits = Limits(max_documents=MAX_DOCUMENTS, max_request_cost=budget * _BYTES_PER_TOKEN)
+        self.limits = Limits(max_documents=MAX_DOCUMENTS, max_request_cost=budget)
         self._api_key = api_key
-        self._sessions = _SessionPerLoop(self._target_url)
+        self._query_tokens: tuple[str, int] = ("", 0)
+        self._sessions: PerLoop[Any] = PerLoop(self._new_session, _close_session, _session_closed)
+
+    def request_overhead(self, query: str) -> int:
+        # The query is counted once per document, so it is in every document's cost instead.
+        return 0
+
+    def document_cost(self, query: str, document: DocumentInput) -> int:
+        return self._estimate_query(query) + estimate_tokens(document_text(document))
+
+    def _estimate_query(self, query: str) -> int:
+        # Asked once per document with the same query: estimate it once.
+        known, tokens = self._query_tokens
+        if known != query:
+            tokens = estimate_tokens(query)
+            self._query_tokens = (query, tokens)
+        return tokens
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"score_scale": self.score_scale, "model": self.model}
@@ -179,9 +264,7 @@ class DashScopeBackend(Backend):
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         try:
-            from dashscope import TextReRank
-
-            response = TextReRank.call(**self._arguments(query, documents, top_n))
+            response = self._sdk.text_rerank.call(**self._arguments(query, documents, top_n))
         except Exception as error:
             raise translate_error(error) from error
         return parse_response(response)
@@ -190,10 +273,10 @@ class DashScopeBackend(Backend):
         self, query: str, documents: Sequence[DocumentInput], top_n: int | None
     ) -> BatchResult:
         try:
-            from dashscope import AioTextReRank
-
             session = await self._sessions.get()
-            response = await AioTextReRank.call(**self._arguments(query, documents, top_n), session=session)
+            response = await self._sdk.aio_text_rerank.call(
+                **self._arguments(query, documents, top_n), session=session
+            )
         except Exception as error:
             raise translate_error(error) from error
         return parse_response(response)
@@ -206,6 +289,9 @@ class DashScopeBackend(Backend):
         # The SDK's region URLs may name the workspace in the host; only the host matters here.
         return url.replace("{workspace_id}", self.workspace or "workspace")
 
+    def _new_session(self) -> Any:
+        return _new_session(self._target_url(), self._sdk.ssl_context)
+
     def close(self) -> None:
         self._sessions.close()
 
@@ -216,55 +302,7 @@ class DashScopeBackend(Backend):
         return f"DashScopeBackend(model={self.model!r}, base_url={self.base_url!r})"
 
 
-class _SessionPerLoop:
-    """The backend's own aiohttp session for each event loop (aiohttp sessions are loop-bound).
-
-    Owning them, rather than sharing the SDK's, lets one reranker close its sessions without
-    cutting off others. Each session is tied to an async generator of its loop, so a loop that
-    ends through ``asyncio.run`` (which closes the loop's async generators) closes it too, and
-    no unclosed-session warning is left behind even when nobody calls ``aclose()``.
-    """
-
-    def __init__(self, target_url: Callable[[], str]) -> None:
-        self._target_url = target_url
-        self._entries: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[Any, AsyncGenerator[None, None]]
-        ] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    async def get(self) -> Any:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            entry = self._entries.get(loop)
-            if entry is not None and not entry[0].closed:
-                return entry[0]
-            session = _new_session(self._target_url())
-            keeper = _close_at_loop_end(session)
-            self._entries[loop] = (session, keeper)
-        # The first step registers the generator with the running loop.
-        await keeper.__anext__()
-        return session
-
-    async def aclose(self) -> None:
-        current = asyncio.get_running_loop()
-        for loop, keeper in self._take_all():
-            if loop is current:
-                await keeper.aclose()
-            else:
-                _close_elsewhere(loop, keeper)
-
-    def close(self) -> None:
-        for loop, keeper in self._take_all():
-            _close_elsewhere(loop, keeper)
-
-    def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, AsyncGenerator[None, None]]]:
-        with self._lock:
-            taken = [(loop, keeper) for loop, (_, keeper) in self._entries.items()]
-            self._entries.clear()
-        return taken
-
-
-def _new_session(target_url: str) -> Any:
+def _new_session(target_url: str, ssl_context: ssl.SSLContext) -> Any:
     """A session with the SDK's certificate store, and the proxy its shared session would use.
 
     The SDK's session has ``trust_env=True``, with which aiohttp reads netrc and the proxy
@@ -272,10 +310,9 @@ def _new_session(target_url: str) -> Any:
     looked up once, when the session is made, and given to the session instead.
     """
     import aiohttp
-    from dashscope.api_entities.aio_session import get_ssl_context
 
     def connector() -> Any:
-        return aiohttp.TCPConnector(ssl=get_ssl_context())
+        return aiohttp.TCPConnector(ssl=ssl_context)
 
     try:
         proxy = env_proxy(target_url)
@@ -306,26 +343,12 @@ def env_proxy(url: str) -> str | None:
     return str(proxy)
 
 
-async def _close_at_loop_end(session: Any) -> AsyncGenerator[None, None]:
-    try:
-        yield
-    finally:
-        await session.close()
+async def _close_session(session: Any) -> None:
+    await session.close()
 
 
-def _close_elsewhere(loop: asyncio.AbstractEventLoop, keeper: AsyncGenerator[None, None]) -> None:
-    """Close a session from outside its loop: on that loop's thread if it runs, else right here."""
-    closing = keeper.aclose()
-    if loop.is_closed():
-        closing.close()
-    elif loop.is_running():
-        asyncio.run_coroutine_threadsafe(closing, loop)
-    else:
-        try:
-            loop.run_until_complete(closing)
-        except RuntimeError:
-            # Another loop runs in this thread; the session's loop will close it at shutdown.
-            closing.close()
+def _session_closed(session: Any) -> bool:
+    return bool(session.closed)
 
 
 def parse_response(response: object) -> BatchResult:
@@ -368,7 +391,10 @@ def error_from_response(response: Mapping[str, Any]) -> RerankError:
         if status is None:
             return ProviderError(text, provider=PROVIDER, code=code)
         return error_for_status(status, text, provider=PROVIDER, code=code, retry_after=retry_after)
-    return kind(text, provider=PROVIDER, status=status, code=code, retry_after=retry_after)
+    retryable = False if code in _NOT_RETRYABLE else None
+    return kind(
+        text, provider=PROVIDER, status=status, code=code, retry_after=retry_after, retryable=retryable
+    )
 
 
 def translate_error(error: BaseException) -> RerankError:
@@ -378,7 +404,12 @@ def translate_error(error: BaseException) -> RerankError:
     if isinstance(error, RerankError):
         return error
     if isinstance(error, ImportError):
-        return ConfigurationError(f"DashScope needs its SDK: {INSTALL_HINT}", provider=PROVIDER)
+        # The SDK itself loaded when the backend was built; this is one of its own imports.
+        return ConfigurationError(
+            f"the DashScope SDK could not import {error.name or 'a module'} ({error}); "
+            f"reinstall it: {INSTALL_HINT}",
+            provider=PROVIDER,
+        )
     if isinstance(error, json.JSONDecodeError):
         return MalformedResponseError("DashScope answered with invalid JSON", provider=PROVIDER)
 
@@ -394,7 +425,7 @@ def translate_error(error: BaseException) -> RerankError:
         return MalformedResponseError("DashScope answered with a body that is not JSON", provider=PROVIDER)
     if isinstance(error, (aiohttp.ClientError, requests.RequestException)):
         return ProviderError(f"DashScope connection failed ({type(error).__name__})", provider=PROVIDER)
-    if isinstance(error, (TypeError, KeyError, AttributeError)):
+    if isinstance(error, (TypeError, KeyError, AttributeError)) and _raised_reading_the_answer(error):
         # The SDK unpacks a 200's output blindly; a body of the wrong shape fails inside it.
         return MalformedResponseError(
             f"DashScope answer has an unexpected shape ({type(error).__name__})", provider=PROVIDER
@@ -404,6 +435,19 @@ def translate_error(error: BaseException) -> RerankError:
     return ProviderError(
         f"DashScope call failed ({type(error).__name__})", provider=PROVIDER, retryable=False
     )
+
+
+def _raised_reading_the_answer(error: BaseException) -> bool:
+    """Whether ``error`` came from the SDK turning an answer into its response objects
+    (``_handle_response``, ``from_api_response``, the ``dashscope_response`` classes), rather than
+    from building or sending the request."""
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith("dashscope.") and (
+            "response" in frame.f_code.co_name or module.endswith("_response")
+        ):
+            return True
+    return False
 
 
 def from_model_string(rest: str | None, **options: Any) -> DashScopeBackend:

@@ -2,12 +2,15 @@
 
 One backend speaks every format in :mod:`multirerank.backends.http_formats`; the format decides
 paths, bodies and answers, this module owns the clients, headers, path fallback and the mapping
-of HTTP failures onto the project's errors. httpx is imported on first use.
+of HTTP failures onto the project's errors. httpx is imported when a backend is built, not when
+this module is.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import dataclasses
+import importlib
 import logging
 import re
 import threading
@@ -27,6 +30,7 @@ from multirerank.backends.http_formats import (
     WireRequest,
     error_details,
 )
+from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import (
     ConfigurationError,
     MalformedResponseError,
@@ -45,6 +49,17 @@ logger = logging.getLogger("multirerank")
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _MESSAGE_LIMIT = 500
+INSTALL_HINT = "pip install 'multirerank[http]'"
+#: Header names that carry credentials when they contain one of these (Authorization, X-Api-Key...).
+_SECRET_HEADER_WORDS = ("key", "token", "secret", "auth", "password")
+#: Credential headers whose names say nothing of it: Bifrost's virtual key, session cookies.
+_SECRET_HEADERS = frozenset({"x-bf-vk", "cookie"})
+# Scrubbing a shorter value from messages would mangle ordinary words ("rerank" for a key "k")
+# while hiding next to nothing.
+_MIN_SECRET_LENGTH = 4
+# 501 Not Implemented: the server lacks the endpoint, so asking again cannot help. (vLLM's path
+# fallback still treats it as "try the other path" first.)
+_PERMANENT_STATUSES = frozenset({501})
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -184,11 +199,14 @@ class HTTPBackend(Backend):
         self._path_index = 0
         self._options = options
         self._headers, self._secrets = _headers(options)
+        # Importing httpx and loading the CA store take a tenth of a second or more: done here,
+        # they never block an event loop on a backend's first async request.
+        self._client_settings = _client_settings(options, self.base_url, self._headers)
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         # An AsyncClient's connections belong to the loop that opened them: one client per loop.
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
+        self._async_clients: PerLoop[httpx.AsyncClient] = PerLoop(
+            self._new_async_client, _close_async_client, _async_client_closed
         )
 
     # -- the contract -------------------------------------------------------------------------
@@ -197,12 +215,12 @@ class HTTPBackend(Backend):
         request = self._wire_request(query, documents, top_n)
         body = self.api_format.build_body(request)
         client = self._sync_client()
-        for position, path, last in self._path_order():
+        for sent, (position, path, last) in enumerate(self._path_order(), start=1):
             with self._transport_errors(path):
                 response = client.post(path, json=body)
             if self._should_fall_back(response, path, last):
                 continue
-            return self._answer(position, path, response, request)
+            return self._answer(position, path, response, request, sent)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def arerank_batch(
@@ -210,13 +228,13 @@ class HTTPBackend(Backend):
     ) -> BatchResult:
         request = self._wire_request(query, documents, top_n)
         body = self.api_format.build_body(request)
-        client = self._async_client()
-        for position, path, last in self._path_order():
+        client = await self._async_clients.get()
+        for sent, (position, path, last) in enumerate(self._path_order(), start=1):
             with self._transport_errors(path):
                 response = await client.post(path, json=body)
             if self._should_fall_back(response, path, last):
                 continue
-            return self._answer(position, path, response, request)
+            return self._answer(position, path, response, request, sent)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def describe(self) -> dict[str, Any]:
@@ -228,23 +246,21 @@ class HTTPBackend(Backend):
         }
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-            # Async clients need their own loop to close; without one, dropping them is all we can do.
-            self._async_clients.clear()
-        if client is not None:
-            client.close()
+        """Close the sync client and the async clients of loops not running (running ones close
+        theirs when they shut down)."""
+        self._close_sync_client()
+        self._async_clients.close()
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Close the sync client, this loop's async client, and others as :meth:`close` does."""
+        self._close_sync_client()
+        await self._async_clients.aclose()
+
+    def _close_sync_client(self) -> None:
         with self._lock:
             client, self._client = self._client, None
-            async_client = self._async_clients.pop(loop, None)
-            self._async_clients.clear()
         if client is not None:
             client.close()
-        if async_client is not None:
-            await async_client.aclose()
 
     def __repr__(self) -> str:
         return (
@@ -266,35 +282,20 @@ class HTTPBackend(Backend):
             fallbacks=tuple(options.fallbacks or ()),
         )
 
-    def _client_options(self) -> dict[str, Any]:
-        import httpx
-
-        return {
-            "base_url": self.base_url,
-            "headers": self._headers,
-            "timeout": httpx.Timeout(self._options.timeout, connect=self._options.connect_timeout),
-            "follow_redirects": False,
-        }
-
     def _sync_client(self) -> httpx.Client:
         import httpx
 
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(**self._client_options())
+                self._client = httpx.Client(**self._client_settings)
                 # Adapters are seldom closed: release the sockets when the backend goes away.
                 weakref.finalize(self, self._client.close)
             return self._client
 
-    def _async_client(self) -> httpx.AsyncClient:
+    def _new_async_client(self) -> httpx.AsyncClient:
         import httpx
 
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._async_clients.get(loop)
-            if client is None:
-                client = self._async_clients[loop] = httpx.AsyncClient(**self._client_options())
-            return client
+        return httpx.AsyncClient(**self._client_settings)
 
     def _path_order(self) -> Iterator[tuple[int, str, bool]]:
         """``(position, path, is_last)``: the path that worked last time first, then the others."""
@@ -315,8 +316,9 @@ class HTTPBackend(Backend):
         return True
 
     def _answer(
-        self, position: int, path: str, response: httpx.Response, request: WireRequest
+        self, position: int, path: str, response: httpx.Response, request: WireRequest, sent: int
     ) -> BatchResult:
+        """The batch's result from the last of the ``sent`` requests it took (path fallbacks)."""
         if response.status_code not in self._fallback_statuses:
             # The path exists on this server: start there next time.
             self._path_index = position
@@ -331,13 +333,14 @@ class HTTPBackend(Backend):
                 status=response.status_code,
             ) from None
         try:
-            return self.api_format.parse_body(body, request)
+            result = self.api_format.parse_body(body, request)
         except MalformedResponseError as error:
             raise MalformedResponseError(
                 f"POST {self.base_url}{path} answered with an unusable body: {error.message}",
                 provider=self.provider,
                 status=response.status_code,
             ) from None
+        return dataclasses.replace(result, usage=dataclasses.replace(result.usage, requests=sent))
 
     # -- failures -----------------------------------------------------------------------------
 
@@ -366,13 +369,16 @@ class HTTPBackend(Backend):
         message, code = error_details(body)
         if message is None:
             message = response.text.strip() or response.reason_phrase or "no error message"
-        return error_for_status(
+        error = error_for_status(
             status,
             self._scrub(f"POST {self.base_url}{path} failed: {message}"),
             provider=self.provider,
             code=code,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
+        if status in _PERMANENT_STATUSES:
+            error.retryable = False
+        return error
 
     @contextmanager
     def _transport_errors(self, path: str) -> Iterator[None]:
@@ -408,7 +414,7 @@ class HTTPBackend(Backend):
 
 
 def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:
-    """The headers every request carries, and the secret values among them."""
+    """The headers every request carries, and the secret values to scrub from messages."""
     from multirerank import __version__
 
     headers = {"Accept": "application/json", "User-Agent": f"multirerank/{__version__}"}
@@ -422,10 +428,60 @@ def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:
         for existing in [key for key in headers if key.lower() == name.lower()]:
             del headers[existing]
         headers[name] = value.get_secret_value()
-        if value.get_secret_value():
-            secrets.append(value.get_secret_value())
+        if _is_secret_header(name):
+            secrets.extend(_credentials(value.get_secret_value()))
+    kept = {secret for secret in secrets if len(secret) >= _MIN_SECRET_LENGTH}
     # Longest first, so a secret that contains another is scrubbed whole.
-    return headers, sorted(set(secrets), key=len, reverse=True)
+    return headers, sorted(kept, key=len, reverse=True)
+
+
+def _is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_HEADER_WORDS)
+
+
+def _credentials(value: str) -> list[str]:
+    """A header value, and for ``<scheme> <credentials>`` its credentials alone, which a server
+    may echo without the scheme."""
+    _, _, credentials = value.strip().partition(" ")
+    return [value, credentials.strip()] if credentials.strip() else [value]
+
+
+def _client_settings(options: HTTPOptions, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """What the sync and the async clients are built with, one TLS context shared by both."""
+    try:
+        import httpx
+    except ImportError as error:
+        if error.name == "httpx":
+            raise ConfigurationError(f"the HTTP rerank backend needs httpx: {INSTALL_HINT}") from None
+        raise ConfigurationError(f"httpx is installed but cannot be imported ({error})") from error
+    _preload_async_stack()
+    return {
+        "base_url": base_url,
+        "headers": headers,
+        "timeout": httpx.Timeout(options.timeout, connect=options.connect_timeout),
+        "follow_redirects": False,
+        # The CA store as httpx loads it (SSL_CERT_FILE, SSL_CERT_DIR, else certifi).
+        "verify": httpx.create_ssl_context(),
+    }
+
+
+def _preload_async_stack() -> None:
+    """What httpx loads with its first AsyncClient and connection, which would be on the loop:
+    httpcore, and anyio's asyncio backend (a lazily imported module of anyio's; if it ever moves,
+    the first request only costs its import again)."""
+    import httpcore  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        importlib.import_module("anyio._backends._asyncio")
+
+
+async def _close_async_client(client: httpx.AsyncClient) -> None:
+    await client.aclose()
+
+
+def _async_client_closed(client: httpx.AsyncClient) -> bool:
+    return client.is_closed
 
 
 def _has_header(options: HTTPOptions, name: str) -> bool:

@@ -8,6 +8,7 @@ register their own.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +30,7 @@ from multirerank.errors import (
     error_for_status,
 )
 from multirerank.options import options_from
-from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
+from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, Usage
 
 PROVIDER = "sagemaker"
 SERVICE = "sagemaker-runtime"
@@ -52,6 +53,14 @@ ERROR_CODES: Mapping[str, type[RerankError]] = {
     "InternalDependencyException": ProviderError,
     "InternalStreamFailure": ProviderError,
 }
+
+#: Failures botocore leaves to us (verified against botocore's retries/standard.py and
+#: data/_retry.json): its standard mode, the default, retries throttling codes such as
+#: ThrottlingException, statuses 500/502/503/504 and dropped connections, and its legacy mode
+#: also any 429. Neither retries ModelError (always 424, whatever the container answered) nor
+#: InternalDependencyException (530), and standard mode skips ModelNotReadyException because
+#: InvokeEndpoint models it without a retryable trait.
+ENGINE_RETRIED_CODES = frozenset({"ModelNotReadyException", "ModelError", "InternalDependencyException"})
 
 #: ``(index, score)`` pairs, indices being positions in the texts sent.
 ScoredPairs = Iterable[tuple[int, float]]
@@ -115,6 +124,57 @@ def _classification_answer(answer: Any, count: int) -> ScoredPairs:
     return pairs
 
 
+def _all_labels_request(query: str, texts: list[str]) -> dict[str, Any]:
+    # top_k null reaches the pipeline as top_k=None: every label's score, not just the top one.
+    return {**_classification_request(query, texts), "parameters": {"top_k": None}}
+
+
+def _positive_label_answer(positive_label: str, answer: Any, count: int) -> ScoredPairs:
+    if not isinstance(answer, list) or len(answer) != count:
+        raise _malformed(f"text-classification answer is not a list of {count} label lists")
+    return [(position, _label_score(item, positive_label, position)) for position, item in enumerate(answer)]
+
+
+def _label_score(item: object, positive_label: str, position: int) -> Any:
+    labels = item if isinstance(item, list) else [item]
+    for label in labels:
+        if isinstance(label, Mapping) and label.get("label") == positive_label and "score" in label:
+            return label["score"]
+    answered = ", ".join(str(label.get("label")) for label in labels if isinstance(label, Mapping))
+    raise _malformed(
+        f"text-classification answer item {position} has no score for positive_label {positive_label!r} "
+        f"(labels answered: {answered or 'none'}); positive_label must be one of the model's labels, "
+        "and the container must honour parameters.top_k=null"
+    )
+
+
+def text_classification_format(positive_label: str | None = None) -> PayloadFormat:
+    """The HF inference toolkit's text-classification task.
+
+    Without ``positive_label`` the model is a single-output cross-encoder (one label, such as
+    ``LABEL_0``) whose only score is the relevance. A model with several labels needs
+    ``positive_label``: every label's score is then asked for and that label's is taken, since the
+    toolkit otherwise answers each pair's top label only and a confident "not relevant" would rank
+    first.
+    """
+    truncate_fields = {"parameters": {"truncation": True}}
+    if positive_label is None:
+        return PayloadFormat(
+            "hf-text-classification",
+            _classification_request,
+            _classification_answer,
+            truncate_fields=truncate_fields,
+            raw_score_fields={"parameters": {"function_to_apply": "none"}},
+        )
+    # No raw_scores: one label's raw logit does not rank like its probability under softmax.
+    return PayloadFormat(
+        "hf-text-classification",
+        _all_labels_request,
+        functools.partial(_positive_label_answer, positive_label),
+        truncate_fields=truncate_fields,
+    )
+
+
 def _ranking_request(query: str, texts: list[str]) -> dict[str, Any]:
     return {"inputs": {"query": query, "texts": texts}}
 
@@ -140,13 +200,7 @@ PAYLOAD_FORMATS: dict[str, PayloadFormat] = {
             truncate_fields={"truncate": True},
             raw_score_fields={"raw_scores": True},
         ),
-        PayloadFormat(
-            "hf-text-classification",
-            _classification_request,
-            _classification_answer,
-            truncate_fields={"parameters": {"truncation": True}},
-            raw_score_fields={"parameters": {"function_to_apply": "none"}},
-        ),
+        text_classification_format(),
         PayloadFormat("hf-sentence-ranking", _ranking_request, _ranking_answer),
     )
 }
@@ -182,11 +236,13 @@ class SageMakerBackend(AWSBackend):
 
     The engine splits lists over ``max_documents_per_request`` and over the body limit; a body
     that still comes out too large (a long query repeated per text, a custom format) is halved
-    here, so nothing over 6 MiB is ever sent. botocore retries throttling and 5xx itself.
+    here, so nothing over 6 MiB is ever sent. botocore retries throttling and 5xx answers itself;
+    the engine retries what it leaves (see :data:`ENGINE_RETRIED_CODES` and :meth:`should_retry`).
     """
 
     provider = PROVIDER
     max_concurrency = 4
+    max_retries = 2
 
     def __init__(
         self,
@@ -220,11 +276,20 @@ class SageMakerBackend(AWSBackend):
         self.headers = dict(headers or {})
         self._extra_fields = extra
 
+    def should_retry(self, error: RerankError) -> bool:
+        """The retryable errors botocore does not retry: an endpoint still loading its model, a
+        container that answered 429 or 5xx (inside ModelError), an internal dependency failure."""
+        if not error.retryable or error.code not in ENGINE_RETRIED_CODES:
+            return False
+        # botocore's legacy mode already retries every 429; more attempts would multiply its own.
+        return error.code != "ModelNotReadyException" or not _retries_every_429(self.client)
+
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [str(document_text(document)) for document in documents]
-        return BatchResult(self._scores(str(query), texts, 0))
+        return self._scores(str(query), texts, 0)
 
-    def _scores(self, query: str, texts: list[str], offset: int) -> list[tuple[int, float]]:
+    def _scores(self, query: str, texts: list[str], offset: int) -> BatchResult:
+        """Scores for ``texts``, halving a body over the limit; the usage counts every request."""
         body = self._body(query, texts)
         if len(body) > MAX_BODY_BYTES:
             if len(texts) == 1:
@@ -234,11 +299,12 @@ class SageMakerBackend(AWSBackend):
                     provider=PROVIDER,
                 )
             middle = len(texts) // 2
-            return self._scores(query, texts[:middle], offset) + self._scores(
-                query, texts[middle:], offset + middle
-            )
+            first = self._scores(query, texts[:middle], offset)
+            second = self._scores(query, texts[middle:], offset + middle)
+            return BatchResult(first.scores + second.scores, first.usage + second.usage)
         answer = self._invoke(body)
-        return [(index + offset, score) for index, score in self._parse(answer, len(texts))]
+        scores = [(index + offset, score) for index, score in self._parse(answer, len(texts))]
+        return BatchResult(scores, Usage(requests=1))
 
     def _body(self, query: str, texts: list[str]) -> bytes:
         try:
@@ -319,6 +385,13 @@ class SageMakerBackend(AWSBackend):
         return {**super().describe(), "endpoint_name": self.model, "payload_format": self.payload_format.name}
 
 
+def _retries_every_429(client: Any) -> bool:
+    """Whether the client runs botocore's legacy retry mode, which retries any 429 answer."""
+    config = getattr(getattr(client, "meta", None), "config", None)
+    retries = getattr(config, "retries", None)
+    return isinstance(retries, Mapping) and retries.get("mode") == "legacy"
+
+
 class SageMakerOptions(AWSClientOptions):
     """What a user sets for a SageMaker reranker endpoint; both frameworks' classes share it."""
 
@@ -336,6 +409,11 @@ class SageMakerOptions(AWSClientOptions):
         default=False, description="Ask the container to truncate inputs over the model's window."
     )
     raw_scores: bool = Field(default=False, description="Ask for raw logits instead of probabilities.")
+    positive_label: str | None = Field(
+        default=None,
+        description="hf-text-classification with a multi-label model: the label whose score is the "
+        "relevance, e.g. 'LABEL_1'; unset for single-output cross-encoders.",
+    )
     score_scale: ScoreScale | None = Field(
         default=None,
         description="What the endpoint's scores mean; 'logit' with raw_scores, else 'probability'.",
@@ -363,14 +441,39 @@ class SageMakerOptions(AWSClientOptions):
             raise ValueError(f"unknown payload_format {value!r}; known: {', '.join(sorted(PAYLOAD_FORMATS))}")
         return value
 
+    @field_validator("positive_label")
+    @classmethod
+    def _check_positive_label(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("positive_label must name one of the model's labels, e.g. 'LABEL_1'")
+        return value
+
     @field_serializer("payload_format")
     def _payload_format_name(self, value: str | PayloadFormat) -> str:
         # Dumps (LlamaIndex's to_json) carry the name; functions are not data.
         return value if isinstance(value, str) else value.name
 
     def resolved_payload_format(self) -> PayloadFormat:
+        if self.positive_label is not None:
+            return self._positive_label_format(self.positive_label)
         fmt = self.payload_format
         return PAYLOAD_FORMATS[fmt] if isinstance(fmt, str) else fmt
+
+    def _positive_label_format(self, positive_label: str) -> PayloadFormat:
+        # Checked when the backend is built: the adapters build it before pydantic's model validators run.
+        if self.payload_format != "hf-text-classification":
+            raise ConfigurationError(
+                "positive_label works with payload_format='hf-text-classification' only; "
+                "a custom PayloadFormat reads labels in its own parse",
+                provider=PROVIDER,
+            )
+        if self.raw_scores:
+            raise ConfigurationError(
+                "positive_label cannot be combined with raw_scores: one label's raw logit does not "
+                "rank like its probability",
+                provider=PROVIDER,
+            )
+        return text_classification_format(positive_label)
 
     def invoke_headers(self) -> dict[str, str]:
         """The optional InvokeEndpoint parameters that are set."""

@@ -30,8 +30,8 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
         default="lexical",
         help="how documents are scored: term overlap (default) or the local model",
     )
-    # Nobody can read the log of a server run from the shell, and a long run must not grow
-    # without bound, so by default it keeps nothing.
+    # A server run from the shell has no way to show its log (only a debugger attached to it
+    # can), and a long run must not grow without bound, so by default it keeps nothing.
     parser.add_argument(
         "--record",
         type=_whole_number,

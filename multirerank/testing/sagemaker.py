@@ -11,6 +11,10 @@ Settings in ``emulator.state``:
   ``handler(emulator, request) -> (status, answer)``, the container of a custom format: it gets
   the decoded JSON body (the raw bytes when it is not JSON) and answers a JSON value or bytes;
 - ``"sagemaker.max_batch_size"``: TEI's ``--max-client-batch-size`` (32);
+- ``"sagemaker.labels"``: the text-classification model's labels (``["LABEL_0"]``, a one-output
+  cross-encoder). With several, the last is "relevant" and scores the relevance, the others share
+  the rest; each pair is answered with its top label only, or with its ``top_k`` best labels
+  (all for ``"parameters": {"top_k": null}``), best first, as the toolkit's pipeline does;
 - ``"sagemaker.account"``: the account id in messages.
 """
 
@@ -109,20 +113,42 @@ def tei(emulator: Emulator, body: Any) -> tuple[int, Any]:
     return 200, [{"index": index, "score": _logit(score) if raw else score} for index, score in ranked]
 
 
+def _toolkit_error(message: str) -> tuple[int, Any]:
+    # The toolkit answers every failure of the pipeline with 400.
+    return 400, {"code": 400, "type": "InternalServerException", "message": message}
+
+
 def hf_text_classification(emulator: Emulator, body: Any) -> tuple[int, Any]:
-    """The HF inference toolkit's text-classification task: one label per pair, input order."""
+    """The HF inference toolkit's text-classification task: labels per pair, input order."""
     pairs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(pairs, list) or not all(isinstance(pair, dict) and "text" in pair for pair in pairs):
-        return 400, {
-            "code": 400,
-            "type": "InternalServerException",
-            "message": "inputs must be a list of text pairs",
-        }
+        return _toolkit_error("inputs must be a list of text pairs")
     if not pairs:
-        return 400, {"code": 400, "type": "InternalServerException", "message": "inputs cannot be empty"}
-    # A reranker scores each pair on its own, so score pair by pair with its own query.
-    scores = [emulator.score(str(pair["text"]), [str(pair.get("text_pair", ""))])[0] for pair in pairs]
-    return 200, [{"label": "LABEL_0", "score": score} for score in scores]
+        return _toolkit_error("inputs cannot be empty")
+    parameters = body.get("parameters")
+    listed = isinstance(parameters, dict) and "top_k" in parameters
+    top_k = parameters.get("top_k") if isinstance(parameters, dict) else None
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        return _toolkit_error("top_k must be an integer or null")
+    labels = emulator.state.get("sagemaker.labels", ["LABEL_0"])
+    answer: list[Any] = []
+    for pair in pairs:
+        # A reranker scores each pair on its own, so score pair by pair with its own query.
+        relevance = emulator.score(str(pair["text"]), [str(pair.get("text_pair", ""))])[0]
+        ranked = _label_scores(labels, relevance)
+        # Without top_k the pipeline answers each input's top label alone, not in a list.
+        answer.append(ranked[:top_k] if listed else ranked[0])
+    return 200, answer
+
+
+def _label_scores(labels: list[str], relevance: float) -> list[dict[str, Any]]:
+    """Each label's score for a pair, best first: the last label is "relevant"."""
+    if len(labels) == 1:
+        return [{"label": labels[0], "score": relevance}]
+    rest = (1.0 - relevance) / (len(labels) - 1)
+    scores = [{"label": label, "score": rest} for label in labels[:-1]]
+    scores.append({"label": labels[-1], "score": relevance})
+    return sorted(scores, key=lambda item: -item["score"])
 
 
 def hf_sentence_ranking(emulator: Emulator, body: Any) -> tuple[int, Any]:
@@ -137,11 +163,7 @@ def hf_sentence_ranking(emulator: Emulator, body: Any) -> tuple[int, Any]:
         and all(isinstance(pair, list) and len(pair) == 2 for pair in inputs)
     ):
         return 200, {"scores": [emulator.score(str(query), [str(text)])[0] for query, text in inputs]}
-    return 400, {
-        "code": 400,
-        "type": "InternalServerException",
-        "message": "inputs must hold a query and texts",
-    }
+    return _toolkit_error("inputs must hold a query and texts")
 
 
 CONTAINERS: dict[str, Container] = {

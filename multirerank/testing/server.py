@@ -422,8 +422,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
 
         def _serve_quietly(self) -> None:
-            # A client that gave up (timeout, dropped connection test) is not an emulator error.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            # A client that gave up (timeout, dropped connection test) is not an emulator error;
+            # over TLS, writing to it fails with SSLEOFError instead of a broken pipe.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
                 self._serve()
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve_quietly

@@ -1,0 +1,143 @@
+"""The wire emulator itself: its bounded request log and its HTTPS mode under misbehaving clients."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import struct
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from multirerank.testing import Emulator
+from multirerank.testing import server as emulator_server
+
+TEI_PATH = "/tei/rerank"
+
+
+def post(emulator: Emulator, query: str, timeout: float = 5.0) -> Any:
+    """A TEI rerank call by urllib, over HTTPS when the emulator serves it."""
+    body = json.dumps({"query": query, "texts": ["the capital", "a cat"]}).encode()
+    request = urllib.request.Request(emulator.url + TEI_PATH, data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    # The certificate is self-signed: these tests are about the server, not certificate checks.
+    context = ssl._create_unverified_context() if emulator.tls else None
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def tls_emulator() -> Iterator[Emulator]:
+    with Emulator(tls=True) as emulator:
+        yield emulator
+
+
+def raw_connection(emulator: Emulator) -> socket.socket:
+    return socket.create_connection((emulator.host, emulator.port), timeout=5)
+
+
+# -- the request log --------------------------------------------------------------------------
+
+
+def test_keeps_only_the_last_record_requests() -> None:
+    with Emulator(record=2) as emulator:
+        for query in ("first", "second", "third"):
+            post(emulator, query)
+
+        assert [request.json()["query"] for request in emulator.requests] == ["second", "third"]
+        assert emulator.requests[-1].json()["query"] == "third"
+        assert emulator.requests[:1][0].json()["query"] == "second"
+        assert len(emulator.requests_to(r"^/tei/")) == 2
+
+
+def test_record_zero_keeps_nothing_but_still_answers() -> None:
+    with Emulator(record=0) as emulator:
+        assert [item["index"] for item in post(emulator, "capital")] == [0, 1]
+        assert emulator.requests == []
+        assert emulator.requests_to(TEI_PATH) == []
+
+
+def test_record_none_keeps_everything_and_the_default_is_bounded() -> None:
+    assert Emulator().record == emulator_server.DEFAULT_RECORD == 10_000
+    with Emulator(record=None) as emulator:
+        for number in range(3):
+            post(emulator, f"query {number}")
+        assert len(emulator.requests) == 3
+
+
+def test_requests_is_a_list_copy_and_clear_empties_the_log() -> None:
+    with Emulator() as emulator:
+        assert emulator.requests == []
+        post(emulator, "capital")
+        snapshot = emulator.requests
+        emulator.clear()
+        assert len(snapshot) == 1
+        assert emulator.requests == []
+
+
+@pytest.mark.parametrize("record", [-1, 1.5, True, "10"])
+def test_a_bad_record_names_the_field(record: Any) -> None:
+    with pytest.raises(ValueError, match="record must be None or a whole number"):
+        Emulator(record=record)
+
+
+# -- HTTPS and clients that do not finish their handshake -------------------------------------
+
+
+def test_an_idle_tls_client_does_not_block_others(tls_emulator: Emulator) -> None:
+    with raw_connection(tls_emulator):  # connected, never sends a ClientHello
+        assert [item["index"] for item in post(tls_emulator, "capital", timeout=3)] == [0, 1]
+
+
+def test_a_failed_handshake_is_closed_quietly_and_the_server_goes_on(
+    tls_emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with raw_connection(tls_emulator) as plain:
+        plain.sendall(b"POST /tei/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert _read_until_closed(plain) == b""
+
+    assert [item["index"] for item in post(tls_emulator, "capital", timeout=3)] == [0, 1]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_client_that_never_finishes_is_cut_off(
+    tls_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator_server, "HANDSHAKE_TIMEOUT", 0.2)
+    with raw_connection(tls_emulator) as idle:
+        assert _read_until_closed(idle) == b""
+
+
+def test_a_tls_client_that_gives_up_is_no_server_error(capfd: pytest.CaptureFixture[str]) -> None:
+    latency = 0.2
+    with Emulator(tls=True) as emulator:
+        emulator.inject(latency=latency, times=None)
+        for reset in (True, False):
+            _send_and_leave(emulator, reset)
+        # The answers are written after the latency, to connections that are gone.
+        time.sleep(latency + 0.5)
+
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def _send_and_leave(emulator: Emulator, reset: bool) -> None:
+    context = ssl._create_unverified_context()
+    with context.wrap_socket(raw_connection(emulator)) as connection:
+        body = json.dumps({"query": "capital", "texts": ["the capital"]}).encode()
+        head = f"POST {TEI_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+        connection.sendall(head.encode() + body)
+        if reset:
+            # Linger 0: closing sends a reset rather than a goodbye.
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _read_until_closed(connection: socket.socket) -> bytes:
+    """What the server sent before closing; a reset counts as closing with nothing sent."""
+    try:
+        return connection.recv(1024)
+    except ConnectionResetError:
+        return b""
