@@ -7,9 +7,6 @@ import base64
 import gc
 import importlib.metadata
 import importlib.util
-import json
-import subprocess
-import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +48,7 @@ from multirerank.backends.dashscope import (
 )
 from multirerank.testing import Emulator, Response, Route
 from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH, count_tokens, error
+from tests.async_lifetime_support import many_asyncio_runs, slow_callbacks_of_first_call
 from tests.emulator_support import emulator_fixtures, expected_order
 from tests.sdk_support import DOCS, QUERY, ROOT, loaded_after_importing
 
@@ -531,98 +529,19 @@ def test_a_loops_shutdown_closes_and_forgets_its_session(emulator: Emulator) -> 
     assert session.closed and dashscope._sessions.count() == 0
 
 
-# Run in a fresh interpreter, so open files and live loops are this backend's alone.
-THIRTY_RUNS = """
-import asyncio, gc, json, os, sys
-from pydantic import SecretStr
-from multirerank import Reranker
-from multirerank.backends.dashscope import DashScopeBackend
-
-backend = DashScopeBackend(api_key=SecretStr("k"), base_url=sys.argv[1], max_retries=0)
-reranker = Reranker(backend)
-
-
-def open_files():
-    gc.collect()
-    return len(os.listdir("/proc/self/fd"))
-
-
-asyncio.run(reranker.arerank("how do cats purr", ["cats purr", "dogs bark"]))
-before = open_files()
-for _ in range(30):
-    asyncio.run(reranker.arerank("how do cats purr", ["cats purr", "dogs bark"]))
-after = open_files()
-loops = sum(isinstance(item, asyncio.AbstractEventLoop) for item in gc.get_objects())
-print(json.dumps({"before": before, "after": after, "sessions": backend._sessions.count(), "loops": loops}))
-"""
+SETUP = 'from multirerank.backends.dashscope import DashScopeBackend\nbackend = DashScopeBackend(api_key=SecretStr("k"), base_url=sys.argv[1], max_retries=0)\n'
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
 def test_thirty_asyncio_runs_leave_no_socket_loop_or_warning(emulator: Emulator) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "dev",
-            "-W",
-            "error::ResourceWarning",
-            "-c",
-            THIRTY_RUNS,
-            f"{emulator.url}/api/v1",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "ResourceWarning" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert counts == {"before": counts["before"], "after": counts["before"], "sessions": 0, "loops": 0}
+    report = many_asyncio_runs(SETUP, "backend._sessions", f"{emulator.url}/api/v1")
+    assert report == {"before": report["before"], "after": report["before"], "held": 0, "loops": 0}
     assert len(bodies(emulator)) == 31
-
-
-# A fresh interpreter: an earlier test has imported the SDK already.
-FIRST_ASYNC_CALL = """
-import asyncio, json, logging, sys
-from pydantic import SecretStr
-from multirerank import Reranker
-from multirerank.backends.dashscope import DashScopeBackend
-
-backend = DashScopeBackend(api_key=SecretStr("k"), base_url=sys.argv[1], max_retries=0)
-slow = []
-
-
-class Noted(logging.Handler):
-    def emit(self, record):
-        slow.append(record.getMessage())
-
-
-logging.getLogger("asyncio").addHandler(Noted())
-
-
-async def first_call():
-    asyncio.get_running_loop().slow_callback_duration = 0.1
-    return len(await Reranker(backend).arerank("how do cats purr", ["cats purr", "dogs bark"]))
-
-
-print(json.dumps({"results": asyncio.run(first_call(), debug=True), "slow": slow}))
-"""
 
 
 def test_the_first_async_call_does_not_block_the_event_loop(emulator: Emulator) -> None:
     # The SDK (over half a second to import) and its CA store load when the backend is built.
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_ASYNC_CALL, f"{emulator.url}/api/v1"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    assert outcome["results"] == 2
-    assert [message for message in outcome["slow"] if "took" in message] == []
+    assert slow_callbacks_of_first_call(SETUP, f"{emulator.url}/api/v1") == []
 
 
 # -- the event loop's default executor and proxies ---------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import socket
 import subprocess
@@ -40,6 +39,7 @@ from multirerank.errors import (
 from multirerank.http_headers import parse_retry_after
 from multirerank.testing import Emulator, Fault
 from multirerank.types import DocumentInput, IdentifiedText
+from tests.async_lifetime_support import many_asyncio_runs, slow_callbacks_of_first_call
 from tests.emulator_support import emulator_fixtures, expected_order
 from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
 
@@ -868,96 +868,19 @@ def test_a_loop_closed_without_shutting_down_is_forgotten(emulator: Emulator) ->
     assert backend._async_clients.count() == 0
 
 
-# Run in a fresh interpreter, so open files and live loops are this backend's alone.
-THIRTY_RUNS = """
-import asyncio, gc, json, os, sys
-from multirerank import Reranker
-from multirerank.backends.http_api import HTTPBackend
-
-backend = HTTPBackend(api_format="tei", base_url=sys.argv[1], max_retries=0)
-reranker = Reranker(backend)
-
-
-def open_files():
-    gc.collect()
-    return len(os.listdir("/proc/self/fd"))
-
-
-asyncio.run(reranker.arerank("solar roof", ["solar panels", "roof tiles"]))
-before = open_files()
-for _ in range(30):
-    asyncio.run(reranker.arerank("solar roof", ["solar panels", "roof tiles"]))
-after = open_files()
-loops = sum(isinstance(item, asyncio.AbstractEventLoop) for item in gc.get_objects())
-print(json.dumps({"before": before, "after": after, "clients": backend._async_clients.count(), "loops": loops}))
-"""
+SETUP = 'from multirerank.backends.http_api import HTTPBackend\nbackend = HTTPBackend(api_format="tei", base_url=sys.argv[1], max_retries=0)\n'
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
 def test_thirty_asyncio_runs_leave_no_socket_loop_or_warning(emulator: Emulator) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "dev",
-            "-W",
-            "error::ResourceWarning",
-            "-c",
-            THIRTY_RUNS,
-            emulator.url + "/tei",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "ResourceWarning" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert counts == {"before": counts["before"], "after": counts["before"], "clients": 0, "loops": 0}
+    report = many_asyncio_runs(SETUP, "backend._async_clients", emulator.url + "/tei")
+    assert report == {"before": report["before"], "after": report["before"], "held": 0, "loops": 0}
     assert len(emulator.requests) == 31
-
-
-# A fresh interpreter: an earlier test has imported httpx already.
-FIRST_ASYNC_CALL = """
-import asyncio, json, logging, sys
-from multirerank import Reranker
-from multirerank.backends.http_api import HTTPBackend
-
-backend = HTTPBackend(api_format="tei", base_url=sys.argv[1], max_retries=0)
-slow = []
-
-
-class Noted(logging.Handler):
-    def emit(self, record):
-        slow.append(record.getMessage())
-
-
-logging.getLogger("asyncio").addHandler(Noted())
-
-
-async def first_call():
-    asyncio.get_running_loop().slow_callback_duration = 0.1
-    return len(await Reranker(backend).arerank("solar roof", ["solar panels", "roof tiles"]))
-
-
-print(json.dumps({"results": asyncio.run(first_call(), debug=True), "slow": slow}))
-"""
 
 
 def test_the_first_async_call_does_not_block_the_event_loop(emulator: Emulator) -> None:
     # httpx, its async stack and the CA store load when the backend is built, not on the loop.
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_ASYNC_CALL, emulator.url + "/tei"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    assert outcome["results"] == 2
-    assert [message for message in outcome["slow"] if "took" in message] == []
+    assert slow_callbacks_of_first_call(SETUP, emulator.url + "/tei") == []
 
 
 def test_importing_the_backend_loads_no_http_client() -> None:
