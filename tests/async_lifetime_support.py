@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from tests.sdk_support import ROOT
@@ -86,3 +88,15 @@ def slow_callbacks_of_first_call(setup: str, url: str) -> list[str]:
     report, _ = _run(_PREAMBLE + setup + _FIRST_CALL, url)
     assert report["results"] == 2
     return [message for message in report["slow"] if "took" in message]
+
+
+class RefusingExecutor(ThreadPoolExecutor):
+    """A loop default executor that refuses work: whatever is handed to it fails, and is noted."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.refused: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.refused.append(getattr(fn, "__qualname__", repr(fn)))
+        raise RuntimeError("the event loop's default executor was used")

@@ -20,6 +20,29 @@ DOCS = [
     "birds sing in the morning",
 ]
 
+#: The watsonx.ai SDK reads these (Watson Studio runtime) or writes them (CPD mode, verify).
+SDK_ENV = (
+    "USER_ACCESS_TOKEN",
+    "RUNTIME_ENV_APSX_URL",
+    "RUNTIME_ENV_ACCESS_TOKEN_FILE",
+    "PROJECT_ID",
+    "SPACE_ID",
+    "DEPLOYMENT_PLATFORM",
+    "DEPLOYMENT_PRIVATE",
+    "WX_CLIENT_VERIFY_REQUESTS",
+)
+WATSONX_ENV = (
+    "WATSONX_URL",
+    "WATSONX_APIKEY",
+    "WATSONX_API_KEY",
+    "WATSONX_TOKEN",
+    "WATSONX_USERNAME",
+    "WATSONX_PASSWORD",
+    "WATSONX_INSTANCE_ID",
+    "WATSONX_PROJECT_ID",
+    "WATSONX_SPACE_ID",
+)
+
 
 def loaded_after_importing(modules: Iterable[str], watched: Iterable[str]) -> list[str]:
     """Which of the ``watched`` top-level packages a fresh interpreter holds once it imported ``modules``."""

@@ -8,8 +8,6 @@ import gc
 import importlib.metadata
 import importlib.util
 import warnings
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -48,7 +46,7 @@ from multirerank.backends.dashscope import (
 )
 from multirerank.testing import Emulator, Response, Route
 from multirerank.testing.dashscope import COMPATIBLE_PATH, RERANK_PATH, count_tokens, error
-from tests.async_lifetime_support import many_asyncio_runs, slow_callbacks_of_first_call
+from tests.async_lifetime_support import RefusingExecutor, many_asyncio_runs, slow_callbacks_of_first_call
 from tests.emulator_support import emulator_fixtures, expected_order
 from tests.sdk_support import DOCS, QUERY, ROOT, loaded_after_importing
 
@@ -547,18 +545,6 @@ def test_the_first_async_call_does_not_block_the_event_loop(emulator: Emulator) 
 # -- the event loop's default executor and proxies ---------------------------------------------
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD")
-
-
-class RefusingExecutor(ThreadPoolExecutor):
-    """A loop default executor that refuses work: whatever is handed to it fails, and is noted."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)
-        self.refused: list[str] = []
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.refused.append(getattr(fn, "__qualname__", repr(fn)))
-        raise RuntimeError("the event loop's default executor was used")
 
 
 @pytest.fixture

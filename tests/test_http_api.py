@@ -13,8 +13,6 @@ import socket
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -39,7 +37,7 @@ from multirerank.errors import (
 from multirerank.http_headers import parse_retry_after
 from multirerank.testing import Emulator, Fault
 from multirerank.types import DocumentInput, IdentifiedText
-from tests.async_lifetime_support import many_asyncio_runs, slow_callbacks_of_first_call
+from tests.async_lifetime_support import RefusingExecutor, many_asyncio_runs, slow_callbacks_of_first_call
 from tests.emulator_support import emulator_fixtures, expected_order
 from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
 
@@ -81,18 +79,6 @@ async def test_each_format_async_uses_the_async_client(emulator: Emulator, api_f
         response = await rr.arerank(QUERY, TEXTS)
     assert [r.index for r in response] == expected_order(emulator, QUERY, TEXTS)
     assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 1
-
-
-class RefusingExecutor(ThreadPoolExecutor):
-    """A loop default executor that refuses work: whatever is handed to it fails, and is noted."""
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)
-        self.refused: list[str] = []
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.refused.append(getattr(fn, "__qualname__", repr(fn)))
-        raise RuntimeError("the event loop's default executor was used")
 
 
 @pytest.mark.parametrize("api_format", ["cohere", "vllm"])

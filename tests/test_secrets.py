@@ -29,34 +29,13 @@ from multirerank.testing import Emulator
 from multirerank.testing.watsonx import RERANK_PATH as WATSONX_RERANK_PATH
 from tests.aws_support import REGION, isolated_aws_env  # noqa: F401 - an autouse fixture
 from tests.emulator_support import emulator_fixtures
-from tests.sdk_support import DOCS, QUERY
+from tests.sdk_support import DOCS, QUERY, SDK_ENV, WATSONX_ENV
 
 SECRET = "sk-LEAK-123"
 FRAMEWORKS = {"langchain": langchain_multirerank, "llama_index": llama_index_multirerank}
 WATSONX_MODEL = "cross-encoder/ms-marco-minilm-l-12-v2"
 #: Variables whose values would otherwise fill unset fields, or that the watsonx.ai SDK reads.
-ENVIRONMENT = (
-    "DASHSCOPE_API_KEY",
-    "COHERE_API_KEY",
-    "JINA_API_KEY",
-    "WATSONX_URL",
-    "WATSONX_APIKEY",
-    "WATSONX_API_KEY",
-    "WATSONX_TOKEN",
-    "WATSONX_USERNAME",
-    "WATSONX_PASSWORD",
-    "WATSONX_INSTANCE_ID",
-    "WATSONX_PROJECT_ID",
-    "WATSONX_SPACE_ID",
-    "USER_ACCESS_TOKEN",
-    "RUNTIME_ENV_APSX_URL",
-    "RUNTIME_ENV_ACCESS_TOKEN_FILE",
-    "PROJECT_ID",
-    "SPACE_ID",
-    "DEPLOYMENT_PLATFORM",
-    "DEPLOYMENT_PRIVATE",
-    "WX_CLIENT_VERIFY_REQUESTS",
-)
+ENVIRONMENT = ("DASHSCOPE_API_KEY", "COHERE_API_KEY", "JINA_API_KEY", *WATSONX_ENV, *SDK_ENV)
 
 server, emulator = emulator_fixtures()
 

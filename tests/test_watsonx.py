@@ -31,32 +31,10 @@ from multirerank.backends.watsonx import WatsonxBackend, WatsonxOptions
 from multirerank.testing import Emulator
 from multirerank.testing.watsonx import RERANK_PATH, issue_token
 from tests.emulator_support import emulator_fixtures, expected_order
-from tests.sdk_support import DOCS, QUERY, loaded_after_importing
+from tests.sdk_support import DOCS, QUERY, SDK_ENV, WATSONX_ENV, loaded_after_importing
 
 MODEL = "cross-encoder/ms-marco-minilm-l-12-v2"
 SECRET = "s3cret-api-key-value"
-# The SDK reads these (Watson Studio runtime) or writes them (CPD mode, verify).
-SDK_ENV = (
-    "USER_ACCESS_TOKEN",
-    "RUNTIME_ENV_APSX_URL",
-    "RUNTIME_ENV_ACCESS_TOKEN_FILE",
-    "PROJECT_ID",
-    "SPACE_ID",
-    "DEPLOYMENT_PLATFORM",
-    "DEPLOYMENT_PRIVATE",
-    "WX_CLIENT_VERIFY_REQUESTS",
-)
-WATSONX_ENV = (
-    "WATSONX_URL",
-    "WATSONX_APIKEY",
-    "WATSONX_API_KEY",
-    "WATSONX_TOKEN",
-    "WATSONX_USERNAME",
-    "WATSONX_PASSWORD",
-    "WATSONX_INSTANCE_ID",
-    "WATSONX_PROJECT_ID",
-    "WATSONX_SPACE_ID",
-)
 
 
 # Tokens are signed with a key in the emulator's state: keeping it keeps tokens issued earlier valid.
