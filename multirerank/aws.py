@@ -219,7 +219,7 @@ class AWSBackend(Backend):
         self._owns_client = owns_client
 
     def describe(self) -> dict[str, Any]:
-        return {"score_scale": self.score_scale, "region": client_region(self.client)}
+        return {"region": client_region(self.client)}
 
     def close(self) -> None:
         # A client the caller passed in is theirs to close.

@@ -129,7 +129,7 @@ class MemoryBackend(Backend):
         return lexical_score(query, text)
 
     def describe(self) -> dict[str, Any]:
-        return {"score_scale": self.score_scale, "memory": True}
+        return {"memory": True}
 
     def close(self) -> None:
         with self._lock:

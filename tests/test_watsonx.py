@@ -82,7 +82,7 @@ def test_rerank_sends_the_real_request_and_keeps_logits(emulator: Emulator) -> N
         response = reranker.rerank(QUERY, DOCS, top_n=3)
     assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)[:3]
     assert response.score_scale == "logit"
-    assert response.metadata["score_scale"] == "logit"
+    assert response.metadata["backend_score_scale"] == "logit"
     assert response.provider == "watsonx" and response.model == MODEL
     assert any(result.relevance_score > 1 for result in response)  # logits, not 0..1
     (request,) = emulator.requests_to(RERANK_PATH)

@@ -76,8 +76,11 @@ class Backend(ABC):
         return type(self).arerank_batch is not Backend.arerank_batch
 
     def describe(self) -> dict[str, Any]:
-        """Facts about this backend that go into every response's metadata."""
-        return {"score_scale": self.score_scale}
+        """Facts about this backend that go into every response's metadata.
+
+        The engine adds the backend's score scale itself, as ``backend_score_scale``.
+        """
+        return {}
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release clients and pools. Safe to call more than once."""

@@ -240,7 +240,7 @@ class DashScopeBackend(Backend):
         return tokens
 
     def describe(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"score_scale": self.score_scale, "model": self.model}
+        facts: dict[str, Any] = {"model": self.model}
         if self.instruct is not None:
             facts["instruct"] = self.instruct
         return facts

@@ -239,7 +239,6 @@ class HTTPBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "score_scale": self.score_scale,
             "api_format": self.api_format.name,
             "base_url": self.base_url,
             "path": self._paths[self._path_index],

@@ -288,7 +288,7 @@ class WatsonxBackend(Backend):
         return isinstance(error, ThrottledError) and error.retryable
 
     def describe(self) -> dict[str, Any]:
-        facts: dict[str, Any] = {"score_scale": self.score_scale, "model_id": self.model}
+        facts: dict[str, Any] = {"model_id": self.model}
         if self.project_id is not None:
             facts["project_id"] = self.project_id
         if self.space_id is not None:
