@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from multirerank import Reranker
-from multirerank.backends.base import Backend, document_text
+from multirerank.backends.base import Backend
 from multirerank.backends.local import LocalBackend, length_batches
-from multirerank.types import BatchResult, DocumentInput, Limits
+from multirerank.types import BatchResult, DocumentInput, Limits, document_text
 
 WORDS = [
     "capital",

@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from multirerank.backends.base import is_blank
 from multirerank.engine import Reranker
 from multirerank.errors import RerankInputError
-from multirerank.types import DocumentInput, IdentifiedText, RerankResponse
+from multirerank.types import DocumentInput, IdentifiedText, RerankResponse, is_blank
 from multirerank.validation import check_query, check_score_threshold, check_top_n
 
 logger = logging.getLogger("multirerank")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -115,3 +116,23 @@ class RerankResponse:
     def as_dicts(self) -> list[dict[str, Any]]:
         """Results in the ``[{"index": i, "relevance_score": s}]`` shape of langchain-aws."""
         return [{"index": r.index, "relevance_score": r.relevance_score} for r in self.results]
+
+
+def document_text(document: DocumentInput) -> str:
+    """A document as plain text, for vendors that accept no JSON documents."""
+    if isinstance(document, str):
+        return document
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def document_size(document: DocumentInput) -> int:
+    """Characters the vendor will count for a document (its JSON form for mappings)."""
+    return len(document) if isinstance(document, str) else len(document_text(document))
+
+
+def is_blank(document: object) -> bool:
+    if isinstance(document, str):
+        return not document.strip()
+    if isinstance(document, Mapping):
+        return not document
+    return False

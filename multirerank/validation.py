@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
 
-from multirerank.backends.base import Backend, document_size, is_blank
+from multirerank.backends.base import Backend
 from multirerank.errors import MalformedResponseError, RerankInputError
-from multirerank.types import BatchResult, DocumentInput, IdentifiedText
+from multirerank.types import BatchResult, DocumentInput, IdentifiedText, document_size, is_blank
 
 # Worded as the Bifrost gateway words them, so gateway users meet familiar messages.
 QUERY_REQUIRED = "query is required for rerank"

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from multirerank.backends.base import Backend, document_text
-from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, Usage
+from multirerank.backends.base import Backend
+from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, Usage, document_text
 
 #: Ways the backend can break its answer, so the engine's checks can be exercised.
 Malformation = Literal[

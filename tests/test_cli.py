@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from multirerank import registry
-from multirerank.backends.base import Backend, document_text
+from multirerank.backends.base import Backend
 from multirerank.cli import EXIT_ERROR, main, parse_options, read_input
 from multirerank.testing import Emulator
-from multirerank.types import BatchResult, DocumentInput, Limits
+from multirerank.types import BatchResult, DocumentInput, Limits, document_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "demo.json"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from multirerank.errors import RerankError
-from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
+from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, document_text
 
 
 class Backend(ABC):
@@ -90,23 +90,3 @@ class Backend(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
-
-
-def document_text(document: DocumentInput) -> str:
-    """A document as plain text, for vendors that accept no JSON documents."""
-    if isinstance(document, str):
-        return document
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def document_size(document: DocumentInput) -> int:
-    """Characters the vendor will count for a document (its JSON form for mappings)."""
-    return len(document) if isinstance(document, str) else len(document_text(document))
-
-
-def is_blank(document: object) -> bool:
-    if isinstance(document, str):
-        return not document.strip()
-    if isinstance(document, Mapping):
-        return not document
-    return False

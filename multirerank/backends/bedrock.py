@@ -9,7 +9,13 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator
 
-from multirerank.aws import AWSBackend, AWSClientOptions, client_region, close_client, translate_aws_error
+from multirerank.backends.aws import (
+    AWSBackend,
+    AWSClientOptions,
+    client_region,
+    close_client,
+    translate_aws_error,
+)
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from multirerank.backends.base import Backend, document_text
+from multirerank.backends.base import Backend
 from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import (
     AuthenticationError,
@@ -37,7 +37,7 @@ from multirerank.errors import (
 )
 from multirerank.http_headers import header_value, parse_retry_after
 from multirerank.options import env_secret, options_from, with_model_from_string
-from multirerank.types import BatchResult, DocumentInput, Limits, Usage
+from multirerank.types import BatchResult, DocumentInput, Limits, Usage, document_text
 
 PROVIDER = "dashscope"
 DEFAULT_MODEL = "gte-rerank-v2"

@@ -13,9 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from multirerank.backends.base import document_text
 from multirerank.errors import MalformedResponseError
-from multirerank.types import BatchResult, DocumentInput, ScoreScale, Usage
+from multirerank.types import BatchResult, DocumentInput, ScoreScale, Usage, document_text
 
 logger = logging.getLogger("multirerank")
 

@@ -25,10 +25,10 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from multirerank.backends.base import Backend, document_text
+from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, ProviderError
 from multirerank.options import options_from, with_model_from_string
-from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale
+from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, document_text
 
 ModelKind: TypeAlias = Literal["auto", "cross-encoder", "bi-encoder"]
 ResolvedKind: TypeAlias = Literal["cross-encoder", "bi-encoder"]

@@ -17,8 +17,13 @@ from typing import Any
 
 from pydantic import Field, InstanceOf, field_serializer, field_validator
 
-from multirerank.aws import AWSBackend, AWSClientOptions, aws_error, close_client, translate_aws_error
-from multirerank.backends.base import document_text
+from multirerank.backends.aws import (
+    AWSBackend,
+    AWSClientOptions,
+    aws_error,
+    close_client,
+    translate_aws_error,
+)
 from multirerank.errors import (
     BadRequestError,
     ConfigurationError,
@@ -30,7 +35,7 @@ from multirerank.errors import (
     error_for_status,
 )
 from multirerank.options import options_from
-from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, Usage
+from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, Usage, document_text
 
 PROVIDER = "sagemaker"
 SERVICE = "sagemaker-runtime"

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
-from multirerank.backends.base import Backend, document_text
+from multirerank.backends.base import Backend
 from multirerank.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -36,7 +36,7 @@ from multirerank.errors import (
 )
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_secret, env_text, options_from, with_model_from_string
-from multirerank.types import BatchResult, DocumentInput, Limits, Usage
+from multirerank.types import BatchResult, DocumentInput, Limits, Usage, document_text
 
 PROVIDER = "watsonx"
 #: The API documents no per-request maximum; 1,000 matches the other hosted rerank APIs.
