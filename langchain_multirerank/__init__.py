@@ -1,11 +1,24 @@
-"""LangChain document compressors over every multirerank backend."""
+"""LangChain document compressors over every multirerank backend.
 
-from langchain_multirerank.aws import BedrockRerank, SageMakerRerank
-from langchain_multirerank.base import RerankCompressor
-from langchain_multirerank.dashscope import DashScopeRerank
-from langchain_multirerank.http_api import HTTPRerank
-from langchain_multirerank.rerankers import LocalRerank, MultiRerank
-from langchain_multirerank.watsonx import WatsonxRerank
+Names load on first use (PEP 562), so importing this package loads no backend and no engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_multirerank.base import RerankCompressor
+    from langchain_multirerank.rerankers import (
+        BedrockRerank,
+        DashScopeRerank,
+        HTTPRerank,
+        LocalRerank,
+        MultiRerank,
+        SageMakerRerank,
+        WatsonxRerank,
+    )
 
 __all__ = [
     "BedrockRerank",
@@ -17,3 +30,16 @@ __all__ = [
     "SageMakerRerank",
     "WatsonxRerank",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = "base" if name == "RerankCompressor" else "rerankers"
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

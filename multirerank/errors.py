@@ -61,26 +61,13 @@ class RerankInputError(RerankError, ValueError):
     """
 
     index: int | None = None
-    _template: tuple[str, dict[str, object]] | None = None
 
     @classmethod
     def for_document(cls, template: str, index: int, **values: object) -> RerankInputError:
         """An error about the document at ``index``; ``template`` names it as ``{index}``."""
         error = cls(template.format(index=index, **values))
         error.index = index
-        error._template = (template, values)
         return error
-
-    def renumbered(self, index: int) -> RerankInputError:
-        """The same error naming the document by ``index``.
-
-        The pipeline sends only some of a caller's documents (not blank, first of each id); this
-        turns a position in what was sent back into the caller's own.
-        """
-        if self._template is None:
-            return self
-        template, values = self._template
-        return type(self).for_document(template, index, **values)
 
 
 class ConfigurationError(RerankError):
@@ -123,6 +110,20 @@ class MalformedResponseError(RerankError):
     """The vendor answered, but the answer cannot be used (bad JSON, bad index, non-finite score)."""
 
 
+#: What an HTTP status means whatever the vendor (RFC 9110); other 5xx statuses are a
+#: :class:`ProviderError` and other 4xx a :class:`BadRequestError`.
+STATUS_KINDS: dict[int, type[RerankError]] = {
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    408: RerankTimeoutError,
+    429: ThrottledError,
+    504: RerankTimeoutError,
+}
+#: 501 Not Implemented: the server does not implement this call; asking again will not change that.
+PERMANENT_STATUSES = frozenset({501})
+
+
 def error_for_status(
     status: int,
     message: str,
@@ -130,23 +131,15 @@ def error_for_status(
     provider: str,
     code: str | None = None,
     retry_after: float | None = None,
+    permanent_statuses: frozenset[int] = PERMANENT_STATUSES,
 ) -> RerankError:
-    """The project's error for an HTTP status, for vendors whose codes carry no more meaning."""
-    kind: type[RerankError]
-    if status in (401, 403):
-        kind = AuthenticationError
-    elif status == 404:
-        kind = NotFoundError
-    elif status == 429:
-        kind = ThrottledError
-    elif status in (408, 504):
-        kind = RerankTimeoutError
-    elif status >= 500:
-        kind = ProviderError
-    else:
-        kind = BadRequestError
-    # 501: the server does not implement this call; asking again will not change that.
-    retryable = False if status == 501 else None
+    """The project's error for an HTTP status, for vendors whose codes carry no more meaning.
+
+    The type comes from :data:`STATUS_KINDS` (else ``ProviderError`` for 5xx, ``BadRequestError``
+    for the rest); a status in ``permanent_statuses`` is never retryable, whatever its type.
+    """
+    kind = STATUS_KINDS.get(status) or (ProviderError if status >= 500 else BadRequestError)
+    retryable = False if status in permanent_statuses else None
     return kind(
         message, provider=provider, status=status, code=code, retry_after=retry_after, retryable=retryable
     )

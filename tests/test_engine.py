@@ -540,10 +540,24 @@ async def test_retryable_error_is_not_retried_with_zero_retries(kind: type[Memor
 
 
 def test_retries_give_up_after_the_last_attempt() -> None:
-    backend = MemoryBackend(fail_on={1: throttled(), 2: throttled(), 3: throttled()})
-    with pytest.raises(ThrottledError):
+    failure = ProviderError("overloaded", provider="memory", status=503)
+    backend = MemoryBackend(fail_on={1: failure, 2: failure, 3: failure})
+    with pytest.raises(ProviderError):
         Reranker(backend, max_retries=1).rerank("q", ["a"])
     assert len(backend.requests) == 2
+
+
+@pytest.mark.parametrize("kind", [MemoryBackend, AsyncMemoryBackend])
+async def test_throttling_is_retried_past_the_count_while_the_budget_lasts(kind: type[MemoryBackend]) -> None:
+    """A burst of 429s says nothing of the request: it is retried on time, not on a count."""
+    wait = ThrottledError("slow down", provider="memory", status=429, retry_after=0.01)
+    backend = kind(fail_on=dict.fromkeys(range(1, 5), wait))
+    assert len(Reranker(backend, max_retries=1).rerank("q", ["a"])) == 1
+    assert len(backend.requests) == 5
+    backend = kind(fail_on=dict.fromkeys(range(1, 100), wait))
+    with pytest.raises(ThrottledError):
+        await Reranker(backend, max_retries=1, retry_budget=0.05).arerank("q", ["a"])
+    assert 2 <= len(backend.requests) < 10
 
 
 @pytest.mark.parametrize(

@@ -138,10 +138,11 @@ def test_adapters_retry_a_throttled_request(emulator: Emulator) -> None:
 
 def test_adapters_surface_a_throttle_when_retries_run_out(emulator: Emulator) -> None:
     emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="tei", times=None)
-    postprocessor = LlamaIndexHTTPRerank(**http_options(emulator, "tei", max_retries=1))
+    # Throttling is retried past max_retries, for as long as the call's retry budget lasts.
+    postprocessor = LlamaIndexHTTPRerank(**http_options(emulator, "tei", max_retries=1), retry_budget=0.3)
     with pytest.raises(ThrottledError):
         postprocessor.postprocess_nodes(nodes(), query_str=QUERY)
-    assert len(emulator.requests) == 2
+    assert len(emulator.requests) >= 2
 
 
 @pytest.mark.parametrize("adapter", [LangChainHTTPRerank, LlamaIndexHTTPRerank])

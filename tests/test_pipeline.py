@@ -1,4 +1,5 @@
-"""The rules both adapters share: text from fields, blank and duplicate candidates, ids on the wire."""
+"""The rules both adapters share, in the engine: text from fields, blank and duplicate candidates,
+ids on the wire, errors by the caller's index."""
 
 from __future__ import annotations
 
@@ -8,17 +9,9 @@ from typing import Any
 import pytest
 
 from multirerank.engine import Reranker
+from multirerank.engine.inputs import candidate_text, check_items, check_rerank_fields
 from multirerank.errors import RerankInputError
-from multirerank.pipeline import (
-    Candidate,
-    RankedCandidate,
-    arank_candidates,
-    candidate_text,
-    check_items,
-    check_rerank_fields,
-    rank_candidates,
-)
-from multirerank.types import IdentifiedText, Limits
+from multirerank.types import Candidate, IdentifiedText, Item, Limits, RerankResponse
 from tests.memory_backend import MemoryBackend
 
 METADATA: dict[str, Any] = {
@@ -95,11 +88,32 @@ def test_rerank_fields_errors(fields: object, message: str) -> None:
     assert str(info.value) == message
 
 
-# -- rank_candidates -----------------------------------------------------------------------------
+# -- candidates through the engine ---------------------------------------------------------------
 
 
-def ranked_positions(ranked: list[RankedCandidate]) -> list[int]:
-    return [item.position for item in ranked]
+def rank_candidates(
+    reranker: Reranker, query: Any, candidates: list[Item], *, top_n: Any, score_threshold: Any = None
+) -> list[tuple[int, float]]:
+    """``(caller's index, score)`` pairs, as an adapter asks the engine for them."""
+    response = reranker.rerank(query, candidates, top_n, score_threshold=score_threshold, skip_blank=True)
+    return pairs(response)
+
+
+async def arank_candidates(
+    reranker: Reranker, query: Any, candidates: list[Item], *, top_n: Any, score_threshold: Any = None
+) -> list[tuple[int, float]]:
+    response = await reranker.arerank(
+        query, candidates, top_n, score_threshold=score_threshold, skip_blank=True
+    )
+    return pairs(response)
+
+
+def pairs(response: RerankResponse) -> list[tuple[int, float]]:
+    return [(result.index, result.relevance_score) for result in response]
+
+
+def ranked_positions(ranked: list[tuple[int, float]]) -> list[int]:
+    return [position for position, _ in ranked]
 
 
 def sent_texts(backend: MemoryBackend) -> list[str]:
@@ -111,7 +125,7 @@ def test_candidates_are_ranked_by_their_position_in_the_callers_list() -> None:
     ranked = rank_candidates(
         Reranker(backend), "q", [Candidate("a"), Candidate("b"), Candidate("c")], top_n=None
     )
-    assert ranked == [RankedCandidate(1, 0.9), RankedCandidate(2, 0.5), RankedCandidate(0, 0.1)]
+    assert ranked == [(1, 0.9), (2, 0.5), (0, 0.1)]
 
 
 def test_blank_candidates_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -136,20 +150,20 @@ def test_no_warning_when_nothing_is_blank(caplog: pytest.LogCaptureFixture) -> N
 def test_duplicates_by_key_are_scored_once_and_returned_once_at_the_first_position() -> None:
     backend = MemoryBackend(scores={"first copy": 0.8, "other": 0.5, "second copy": 0.99})
     candidates = [
-        Candidate("other", key="o"),
-        Candidate("first copy", key="dup"),
-        Candidate("second copy", key="dup"),
-        Candidate("other", key=None),
+        Candidate("other", id="o"),
+        Candidate("first copy", id="dup"),
+        Candidate("second copy", id="dup"),
+        Candidate("other", id=None),
     ]
     ranked = rank_candidates(Reranker(backend), "q", candidates, top_n=None)
-    assert ranked == [RankedCandidate(1, 0.8), RankedCandidate(0, 0.5), RankedCandidate(3, 0.5)]
+    assert ranked == [(1, 0.8), (0, 0.5), (3, 0.5)]
     assert sent_texts(backend) == ["other", "first copy", "other"]
 
 
 def test_a_blank_first_copy_does_not_hide_a_later_one() -> None:
     backend = MemoryBackend()
     ranked = rank_candidates(
-        Reranker(backend), "q", [Candidate(" ", key="k"), Candidate("text", key="k")], top_n=None
+        Reranker(backend), "q", [Candidate(" ", id="k"), Candidate("text", id="k")], top_n=None
     )
     assert ranked_positions(ranked) == [1]
 
@@ -170,13 +184,13 @@ async def test_async_twin_follows_the_same_rules() -> None:
     backend = MemoryBackend(scores={"a": 0.1, "b": 0.9})
     reranker = Reranker(backend)
     candidates = [
-        Candidate("a", key="1"),
-        Candidate("", key="2"),
-        Candidate("b", key="3"),
-        Candidate("a", key="1"),
+        Candidate("a", id="1"),
+        Candidate("", id="2"),
+        Candidate("b", id="3"),
+        Candidate("a", id="1"),
     ]
     ranked = await arank_candidates(reranker, "q", candidates, top_n=1)
-    assert ranked == [RankedCandidate(2, 0.9)]
+    assert ranked == [(2, 0.9)]
     assert await arank_candidates(reranker, "q", [], top_n=1) == []
     assert len(backend.requests) == 1
 
@@ -187,9 +201,9 @@ def test_ids_reach_the_backend_as_identified_text() -> None:
         Reranker(backend),
         "q",
         [
-            Candidate("with id", key="doc-1"),
+            Candidate("with id", id="doc-1"),
             Candidate("without id"),
-            Candidate({"title": "json"}, key="doc-3"),
+            Candidate({"title": "json"}, id="doc-3"),
         ],
         top_n=None,
     )
@@ -204,7 +218,7 @@ def test_ids_reach_the_backend_as_identified_text() -> None:
 def test_ids_survive_a_split_and_truncation() -> None:
     backend = MemoryBackend(max_documents=1, max_document_chars=3, truncate=True)
     rank_candidates(
-        Reranker(backend), "q", [Candidate("abcdef", key="x"), Candidate("ghijkl", key="y")], top_n=None
+        Reranker(backend), "q", [Candidate("abcdef", id="x"), Candidate("ghijkl", id="y")], top_n=None
     )
     sent = sorted(
         (str(document), getattr(document, "document_id", None))

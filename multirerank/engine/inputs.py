@@ -1,0 +1,307 @@
+"""What callers pass in, checked once and turned into the requests a backend can take.
+
+One pass over the caller's items checks each, skips blank ones (in pipelines), scores a repeated
+id once, fits texts to the backend's limits, and remembers each sent text's position in the
+caller's list, so every result and every error names the caller's own index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, cast
+
+from multirerank.backends.base import Backend
+from multirerank.errors import RerankInputError
+from multirerank.types import Candidate, DocumentInput, IdentifiedText, document_size
+
+logger = logging.getLogger("multirerank")
+
+# Worded as the Bifrost gateway words them, so gateway users meet familiar messages.
+QUERY_REQUIRED = "query is required for rerank"
+DOCUMENTS_REQUIRED = "documents are required for rerank"
+DOCUMENT_TEXT_REQUIRED = "document text is required for rerank at index {index}"
+TOP_N_TOO_SMALL = "top_n must be at least 1"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One request's share of the sent documents: ``documents`` start at ``offset`` in the plan."""
+
+    offset: int
+    documents: list[DocumentInput]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One call, checked and split.
+
+    ``positions[k]`` is the caller's index of the k-th sent document and ``originals[k]`` what the
+    caller gave for it (before any cut); ``chunks`` cover the sent documents in order.
+    """
+
+    query: str
+    top_n: int | None
+    threshold: float | None
+    positions: list[int]
+    originals: list[DocumentInput]
+    chunks: list[Chunk]
+
+    @property
+    def request_top_n(self) -> int | None:
+        # With a threshold, a request's best few may all fall below it while others pass: ask
+        # for everything then, and cut after the merge.
+        return None if self.threshold is not None else self.top_n
+
+
+def check_query(query: object) -> str:
+    if query is None or (isinstance(query, str) and not query.strip()):
+        raise RerankInputError(QUERY_REQUIRED)
+    if not isinstance(query, str):
+        raise RerankInputError(f"query must be a string, got {type(query).__name__}")
+    return query
+
+
+def check_top_n(top_n: object) -> int | None:
+    if top_n is None:
+        return None
+    if isinstance(top_n, bool) or not isinstance(top_n, int):
+        raise RerankInputError(f"top_n must be an integer or None, got {type(top_n).__name__}")
+    if top_n < 1:
+        raise RerankInputError(TOP_N_TOO_SMALL)
+    return top_n
+
+
+def check_score_threshold(score_threshold: object) -> float | None:
+    if score_threshold is None:
+        return None
+    if isinstance(score_threshold, bool) or not isinstance(score_threshold, Real):
+        raise RerankInputError(
+            f"score_threshold must be a number or None, got {type(score_threshold).__name__}"
+        )
+    if not math.isfinite(float(score_threshold)):
+        raise RerankInputError("score_threshold must be a finite number")
+    return float(score_threshold)
+
+
+def check_items(items: object, what: str) -> Sequence[Any]:
+    """A framework's list of documents or nodes, or an error saying what was passed instead."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+        raise RerankInputError(f"{what} must be a list, got {type(items).__name__}")
+    return items
+
+
+def check_rerank_fields(fields: object) -> list[str] | None:
+    if fields is None:
+        return None
+    if isinstance(fields, str) or not isinstance(fields, Sequence):
+        raise RerankInputError("rerank_fields must be a list of field names")
+    for index, field in enumerate(fields):
+        if not isinstance(field, str) or not field:
+            raise RerankInputError(f"rerank_fields[{index}] must be a non-empty string")
+    return list(fields)
+
+
+def candidate_text(
+    content: str,
+    metadata: Mapping[str, Any],
+    fields: Sequence[str] | None,
+    content_field: str,
+) -> str:
+    """The text to score: ``content`` alone, or the named fields joined in order.
+
+    ``content_field`` (``"page_content"`` or ``"text"``) stands for the content itself; other
+    names are metadata keys. A field missing from one document is skipped for that document.
+    """
+    if not fields:
+        return content
+    parts: list[str] = []
+    for field in fields:
+        if field == content_field:
+            value: object = content
+        elif field in metadata:
+            value = metadata[field]
+        else:
+            continue
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        if text.strip():
+            parts.append(text)
+    return "\n".join(parts)
+
+
+def _item_list(documents: object) -> Sequence[object]:
+    if isinstance(documents, (str, bytes)):
+        raise RerankInputError("documents must be a list of texts, not a single string")
+    if isinstance(documents, Mapping):
+        # Iterating a mapping would silently rank its keys.
+        raise RerankInputError("documents must be a list of texts or mappings, not a single mapping")
+    if documents is None:
+        raise RerankInputError(DOCUMENTS_REQUIRED)
+    if isinstance(documents, Sequence):
+        return documents
+    try:
+        return list(cast("Iterable[object]", documents))
+    except TypeError:
+        raise RerankInputError(f"documents must be a list of texts, got {type(documents).__name__}") from None
+
+
+def fit_query(query: str, backend: Backend) -> str:
+    limit = backend.limits.max_query_chars
+    if limit is None or len(query) <= limit:
+        return query
+    if backend.truncate:
+        return query[:limit]
+    raise RerankInputError(
+        f"query is {len(query)} characters; {backend.provider} accepts at most {limit} "
+        "(set truncate=True to cut it)"
+    )
+
+
+def _fit(document: DocumentInput, index: int, limit: int, backend: Backend) -> DocumentInput:
+    size = document_size(document)
+    if size <= limit:
+        return document
+    if backend.truncate and isinstance(document, IdentifiedText):
+        # Slicing returns a plain str; the id must survive the cut.
+        return IdentifiedText(document[:limit], document.document_id)
+    if backend.truncate and isinstance(document, str):
+        return document[:limit]
+    hint = " (set truncate=True to cut it)" if isinstance(document, str) else ""
+    raise RerankInputError.for_document(
+        "document at index {index} is {size} characters; {provider} accepts at most {limit}{hint}",
+        index,
+        size=size,
+        provider=backend.provider,
+        limit=limit,
+        hint=hint,
+    )
+
+
+def plan_call(
+    backend: Backend,
+    query: object,
+    documents: object,
+    top_n: object,
+    score_threshold: object,
+    *,
+    skip_blank: bool,
+) -> Plan:
+    """Every input checked and the documents split into requests the backend accepts.
+
+    ``documents`` holds texts, JSON mappings and :class:`~multirerank.types.Candidate` items.
+    Blank items are an error, or with ``skip_blank`` are left out (with a warning), and then a
+    list with nothing to score gives a plan without chunks. A candidate whose id an earlier one
+    has is scored once, at the first position. Raises :class:`RerankInputError` naming the
+    argument or the caller's index of the document at fault.
+    """
+    checked_query = fit_query(check_query(query), backend)
+    checked_top_n = check_top_n(top_n)
+    threshold = check_score_threshold(score_threshold)
+    items = _item_list(documents)
+    limit = backend.limits.max_document_chars
+    positions: list[int] = []
+    originals: list[DocumentInput] = []
+    sent: list[DocumentInput] = []
+    seen: set[str] = set()
+    blank = repeated = 0
+    for index, item in enumerate(items):
+        document_id: str | None = None
+        # Exact-type tests first: isinstance against an ABC costs several times more, per item.
+        if type(item) is Candidate:
+            content, document_id = item.content, item.id or None
+        else:
+            content = item  # type: ignore[assignment]
+        if type(content) is str or isinstance(content, str):
+            is_blank = not content.strip()
+        elif isinstance(content, Mapping):
+            is_blank = not content
+        else:
+            raise RerankInputError.for_document(
+                "document at index {index} must be a string or a mapping, got {kind}",
+                index,
+                kind=type(content).__name__,
+            )
+        if is_blank:
+            if not skip_blank:
+                raise RerankInputError.for_document(DOCUMENT_TEXT_REQUIRED, index)
+            blank += 1
+            continue
+        wire = content
+        if document_id is not None:
+            if document_id in seen:
+                repeated += 1
+                continue
+            seen.add(document_id)
+            if isinstance(content, str):
+                wire = IdentifiedText(content, document_id)
+        if limit is not None:
+            wire = _fit(wire, index, limit, backend)
+        positions.append(index)
+        originals.append(content)
+        sent.append(wire)
+    if blank:
+        logger.warning("skipped %d document(s) with blank text; they are not reranked or returned", blank)
+    if repeated:
+        logger.info("scored %d document(s) once that shared an id with an earlier one", repeated)
+    if not sent and not skip_blank:
+        raise RerankInputError(DOCUMENTS_REQUIRED)
+    chunks = _split(backend, checked_query, sent, positions) if sent else []
+    return Plan(checked_query, checked_top_n, threshold, positions, originals, chunks)
+
+
+def _split(backend: Backend, query: str, documents: list[DocumentInput], positions: list[int]) -> list[Chunk]:
+    """Chunks within the backend's count and cost limits, as even in size as possible."""
+    limits = backend.limits
+    per_request = limits.max_documents or len(documents)
+    count = math.ceil(len(documents) / per_request)
+    base, extra = divmod(len(documents), count)
+    chunks: list[Chunk] = []
+    offset = 0
+    for number in range(count):
+        size = base + (1 if number < extra else 0)
+        chunks.append(Chunk(offset, documents[offset : offset + size]))
+        offset += size
+    if limits.max_request_cost is None:
+        return chunks
+    budget = limits.max_request_cost
+    return [piece for chunk in chunks for piece in _split_by_cost(backend, query, chunk, budget, positions)]
+
+
+def _split_by_cost(
+    backend: Backend, query: str, chunk: Chunk, budget: int, positions: list[int]
+) -> Iterator[Chunk]:
+    """Pieces of ``chunk`` whose cost, as the backend counts it, stays within ``budget``."""
+    overhead = backend.request_overhead(query)
+    if overhead >= budget:
+        raise RerankInputError(
+            f"the query alone costs {overhead} {backend.cost_unit}; "
+            f"{backend.provider} accepts at most {budget} {backend.cost_unit} per request"
+        )
+    start = chunk.offset
+    current: list[DocumentInput] = []
+    used = overhead
+    for offset, document in enumerate(chunk.documents, start=chunk.offset):
+        cost = backend.document_cost(query, document)
+        if overhead + cost > budget:
+            raise RerankInputError.for_document(
+                "document at index {index} costs {cost} {unit}; with the query it exceeds "
+                "the {budget} {unit} {provider} accepts per request",
+                positions[offset],
+                cost=cost,
+                unit=backend.cost_unit,
+                budget=budget,
+                provider=backend.provider,
+            )
+        if current and used + cost > budget:
+            yield Chunk(start, current)
+            start, current, used = offset, [], overhead
+        current.append(document)
+        used += cost
+    if current:
+        yield Chunk(start, current)
