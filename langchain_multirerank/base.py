@@ -9,11 +9,10 @@ from typing import Any
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
-from multirerank.engine import Item
 from multirerank.engine.inputs import candidate_text, check_items
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
-from multirerank.types import Candidate, RerankResponse
+from multirerank.types import DocumentInput, RerankResponse
 
 SCORE_KEY = "relevance_score"
 PREVIOUS_SCORE_KEY = "previous_relevance_score"
@@ -37,8 +36,9 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         ``top_n`` defaults to the compressor's; indices point into ``documents``; ``kwargs`` are
         the vendor's per-call fields where it takes any.
         """
-        items = self._items(documents, documents_only=False)
-        return self._reranker_for(kwargs).rerank(query, items, **self._call_options(top_n)).as_dicts()
+        texts, ids = self._texts(documents, documents_only=False)
+        reranker = self._reranker_for(kwargs)
+        return reranker.rerank(query, texts, ids=ids, **self._call_options(top_n)).as_dicts()
 
     async def arerank(
         self,
@@ -48,9 +48,9 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         **kwargs: Any,
     ) -> list[dict[str, Any]]:
         """The non-blocking twin of :meth:`rerank`."""
-        items = self._items(documents, documents_only=False)
-        response = await self._reranker_for(kwargs).arerank(query, items, **self._call_options(top_n))
-        return response.as_dicts()
+        texts, ids = self._texts(documents, documents_only=False)
+        reranker = self._reranker_for(kwargs)
+        return (await reranker.arerank(query, texts, ids=ids, **self._call_options(top_n))).as_dicts()
 
     def compress_documents(
         self,
@@ -59,8 +59,9 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """The best documents for ``query`` as copies carrying ``metadata["relevance_score"]``."""
-        items = self._items(documents, documents_only=True)
-        return _scored_copies(documents, self.reranker.rerank(query, items, **self._call_options()))
+        texts, ids = self._texts(documents, documents_only=True)
+        response = self.reranker.rerank(query, texts, ids=ids, **self._call_options())
+        return _scored_copies(documents, response)
 
     async def acompress_documents(
         self,
@@ -69,29 +70,35 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """The non-blocking twin of :meth:`compress_documents`."""
-        items = self._items(documents, documents_only=True)
-        return _scored_copies(documents, await self.reranker.arerank(query, items, **self._call_options()))
+        texts, ids = self._texts(documents, documents_only=True)
+        response = await self.reranker.arerank(query, texts, ids=ids, **self._call_options())
+        return _scored_copies(documents, response)
 
-    def _items(self, documents: object, *, documents_only: bool) -> list[Item]:
-        """What the engine ranks: a candidate (text and id) per Document, strings and dicts as given."""
+    def _texts(
+        self, documents: object, *, documents_only: bool
+    ) -> tuple[list[DocumentInput], list[str | None]]:
+        """What the engine ranks: each Document's text and id; strings and dicts as given."""
+        documents = check_items(documents, "documents")
         fields = self.rerank_fields
-        items: list[Item] = []
-        for index, document in enumerate(check_items(documents, "documents")):
+        # The usual call, a list of Documents, in two passes that make no per-document objects.
+        if not fields and set(map(type, documents)) <= {Document}:
+            return [document.page_content for document in documents], [document.id for document in documents]
+        texts: list[DocumentInput] = []
+        ids: list[str | None] = []
+        for index, document in enumerate(documents):
             if isinstance(document, Document):
-                text = (
-                    candidate_text(document.page_content, document.metadata, fields, "page_content")
-                    if fields
-                    else document.page_content
-                )
-                items.append(Candidate(text, document.id))
+                text = document.page_content
+                texts.append(candidate_text(text, document.metadata, fields, "page_content") if fields else text)
+                ids.append(document.id)
             elif isinstance(document, (str, Mapping)) and not documents_only:
-                items.append(document)
+                texts.append(document)
+                ids.append(None)
             else:
                 wanted = "a Document" if isinstance(document, (str, Mapping)) else "a str, Document or dict"
                 raise RerankInputError(
                     f"document at index {index} must be {wanted}, got {type(document).__name__}"
                 )
-        return items
+        return texts, ids
 
 
 def _scored_copies(documents: Sequence[Document], response: RerankResponse) -> list[Document]:

@@ -15,7 +15,7 @@ from pydantic import Field
 from multirerank.engine.inputs import candidate_text, check_items
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
-from multirerank.types import Candidate, RerankResponse
+from multirerank.types import DocumentInput, RerankResponse
 
 dispatcher = get_dispatcher(__name__)
 
@@ -42,8 +42,10 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         # Vendor classes are prefixed so they never clash with LlamaIndex's own BedrockRerank & co.
         return cls.__name__ if cls is RerankPostprocessor else f"Multirerank{cls.__name__}"
 
-    def _candidates(self, nodes: list[NodeWithScore]) -> list[Candidate]:
-        candidates = []
+    def _texts(self, nodes: list[NodeWithScore]) -> tuple[list[DocumentInput], list[str | None]]:
+        """What the engine ranks: each node's text (per ``rerank_fields`` or ``metadata_mode``) and id."""
+        texts: list[DocumentInput] = []
+        ids: list[str | None] = []
         fields = self.rerank_fields
         mode = _METADATA_MODES[self.metadata_mode]
         for index, item in enumerate(check_items(nodes, "nodes")):
@@ -54,11 +56,11 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
             node = item.node
             if fields:
                 content = node.get_content(metadata_mode=MetadataMode.NONE)
-                text = candidate_text(content, node.metadata, fields, "text")
+                texts.append(candidate_text(content, node.metadata, fields, "text"))
             else:
-                text = node.get_content(metadata_mode=mode)
-            candidates.append(Candidate(text, node.node_id))
-        return candidates
+                texts.append(node.get_content(metadata_mode=mode))
+            ids.append(node.node_id)
+        return texts, ids
 
     @contextmanager
     def _paired_events(
@@ -91,16 +93,17 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._paired_events(nodes, query_bundle) as result:
-            query, candidates = self._query(query_bundle), self._candidates(nodes)
-            result.extend(_rescored(nodes, self.reranker.rerank(query, candidates, **self._call_options())))
+            query, (texts, ids) = self._query(query_bundle), self._texts(nodes)
+            response = self.reranker.rerank(query, texts, ids=ids, **self._call_options())
+            result.extend(_rescored(nodes, response))
         return result
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._paired_events(nodes, query_bundle) as result:
-            query, candidates = self._query(query_bundle), self._candidates(nodes)
-            response = await self.reranker.arerank(query, candidates, **self._call_options())
+            query, (texts, ids) = self._query(query_bundle), self._texts(nodes)
+            response = await self.reranker.arerank(query, texts, ids=ids, **self._call_options())
             result.extend(_rescored(nodes, response))
         return result
 

@@ -29,23 +29,6 @@ class IdentifiedText(str):
         return (IdentifiedText, (str(self), self.document_id))
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One item of a caller's list with its id: what the engine scores, and what makes a repeat.
-
-    ``content`` is text or a JSON mapping. Items sharing a non-empty ``id`` are scored once and
-    returned once, at the first one's position; an id also reaches APIs that accept ids (as
-    :class:`IdentifiedText`). ``None`` and ``""`` are no identity.
-    """
-
-    content: DocumentInput
-    id: str | None = None
-
-
-#: What a caller may put in a document list: text, a JSON mapping, or either with an id.
-Item: TypeAlias = "str | Mapping[str, Any] | Candidate"
-
-
 #: What a backend's scores mean, so callers can compare or threshold them knowingly.
 #: ``probability``: 0..1, higher is more relevant (sigmoid of a cross-encoder, most vendor APIs).
 #: ``logit``: unbounded raw cross-encoder output (watsonx.ai, TEI with raw_scores).

@@ -166,6 +166,7 @@ def test_node_text_includes_embed_metadata_by_default_and_fields_when_asked() ->
 
 def test_node_ids_reach_the_backend() -> None:
     backend = MemoryBackend(scores=SCORES)
+    backend.sends_ids = True  # as for an API that takes ids (Bifrost)
     postprocessor(backend=backend).postprocess_nodes(make_nodes(), query_str=QUERY)
     sent = backend.requests[0].documents
     assert [getattr(document, "document_id", None) for document in sent] == [f"node-{i}" for i in range(5)]

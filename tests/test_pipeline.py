@@ -4,14 +4,14 @@ ids on the wire, errors by the caller's index."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import candidate_text, check_items, check_rerank_fields
 from multirerank.errors import RerankInputError
-from multirerank.types import Candidate, IdentifiedText, Item, Limits, RerankResponse
+from multirerank.types import DocumentInput, IdentifiedText, Limits, RerankResponse
 from tests.memory_backend import MemoryBackend
 
 METADATA: dict[str, Any] = {
@@ -91,19 +91,34 @@ def test_rerank_fields_errors(fields: object, message: str) -> None:
 # -- candidates through the engine ---------------------------------------------------------------
 
 
+class Candidate(NamedTuple):
+    """A retrieved item as an adapter hands it over: content, and an id or None."""
+
+    content: Any
+    id: str | None = None
+
+
+def split(candidates: list[Candidate]) -> tuple[list[DocumentInput], list[str | None]]:
+    return [candidate.content for candidate in candidates], [candidate.id for candidate in candidates]
+
+
 def rank_candidates(
-    reranker: Reranker, query: Any, candidates: list[Item], *, top_n: Any, score_threshold: Any = None
+    reranker: Reranker, query: Any, candidates: list[Candidate], *, top_n: Any, score_threshold: Any = None
 ) -> list[tuple[int, float]]:
     """``(caller's index, score)`` pairs, as an adapter asks the engine for them."""
-    response = reranker.rerank(query, candidates, top_n, score_threshold=score_threshold, skip_blank=True)
+    documents, ids = split(candidates)
+    response = reranker.rerank(
+        query, documents, top_n, score_threshold=score_threshold, ids=ids, skip_blank=True
+    )
     return pairs(response)
 
 
 async def arank_candidates(
-    reranker: Reranker, query: Any, candidates: list[Item], *, top_n: Any, score_threshold: Any = None
+    reranker: Reranker, query: Any, candidates: list[Candidate], *, top_n: Any, score_threshold: Any = None
 ) -> list[tuple[int, float]]:
+    documents, ids = split(candidates)
     response = await reranker.arerank(
-        query, candidates, top_n, score_threshold=score_threshold, skip_blank=True
+        query, documents, top_n, score_threshold=score_threshold, ids=ids, skip_blank=True
     )
     return pairs(response)
 
@@ -197,6 +212,7 @@ async def test_async_twin_follows_the_same_rules() -> None:
 
 def test_ids_reach_the_backend_as_identified_text() -> None:
     backend = MemoryBackend()
+    backend.sends_ids = True
     rank_candidates(
         Reranker(backend),
         "q",
@@ -217,6 +233,7 @@ def test_ids_reach_the_backend_as_identified_text() -> None:
 
 def test_ids_survive_a_split_and_truncation() -> None:
     backend = MemoryBackend(max_documents=1, max_document_chars=3, truncate=True)
+    backend.sends_ids = True
     rank_candidates(
         Reranker(backend), "q", [Candidate("abcdef", id="x"), Candidate("ghijkl", id="y")], top_n=None
     )
@@ -274,3 +291,30 @@ def test_errors_about_a_sent_document_name_the_callers_index() -> None:
     with pytest.raises(RerankInputError, match=r"^document at index 3 is 11 characters") as caught:
         rank_candidates(Reranker(backend), "q", candidates, top_n=None)
     assert caught.value.index == 3
+
+
+def test_backends_that_take_no_ids_get_plain_text() -> None:
+    backend = MemoryBackend()
+    rank_candidates(Reranker(backend), "q", [Candidate("with id", id="doc-1")], top_n=None)
+    assert type(backend.requests[0].documents[0]) is str
+
+
+@pytest.mark.parametrize("empty", [None, ""])
+def test_none_and_empty_ids_are_no_identity(empty: str | None) -> None:
+    backend = MemoryBackend()
+    ranked = rank_candidates(Reranker(backend), "q", [Candidate(text, id=empty) for text in "abcde"], top_n=None)
+    assert sorted(ranked_positions(ranked)) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        ("abc", "ids must be a list with one id (or None) per document, got str"),
+        (["a"], "ids has 1 entries for 2 documents; give one per document"),
+        (["a", 7], "ids[1] must be a string or None, got int"),
+    ],
+)
+def test_wrong_ids_are_named(ids: Any, message: str) -> None:
+    with pytest.raises(RerankInputError) as info:
+        Reranker(MemoryBackend()).rerank("q", ["x", "y"], ids=ids)
+    assert str(info.value) == message

@@ -33,6 +33,8 @@ class Backend(ABC):
     max_retries: int = 0
     #: The model (or endpoint) this backend calls.
     model: str = ""
+    #: Whether the vendor API takes document ids: texts with an id then arrive as IdentifiedText.
+    sends_ids: bool = False
 
     @abstractmethod
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:

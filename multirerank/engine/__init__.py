@@ -6,6 +6,5 @@ checks and merges the vendors' answers, and :class:`Reranker` runs a call throug
 """
 
 from multirerank.engine.reranker import POOL_THREADS, ProgressCallback, Reranker
-from multirerank.types import Item
 
-__all__ = ["POOL_THREADS", "Item", "ProgressCallback", "Reranker"]
+__all__ = ["POOL_THREADS", "ProgressCallback", "Reranker"]

@@ -7,56 +7,90 @@ import math
 import time
 from collections.abc import Sequence
 from numbers import Integral, Real
+from operator import itemgetter
 from typing import Any
 
 from multirerank.backends.base import Backend
-from multirerank.engine.inputs import Plan
+from multirerank.engine.inputs import Plan, request_top_n
 from multirerank.errors import MalformedResponseError
 from multirerank.scales import to_probability
 from multirerank.types import BatchResult, RerankResponse, RerankResult, Usage
 
 
-def check_batch(result: Any, size: int, provider: str) -> BatchResult:
-    """A backend's answer, proven usable: every index in range and unique, every score finite."""
+def check_batch(result: Any, size: int, wanted: int | None, provider: str) -> list[tuple[int, float]]:
+    """A backend's answer to a request for ``size`` documents, proven usable, as
+    ``(index, score)`` pairs: every index an int in range and unique, every score a finite float,
+    and at least ``wanted`` results (all ``size`` when ``wanted`` is None; a backend may return
+    more). Raises :class:`MalformedResponseError` naming the provider and what is wrong.
+    """
     if not isinstance(result, BatchResult):
         raise MalformedResponseError(
             f"backend returned {type(result).__name__}, expected BatchResult", provider=provider
         )
-    if not isinstance(result.scores, (list, tuple)):
+    scores = result.scores
+    if not isinstance(scores, (list, tuple)):
         raise MalformedResponseError(
-            f"backend returned scores as {type(result.scores).__name__}, expected a list of (index, score)",
+            f"backend returned scores as {type(scores).__name__}, expected a list of (index, score)",
             provider=provider,
         )
-    seen: set[int] = set()
-    for position, pair in enumerate(result.scores):
-        try:
-            index, score = pair
-        except (TypeError, ValueError):
-            raise MalformedResponseError(
-                f"result {position} is not an (index, score) pair", provider=provider
-            ) from None
-        # numbers.Integral admits numpy integers, which model-serving code often returns; the
-        # exact-type tests first skip the costly ABC checks for the usual int and float.
-        if type(index) is not int and (isinstance(index, bool) or not isinstance(index, Integral)):
-            raise MalformedResponseError(
-                f"result {position} has a non-integer index {index!r}", provider=provider
-            )
-        if not 0 <= index < size:
-            raise MalformedResponseError(
-                f"result {position} has index {index}, outside the {size} documents sent",
-                provider=provider,
-            )
-        if index in seen:
-            raise MalformedResponseError(f"result {position} repeats index {index}", provider=provider)
-        if (
-            type(score) is not float and (isinstance(score, bool) or not isinstance(score, Real))
-        ) or not math.isfinite(float(score)):
-            raise MalformedResponseError(
-                f"result {position} (index {index}) has a non-finite or non-numeric score {score!r}",
-                provider=provider,
-            )
-        seen.add(index)
-    return result
+    pairs = _plain_pairs(scores, size)
+    if pairs is None:
+        pairs = [_checked_pair(position, pair, size, provider) for position, pair in enumerate(scores)]
+        if len({index for index, _ in pairs}) < len(pairs):
+            seen: set[int] = set()
+            for position, (index, _) in enumerate(pairs):
+                if index in seen:
+                    raise MalformedResponseError(f"result {position} repeats index {index}", provider=provider)
+                seen.add(index)
+    expected = size if wanted is None else min(wanted, size)
+    if len(pairs) < expected:
+        raise MalformedResponseError(
+            f"{provider} answered {len(pairs)} results for a request that asked for {expected}",
+            provider=provider,
+        )
+    return pairs
+
+
+def _plain_pairs(scores: Sequence[Any], size: int) -> list[tuple[int, float]] | None:
+    """The usual answer, checked in a few passes in C: int indices, unique and in range, finite
+    float scores. ``None`` for anything else, which the slow path checks one by one."""
+    try:
+        indices = [index for index, _ in scores]
+        values = [score for _, score in scores]
+    except (TypeError, ValueError):
+        return None
+    if (
+        set(map(type, indices)) <= {int}
+        and set(map(type, values)) <= {float}
+        and (not indices or (min(indices) >= 0 and max(indices) < size))
+        and len(set(indices)) == len(indices)
+        # A sum is finite only if every term is (a huge one overflowing just takes the slow path).
+        and math.isfinite(sum(values))
+    ):
+        return list(zip(indices, values, strict=True))
+    return None
+
+
+def _checked_pair(position: int, pair: object, size: int, provider: str) -> tuple[int, float]:
+    index: Any
+    score: Any
+    try:
+        index, score = pair  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise MalformedResponseError(f"result {position} is not an (index, score) pair", provider=provider) from None
+    # numbers.Integral admits numpy integers, which model-serving code often returns.
+    if isinstance(index, bool) or not isinstance(index, Integral):
+        raise MalformedResponseError(f"result {position} has a non-integer index {index!r}", provider=provider)
+    if not 0 <= int(index) < size:
+        raise MalformedResponseError(
+            f"result {position} has index {index}, outside the {size} documents sent", provider=provider
+        )
+    if isinstance(score, bool) or not isinstance(score, Real) or not math.isfinite(float(score)):
+        raise MalformedResponseError(
+            f"result {position} (index {index}) has a non-finite or non-numeric score {score!r}",
+            provider=provider,
+        )
+    return int(index), float(score)
 
 
 def merge(
@@ -76,17 +110,20 @@ def merge(
     scored: list[tuple[int, float]] = []
     positions = plan.positions
     for chunk, batch in zip(plan.chunks, batches, strict=True):
-        checked = check_batch(batch, len(chunk.documents), backend.provider)
+        size = len(chunk.documents)
+        pairs = check_batch(batch, size, request_top_n(plan, size), backend.provider)
         # A batch is at least one request; pages or path fallbacks make more, and the backend
         # that made them says how many.
-        usage = usage + dataclasses.replace(checked.usage, requests=max(1, checked.usage.requests))
+        usage = usage + dataclasses.replace(batch.usage, requests=max(1, batch.usage.requests))
         offset = chunk.offset
-        scored.extend((offset + int(index), float(score)) for index, score in checked.scores)
+        scored.extend(pairs if offset == 0 else [(offset + index, score) for index, score in pairs])
     scale = backend.score_scale
     if normalize_scores and scale != "probability":
         scored = [(sent, to_probability(score, scale)) for sent, score in scored]
-    # Sent order is the caller's order, so ties fall to the earlier document.
-    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    # Best first, ties to the earlier document (sent order is the caller's order): two stable
+    # sorts on C-level keys.
+    scored.sort(key=itemgetter(0))
+    scored.sort(key=itemgetter(1), reverse=True)
     if plan.threshold is not None:
         scored = [pair for pair in scored if pair[1] >= plan.threshold]
     if plan.top_n is not None:

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
-from multirerank.types import Candidate, DocumentInput, IdentifiedText, document_size
+from multirerank.types import DocumentInput, IdentifiedText, document_size
 
 logger = logging.getLogger("multirerank")
 
@@ -51,11 +51,17 @@ class Plan:
     originals: list[DocumentInput]
     chunks: list[Chunk]
 
-    @property
-    def request_top_n(self) -> int | None:
-        # With a threshold, a request's best few may all fall below it while others pass: ask
-        # for everything then, and cut after the merge.
-        return None if self.threshold is not None else self.top_n
+
+
+def request_top_n(plan: Plan, size: int) -> int | None:
+    """How many results to ask a request carrying ``size`` documents for; ``None``: all of them.
+
+    With a threshold, a request's best few may all fall below it while others pass: everything
+    is asked for then, and cut after the merge.
+    """
+    if plan.threshold is not None or plan.top_n is None:
+        return None
+    return min(plan.top_n, size)
 
 
 def check_query(query: object) -> str:
@@ -151,6 +157,17 @@ def _item_list(documents: object) -> Sequence[object]:
         raise RerankInputError(f"documents must be a list of texts, got {type(documents).__name__}") from None
 
 
+def _id_list(ids: object, count: int) -> Sequence[str | None] | None:
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes, Mapping)) or not isinstance(ids, Sequence):
+        raise RerankInputError(f"ids must be a list with one id (or None) per document, got {type(ids).__name__}")
+    if len(ids) != count:
+        raise RerankInputError(f"ids has {len(ids)} entries for {count} documents; give one per document")
+    # Each id's type is checked where it is used, in the one pass over the documents.
+    return ids
+
+
 def fit_query(query: str, backend: Backend) -> str:
     limit = backend.limits.max_query_chars
     if limit is None or len(query) <= limit:
@@ -190,42 +207,44 @@ def plan_call(
     top_n: object,
     score_threshold: object,
     *,
+    ids: object = None,
     skip_blank: bool,
 ) -> Plan:
     """Every input checked and the documents split into requests the backend accepts.
 
-    ``documents`` holds texts, JSON mappings and :class:`~multirerank.types.Candidate` items.
-    Blank items are an error, or with ``skip_blank`` are left out (with a warning), and then a
-    list with nothing to score gives a plan without chunks. A candidate whose id an earlier one
-    has is scored once, at the first position. Raises :class:`RerankInputError` naming the
-    argument or the caller's index of the document at fault.
+    ``documents`` holds texts and JSON mappings; ``ids``, when given, one id (or ``None``) per
+    document. Blank documents are an error, or with ``skip_blank`` are left out (with a
+    warning), and then a list with nothing to score gives a plan without chunks. A document
+    whose id an earlier one has is scored once, at the first position. Raises
+    :class:`RerankInputError` naming the argument or the caller's index of the document at fault.
     """
     checked_query = fit_query(check_query(query), backend)
     checked_top_n = check_top_n(top_n)
     threshold = check_score_threshold(score_threshold)
     items = _item_list(documents)
+    id_list = _id_list(ids, len(items))
     limit = backend.limits.max_document_chars
+    sends_ids = backend.sends_ids
     positions: list[int] = []
     originals: list[DocumentInput] = []
     sent: list[DocumentInput] = []
     seen: set[str] = set()
     blank = repeated = 0
     for index, item in enumerate(items):
-        document_id: str | None = None
-        # Exact-type tests first: isinstance against an ABC costs several times more, per item.
-        if type(item) is Candidate:
-            content, document_id = item.content, item.id or None
-        else:
-            content = item  # type: ignore[assignment]
-        if type(content) is str or isinstance(content, str):
-            is_blank = not content.strip()
-        elif isinstance(content, Mapping):
-            is_blank = not content
+        # str before Mapping: this loop runs per document on every call, and isinstance against
+        # an ABC costs several times more.
+        content: DocumentInput
+        if isinstance(item, str):
+            content = item
+            is_blank = not item or item.isspace()
+        elif isinstance(item, Mapping):
+            content = item
+            is_blank = not item
         else:
             raise RerankInputError.for_document(
                 "document at index {index} must be a string or a mapping, got {kind}",
                 index,
-                kind=type(content).__name__,
+                kind=type(item).__name__,
             )
         if is_blank:
             if not skip_blank:
@@ -233,14 +252,17 @@ def plan_call(
             blank += 1
             continue
         wire = content
-        if document_id is not None:
+        document_id = id_list[index] if id_list is not None else None
+        if document_id is not None and not isinstance(document_id, str):
+            raise RerankInputError(f"ids[{index}] must be a string or None, got {type(document_id).__name__}")
+        if document_id:
             if document_id in seen:
                 repeated += 1
                 continue
             seen.add(document_id)
-            if isinstance(content, str):
+            if sends_ids and isinstance(content, str):
                 wire = IdentifiedText(content, document_id)
-        if limit is not None:
+        if limit is not None and (not isinstance(content, str) or len(content) > limit):
             wire = _fit(wire, index, limit, backend)
         positions.append(index)
         originals.append(content)

@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 from multirerank.backends.base import Backend
 from multirerank.engine.answers import merge
-from multirerank.engine.inputs import Chunk, Plan, plan_call
+from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.errors import ConfigurationError
-from multirerank.types import BatchResult, Item, RerankResponse
+from multirerank.types import BatchResult, DocumentInput, RerankResponse
 
 T = TypeVar("T")
 
@@ -102,38 +102,43 @@ class Reranker:
     def rerank(
         self,
         query: str,
-        documents: Sequence[Item],
+        documents: Sequence[DocumentInput],
         top_n: int | None = None,
         *,
         score_threshold: float | None = None,
         return_documents: bool = False,
         progress: ProgressCallback | None = None,
+        ids: Sequence[str | None] | None = None,
         skip_blank: bool = False,
     ) -> RerankResponse:
         """Rank ``documents`` by relevance to ``query``, best first.
 
-        ``documents`` holds texts, JSON mappings or :class:`~multirerank.types.Candidate` items
-        (content with an id: repeats are scored once). Each result's ``index`` is the document's
-        position in ``documents``. ``top_n=None`` returns every document; a ``top_n`` above the
+        ``documents`` holds texts or JSON mappings; ``ids`` optionally gives each an id (or
+        ``None``): documents repeating an earlier id are scored and returned once, and APIs that
+        take ids receive them. Each result's ``index`` is the document's position in
+        ``documents``. ``top_n=None`` returns every document; a ``top_n`` above the
         number of documents returns them all. ``score_threshold`` drops results scoring below
         it. A blank document is a :class:`RerankInputError` naming its index, or with
         ``skip_blank=True`` (as retriever pipelines want) is left out, and a list with nothing
         left returns an empty response without a request.
         """
         started = time.perf_counter()
-        plan = plan_call(self.backend, query, documents, top_n, score_threshold, skip_blank=skip_blank)
+        plan = plan_call(
+            self.backend, query, documents, top_n, score_threshold, ids=ids, skip_blank=skip_blank
+        )
         batches = self._send(plan, progress)
         return self._merge(plan, batches, return_documents, started)
 
     async def arerank(
         self,
         query: str,
-        documents: Sequence[Item],
+        documents: Sequence[DocumentInput],
         top_n: int | None = None,
         *,
         score_threshold: float | None = None,
         return_documents: bool = False,
         progress: ProgressCallback | None = None,
+        ids: Sequence[str | None] | None = None,
         skip_blank: bool = False,
     ) -> RerankResponse:
         """The non-blocking twin of :meth:`rerank`.
@@ -142,11 +147,13 @@ class Reranker:
         own thread pool, so the event loop never blocks and its default executor is left alone.
         """
         started = time.perf_counter()
-        plan = plan_call(self.backend, query, documents, top_n, score_threshold, skip_blank=skip_blank)
+        plan = plan_call(
+            self.backend, query, documents, top_n, score_threshold, ids=ids, skip_blank=skip_blank
+        )
         batches = await self._asend(plan, progress)
         return self._merge(plan, batches, return_documents, started)
 
-    def count_requests(self, query: str, documents: Sequence[Item]) -> int:
+    def count_requests(self, query: str, documents: Sequence[DocumentInput]) -> int:
         """How many requests :meth:`rerank` would send for these inputs (checked as it checks them)."""
         return len(plan_call(self.backend, query, documents, None, None, skip_blank=False).chunks)
 
@@ -272,10 +279,10 @@ class Reranker:
         return await _gather_or_cancel([run(number) for number in range(len(chunks))])
 
     def _request(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        return self.backend.rerank_batch(plan.query, chunk.documents, _request_top_n(plan, chunk))
+        return self.backend.rerank_batch(plan.query, chunk.documents, request_top_n(plan, len(chunk.documents)))
 
     async def _arequest(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        return await self.backend.arerank_batch(plan.query, chunk.documents, _request_top_n(plan, chunk))
+        return await self.backend.arerank_batch(plan.query, chunk.documents, request_top_n(plan, len(chunk.documents)))
 
     async def _request_on_pool(self, plan: Plan, chunk: Chunk) -> BatchResult:
         loop = asyncio.get_running_loop()
@@ -310,12 +317,6 @@ class Reranker:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _request_top_n(plan: Plan, chunk: Chunk) -> int | None:
-    """How many results to ask one request for: never more than it carries."""
-    wanted = plan.request_top_n
-    return None if wanted is None else min(wanted, len(chunk.documents))
 
 
 def _report(progress: ProgressCallback | None, chunk: Chunk) -> None:
