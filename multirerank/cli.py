@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
+from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
 from multirerank.errors import RerankError
 from multirerank.testing.command import add_emulate_parser
@@ -30,13 +31,6 @@ FORMATS = ("auto", "json", "jsonl", "lines")
 _SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth")
 #: The first characters of a JSON document that is a string, number, boolean or null.
 _SCALAR_STARTS = frozenset('"-0123456789tfn')
-
-#: What ``add_subparsers`` returns; each subcommand adds its parser to it.
-SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-class CliError(Exception):
-    """A problem with the command line or its input file, reported as one line."""
 
 
 @dataclass(frozen=True)

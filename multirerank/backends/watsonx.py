@@ -8,7 +8,7 @@ checked when the backend is built.
 
 from __future__ import annotations
 
-import builtins
+import dataclasses
 import importlib.util
 import json
 import os
@@ -30,20 +30,17 @@ from multirerank.errors import (
     NotFoundError,
     ProviderError,
     RerankError,
-    RerankTimeoutError,
-    ThrottledError,
-    error_for_status,
 )
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_secret, env_text, options_from, with_model_from_string
-from multirerank.types import BatchResult, DocumentInput, Limits, Usage, document_text
+from multirerank.types import BatchResult, DocumentInput, Usage, document_text
+from multirerank.vendor_spec import Handler
+from multirerank.vendors import WATSONX
 
-PROVIDER = "watsonx"
-#: The API documents no per-request maximum; 1,000 matches the other hosted rerank APIs.
-DEFAULT_MAX_DOCUMENTS = 1000
-INSTALL_HINT = "pip install 'multirerank[watsonx]'"
-# The SDK's transport raises ExceptionGroup (Python 3.11+) once every connection attempt failed.
-_EXCEPTION_GROUP: type[BaseException] | tuple[()] = getattr(builtins, "BaseExceptionGroup", ())
+SPEC = WATSONX
+PROVIDER = SPEC.provider
+DEFAULT_MAX_DOCUMENTS = SPEC.limit("max_documents")
+INSTALL_HINT = SPEC.install_hint
 # Process-wide settings the SDK writes while it builds a client; put back afterwards so that one
 # reranker's verify=False or CPD mode does not leak into the rest of the process.
 _SDK_WRITTEN_ENV = ("WX_CLIENT_VERIFY_REQUESTS", "DEPLOYMENT_PLATFORM", "DEPLOYMENT_PRIVATE")
@@ -69,20 +66,20 @@ class WatsonxOptions(BaseModel):
     # Secrets (the URL too, as in langchain-ibm) are left out of every dump (LlamaIndex's
     # to_json, LangChain's serialisation); repr masks them.
     url: SecretStr | None = Field(
-        default_factory=env_secret("WATSONX_URL"), exclude=True, description="Service URL (https)."
+        default_factory=env_secret(*SPEC.env_names("url")), exclude=True, description="Service URL (https)."
     )
     api_key: SecretStr | None = Field(
-        default_factory=env_secret("WATSONX_APIKEY", "WATSONX_API_KEY"),
+        default_factory=env_secret(*SPEC.env_names("api_key")),
         exclude=True,
         validation_alias=AliasChoices("api_key", "apikey"),
     )
-    token: SecretStr | None = Field(default_factory=env_secret("WATSONX_TOKEN"), exclude=True)
-    username: str | None = Field(default_factory=env_text("WATSONX_USERNAME"))
-    password: SecretStr | None = Field(default_factory=env_secret("WATSONX_PASSWORD"), exclude=True)
-    instance_id: str | None = Field(default_factory=env_text("WATSONX_INSTANCE_ID"))
+    token: SecretStr | None = Field(default_factory=env_secret(*SPEC.env_names("token")), exclude=True)
+    username: str | None = Field(default_factory=env_text(*SPEC.env_names("username")))
+    password: SecretStr | None = Field(default_factory=env_secret(*SPEC.env_names("password")), exclude=True)
+    instance_id: str | None = Field(default_factory=env_text(*SPEC.env_names("instance_id")))
     version: str | None = Field(default=None, description="Cloud Pak for Data version such as '5.2'.")
-    project_id: str | None = Field(default_factory=env_text("WATSONX_PROJECT_ID"))
-    space_id: str | None = Field(default_factory=env_text("WATSONX_SPACE_ID"))
+    project_id: str | None = Field(default_factory=env_text(*SPEC.env_names("project_id")))
+    space_id: str | None = Field(default_factory=env_text(*SPEC.env_names("space_id")))
     verify: bool | str = Field(
         default=True, description="Verify TLS: True, False, or the path of a CA bundle."
     )
@@ -247,11 +244,11 @@ class WatsonxBackend(Backend):
     """One ``POST /ml/v1/text/rerank`` per request, through the SDK's ``Rerank``."""
 
     provider = PROVIDER
-    score_scale = "logit"
-    limits = Limits(max_documents=DEFAULT_MAX_DOCUMENTS)
-    # The SDK's transport retries 401 and 5xx answers three times with back-off, but not 429:
-    # the engine retries throttling only (see should_retry).
-    max_retries = 2
+    score_scale = SPEC.score_scale
+    limits = SPEC.limits
+    # The SDK's transport retries 401 and 5xx answers itself, but not 429: the engine retries
+    # throttling only (SPEC.retry).
+    max_retries = SPEC.retry.max_retries
 
     def __init__(
         self,
@@ -272,7 +269,7 @@ class WatsonxBackend(Backend):
         if importlib.util.find_spec("ibm_watsonx_ai") is None:
             raise ConfigurationError(f"watsonx.ai needs its SDK: {INSTALL_HINT}", provider=PROVIDER)
         self.model = model_id
-        self.limits = Limits(max_documents=max_documents)
+        self.limits = dataclasses.replace(SPEC.limits, max_documents=max_documents)
         self.project_id = project_id
         self.space_id = space_id
         self.truncate_input_tokens = truncate_input_tokens
@@ -285,7 +282,7 @@ class WatsonxBackend(Backend):
 
     def should_retry(self, error: RerankError) -> bool:
         """Only throttling: the SDK has already retried 5xx answers, and more would multiply them."""
-        return isinstance(error, ThrottledError) and error.retryable
+        return SPEC.retry.engine_retries(error)
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model_id": self.model}
@@ -392,63 +389,55 @@ def parse_answer(answer: object) -> BatchResult:
 
 
 def translate_error(error: BaseException, *, connecting: bool = False) -> RerankError:
-    """The project's error for what the SDK (or httpx beneath it) raised."""
-    import httpx
-    from ibm_watsonx_ai import wml_client_error as sdk
+    """The project's error for what the SDK (or httpx beneath it) raised, by the exception table
+    of ``SPEC.errors``; ``connecting`` says the client was being built (a client error is then
+    the setup's fault)."""
 
-    if isinstance(error, RerankError):
-        return error
-    if isinstance(error, sdk.ApiRequestFailure):
+    def response(error: Any) -> RerankError:
         return _from_response(error.response, connecting)
-    if (
-        isinstance(error, sdk.CannotAutogenerateBedrockUrl)
-        and isinstance(error.reason, list)
-        and error.reason
-    ):
-        # The IAM-integration attempt failed first; the classic flow's failure is the telling one.
-        return translate_error(error.reason[-1], connecting=connecting)
-    if isinstance(error, sdk.InvalidCredentialsError):
+
+    def last_reason(error: Any) -> RerankError | None:
+        reasons = error.reason
+        if isinstance(reasons, list) and reasons:
+            return translate_error(reasons[-1], connecting=connecting)
+        return None
+
+    def credentials(error: Any) -> RerankError:
         detail = _after(str(error.error_msg), "Error: ")
         return AuthenticationError(f"watsonx.ai refused the credentials: {detail}", provider=PROVIDER)
-    if isinstance(error, sdk.CannotSetProjectOrSpace):
+
+    def scope(error: Any) -> RerankError:
         return _scope_error(error.reason)
-    if isinstance(error, sdk.ExceededLimitOfAPICalls):
-        return ThrottledError("watsonx.ai refused more calls for now", provider=PROVIDER)
-    if isinstance(error, sdk.MissingWMLComponent):
-        return NotFoundError(
-            "watsonx.ai is not available at this URL (HTML 404)", provider=PROVIDER, status=404
-        )
-    if isinstance(error, httpx.TimeoutException):
-        return RerankTimeoutError(
-            f"watsonx.ai did not answer in time ({type(error).__name__})", provider=PROVIDER
-        )
-    if isinstance(error, (httpx.TransportError, _EXCEPTION_GROUP)):
-        return ProviderError(f"watsonx.ai connection failed ({type(error).__name__})", provider=PROVIDER)
-    if isinstance(error, sdk.WMLClientError):
+
+    def client_error(error: Any) -> RerankError:
         message = str(error.error_msg)
         if "parsing json" in message:
             return MalformedResponseError("watsonx.ai answered with invalid JSON", provider=PROVIDER)
         kind = ConfigurationError if connecting else ProviderError
         return kind(f"watsonx.ai client error: {message[:300]}", provider=PROVIDER, retryable=False)
-    if isinstance(error, OSError) and "cannot be verified" in str(error):
-        return ConfigurationError(
-            "watsonx.ai TLS certificate could not be verified: pass verify=<path of a CA bundle>",
-            provider=PROVIDER,
-        )
-    return ProviderError(
-        f"watsonx.ai call failed ({type(error).__name__})", provider=PROVIDER, retryable=False
-    )
+
+    handlers: dict[str, Handler] = {
+        "response": response,
+        "last_reason": last_reason,
+        "credentials": credentials,
+        "scope": scope,
+        "client_error": client_error,
+    }
+    translated = SPEC.errors.translate(error, provider=PROVIDER, handlers=handlers)
+    assert translated is not None, "the last rule matches every exception"
+    return translated
 
 
 def _from_response(response: Any, connecting: bool) -> RerankError:
-    status = int(response.status_code)
     code, message = _error_body(response)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     what = "watsonx.ai refused to connect" if connecting else "watsonx.ai rejected the rerank request"
-    text = f"{what}: {message}"
-    if code == "model_not_supported":
-        return NotFoundError(text, provider=PROVIDER, status=status, code=code)
-    return error_for_status(status, text, provider=PROVIDER, code=code, retry_after=retry_after)
+    return SPEC.errors.error(
+        f"{what}: {message}",
+        provider=PROVIDER,
+        status=int(response.status_code),
+        code=code,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
 
 
 def _scope_error(reason: object) -> RerankError:
@@ -463,7 +452,7 @@ def _scope_error(reason: object) -> RerankError:
         return NotFoundError(text, provider=PROVIDER, status=status)
     errors = body.get("errors") if isinstance(body, dict) else None
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-    return error_for_status(status, text, provider=PROVIDER, code=_text_or_none(first.get("code")))
+    return SPEC.errors.error(text, provider=PROVIDER, status=status, code=_text_or_none(first.get("code")))
 
 
 def _error_body(response: Any) -> tuple[str | None, str]:

@@ -15,36 +15,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from multirerank.testing.server import Emulator, Request, Response, Route
+from multirerank.vendors import BEDROCK
 
 VENDOR = "bedrock"
-MAX_TEXT_CHARS = 32_000
-MAX_SOURCES = 1000
-MAX_RESULTS = 1000
-MODEL_ARN = re.compile(r"^(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/(.*))?$")
+MAX_TEXT_CHARS = BEDROCK.limit("max_document_chars")
+MAX_SOURCES = BEDROCK.limit("max_documents")
+# numberOfResults has the same bound as the sources (the API model).
+MAX_RESULTS = MAX_SOURCES
+MODEL_ARN = re.compile(BEDROCK.model_pattern)
 _ARN_REGION = re.compile(r"^arn:[^:]+:bedrock:([a-z0-9-]+)::")
 _SIGNING_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
-
-#: The code each status answers with when a fault names none (Rerank's API model).
-DEFAULT_CODES = {
-    400: "ValidationException",
-    403: "AccessDeniedException",
-    404: "ResourceNotFoundException",
-    409: "ConflictException",
-    424: "DependencyFailedException",
-    429: "ThrottlingException",
-    500: "InternalServerException",
-    502: "BadGatewayException",
-    503: "ServiceUnavailableException",
-}
 
 
 def error(status: int, code: str | None, message: str) -> Response:
     """A rest-json error: the code in ``x-amzn-ErrorType``, the message in the body."""
-    code = (
-        code
-        or DEFAULT_CODES.get(status)
-        or ("InternalServerException" if status >= 500 else "ValidationException")
-    )
+    code = code or BEDROCK.errors.code_for_status(status)
     return Response(
         status,
         {"message": message},
@@ -181,4 +166,4 @@ def handle_rerank(emulator: Emulator, request: Request) -> Response:
     return Response(200, answer, headers={"x-amzn-RequestId": str(uuid.uuid4())})
 
 
-ROUTES = [Route(VENDOR, "POST", r"/rerank", handle_rerank, error)]
+ROUTES = [Route(VENDOR, "POST", BEDROCK.paths[0], handle_rerank, error)]

@@ -6,8 +6,9 @@ import argparse
 import threading
 from typing import TYPE_CHECKING
 
+from multirerank.cli_support import CliError, SubParsers
+
 if TYPE_CHECKING:
-    from multirerank.cli import SubParsers
     from multirerank.testing.server import Emulator
 
 
@@ -39,13 +40,22 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
         metavar="N",
         help="keep the last N requests in memory (default: 0)",
     )
+    parser.add_argument(
+        "--latency",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before answering each request, like a vendor's processing time (default: 0)",
+    )
     parser.set_defaults(handler=run_emulate)
 
 
 def run_emulate(args: argparse.Namespace) -> int:
     from multirerank.testing.server import Emulator
 
-    emulator = Emulator(args.host, args.port, tls=args.tls, scorer=args.scorer, record=args.record)
+    emulator = Emulator(
+        args.host, args.port, tls=args.tls, scorer=args.scorer, record=args.record, latency=args.latency
+    )
     _start(emulator, args)
     try:
         print(f"multirerank emulator listening on {emulator.url} (Ctrl-C stops it)", flush=True)
@@ -56,8 +66,6 @@ def run_emulate(args: argparse.Namespace) -> int:
 
 
 def _start(emulator: Emulator, args: argparse.Namespace) -> None:
-    from multirerank.cli import CliError
-
     try:
         emulator.start()
     except OSError as error:
@@ -74,6 +82,16 @@ def _port(value: str) -> int:
     if port > 65535:
         raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value!r}")
     return port
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, got {value!r}")
+    return seconds
 
 
 def _whole_number(value: str) -> int:

@@ -6,7 +6,7 @@ Point the SDK at it per call with ``base_address=f"{emulator.url}/api/v1"`` (the
 Optional ``emulator.state`` keys:
 
 - ``dashscope_api_keys``: the only keys accepted (any non-empty key when absent);
-- ``dashscope_models``: models served (:data:`MODEL_TOKEN_BUDGETS` when absent);
+- ``dashscope_models``: models served (:data:`SERVED_MODELS` when absent);
 - ``dashscope_max_documents``: documents per request (500).
 """
 
@@ -17,42 +17,19 @@ import uuid
 from typing import Any
 
 from multirerank.testing.server import Emulator, Request, Response, Route
+from multirerank.vendors import DASHSCOPE
 
 VENDOR = "dashscope"
-RERANK_PATH = "/api/v1/services/rerank/text-rerank/text-rerank"
-COMPATIBLE_PATH = "/compatible-api/v1/reranks"
-MAX_DOCUMENTS = 500
-MAX_TEXT_TOKENS = 4000
-#: Tokens one request may carry (query tokens x documents + document tokens), per model.
-MODEL_TOKEN_BUDGETS = {
-    "gte-rerank": 30_000,
-    "gte-rerank-v2": 30_000,
-    "qwen3-rerank": 120_000,
-    "qwen3-vl-rerank": 120_000,
-    "qwen3.7-text-rerank": 120_000,
-}
+RERANK_PATH, COMPATIBLE_PATH = DASHSCOPE.paths
+MAX_DOCUMENTS = DASHSCOPE.limit("max_documents")
+MAX_TEXT_TOKENS = DASHSCOPE.max_text_tokens
+#: Tokens one request may carry (query tokens x documents + document tokens), per model; models
+#: without a documented budget get the smallest, as the backend assumes.
+MODEL_TOKEN_BUDGETS = {model.name: model.token_budget for model in DASHSCOPE.models if model.token_budget}
+SERVED_MODELS = frozenset(model.name for model in DASHSCOPE.models)
 #: Models that answer on the OpenAI-compatible endpoint.
 COMPATIBLE_MODELS = frozenset({"qwen3-rerank"})
 
-_DEFAULT_CODES = {
-    400: "InvalidParameter",
-    401: "InvalidApiKey",
-    403: "AccessDenied",
-    404: "ModelNotFound",
-    408: "RequestTimeOut",
-    413: "BadRequest.TooLarge",
-    429: "Throttling",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
-_DEFAULT_MESSAGES = {
-    "InvalidApiKey": "Invalid API-key provided.",
-    "Throttling": "Requests throttling triggered.",
-    "Throttling.RateQuota": "Requests rate limit exceeded, please try again later.",
-    "Throttling.AllocationQuota": "Allocated quota exceeded, please increase your quota limit.",
-    "Arrearage": "Access denied, please make sure your account is in good standing.",
-}
 # A CJK character is about one token; other scripts count by words and punctuation marks.
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W\u3040-\u9fff]+|[^\w\s]")
 
@@ -64,7 +41,7 @@ def count_tokens(text: str) -> int:
 
 def error(status: int, code: str | None, message: str) -> Response:
     """The native error body: ``{"request_id", "code", "message"}``."""
-    code = code or _DEFAULT_CODES.get(status, "InternalError")
+    code = code or DASHSCOPE.errors.code_for_status(status)
     return Response(status, {"request_id": str(uuid.uuid4()), "code": code, "message": message})
 
 
@@ -76,7 +53,7 @@ def compatible_error(status: int, code: str | None, message: str) -> Response:
             "message": message,
             "type": kind,
             "param": None,
-            "code": code or _DEFAULT_CODES.get(status),
+            "code": code or DASHSCOPE.errors.status_code(status),
         },
         "request_id": str(uuid.uuid4()),
     }
@@ -87,7 +64,7 @@ class _Refused(Exception):
     def __init__(self, status: int, code: str, message: str | None = None) -> None:
         super().__init__(code)
         self.status, self.code = status, code
-        self.message = message or _DEFAULT_MESSAGES.get(code, code)
+        self.message = message or DASHSCOPE.errors.message(code) or code
 
 
 def _check_key(emulator: Emulator, request: Request) -> None:
@@ -102,7 +79,7 @@ def _check_key(emulator: Emulator, request: Request) -> None:
 def _check_model(emulator: Emulator, model: object) -> str:
     if not isinstance(model, str) or not model:
         raise _Refused(400, "BadRequest.EmptyModel", 'Required parameter "model" missing from request.')
-    if model not in emulator.state.get("dashscope_models", MODEL_TOKEN_BUDGETS):
+    if model not in emulator.state.get("dashscope_models", SERVED_MODELS):
         raise _Refused(400, "Model.NotExist", "Model not exist.")
     return model
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from multirerank.testing.server import Emulator, Request, Response, Route
+from multirerank.vendors import BIFROST, COHERE, COHERE_V1, JINA, TEI, VLLM
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -106,7 +107,7 @@ def _cohere(version: int) -> Serve:
         if not isinstance(documents, list) or not documents:
             raise _Rejected(400, "invalid request: list of documents must not be empty")
         texts = [_cohere_text(document, index, version) for index, document in enumerate(documents)]
-        limit = emulator.state.get("cohere.max_documents", 1000)
+        limit = emulator.state.get("cohere.max_documents", COHERE.limit("max_documents"))
         if len(texts) > limit:
             raise _Rejected(
                 400, f"invalid request: too many documents, got {len(texts)} but the limit is {limit}"
@@ -212,16 +213,9 @@ def _bifrost_serving(emulator: Emulator, chain: list[Any]) -> str:
 
 # -- vLLM ------------------------------------------------------------------------------------
 
-_VLLM_TYPES = {
-    400: "BadRequestError",
-    401: "AuthenticationError",
-    404: "NotFoundError",
-    429: "RateLimitError",
-}
-
 
 def vllm_error(status: int, code: str | None, message: str) -> Response:
-    kind = code or _VLLM_TYPES.get(status, "InternalServerError" if status >= 500 else "BadRequestError")
+    kind = code or VLLM.errors.code_for_status(status)
     return Response(status, {"error": {"message": message, "type": kind, "param": None, "code": status}})
 
 
@@ -263,18 +257,9 @@ def _vllm(*, v1: bool) -> Serve:
 
 # -- Hugging Face TEI ------------------------------------------------------------------------
 
-_TEI_TYPES = {
-    400: "Empty",
-    413: "Validation",
-    422: "Validation",
-    424: "Backend",
-    429: "Overloaded",
-    503: "Unhealthy",
-}
-
 
 def tei_error(status: int, code: str | None, message: str) -> Response:
-    return Response(status, {"error": message, "error_type": code or _TEI_TYPES.get(status, "Backend")})
+    return Response(status, {"error": message, "error_type": code or TEI.errors.code_for_status(status)})
 
 
 def _tei(emulator: Emulator, request: Request) -> Response:
@@ -288,7 +273,7 @@ def _tei(emulator: Emulator, request: Request) -> Response:
         raise _Rejected(400, "`texts` cannot be empty", "Empty")
     if not all(isinstance(text, str) for text in texts):
         raise _Rejected(422, "`texts` must be a list of strings", "Validation")
-    limit = emulator.state.get("tei.max_batch_size", 32)
+    limit = emulator.state.get("tei.max_batch_size", TEI.limit("max_documents"))
     if len(texts) > limit:
         raise _Rejected(422, f"batch size {len(texts)} > maximum allowed batch size {limit}", "Validation")
     window = emulator.state.get("tei.max_input_words")
@@ -365,13 +350,14 @@ def _jina_text(document: object, index: int) -> str:
     raise _Rejected(422, f"documents.{index}: Input should be a valid string")
 
 
+# Each vendor under its own prefix; vLLM also serves /v2/rerank, which no client here asks for.
 ROUTES: list[Route] = [
-    _route("cohere", r"/cohere/v2/rerank", _cohere(2), cohere_error),
-    _route("cohere", r"/v2/rerank", _cohere(2), cohere_error),
-    _route("cohere", r"/cohere/v1/rerank", _cohere(1), cohere_error),
-    _route("bifrost", r"/bifrost/v1/rerank", _bifrost, bifrost_error),
-    _route("vllm", r"/vllm/v1/rerank", _vllm(v1=True), vllm_error),
+    _route("cohere", f"/cohere{COHERE.paths[0]}", _cohere(2), cohere_error),
+    _route("cohere", COHERE.paths[0], _cohere(2), cohere_error),
+    _route("cohere", f"/cohere{COHERE_V1.paths[0]}", _cohere(1), cohere_error),
+    _route("bifrost", f"/bifrost{BIFROST.paths[0]}", _bifrost, bifrost_error),
+    _route("vllm", f"/vllm{VLLM.paths[0]}", _vllm(v1=True), vllm_error),
     _route("vllm", r"/vllm/(?:v2/)?rerank", _vllm(v1=False), vllm_error),
-    _route("tei", r"/tei/rerank", _tei, tei_error),
-    _route("jina", r"/jina/v1/rerank", _jina, jina_error),
+    _route("tei", f"/tei{TEI.paths[0]}", _tei, tei_error),
+    _route("jina", f"/jina{JINA.paths[0]}", _jina, jina_error),
 ]

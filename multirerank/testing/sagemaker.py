@@ -27,30 +27,22 @@ from collections.abc import Callable
 from typing import Any
 
 from multirerank.testing.server import Emulator, Request, Response, Route
+from multirerank.vendors import SAGEMAKER, TEI
 
 VENDOR = "sagemaker"
-MAX_BODY_BYTES = 6_291_456
-TEI_MAX_BATCH_SIZE = 32
+MAX_BODY_BYTES = SAGEMAKER.limit("max_request_cost")
+TEI_MAX_BATCH_SIZE = TEI.limit("max_documents")
 ACCOUNT = "123456789012"
 
 #: A container: decoded request in, ``(status, JSON body)`` out.
 Container = Callable[[Emulator, Any], "tuple[int, Any]"]
-
-DEFAULT_CODES = {
-    400: "ValidationError",
-    424: "ModelError",
-    429: "ModelNotReadyException",
-    500: "InternalFailure",
-    503: "ServiceUnavailable",
-    530: "InternalDependencyException",
-}
 
 
 def error(status: int, code: str | None, message: str) -> Response:
     """A rest-json error as SageMaker Runtime sends it: code header, ``Message`` body."""
     if status == 413 and code is None:
         return _too_large(message)
-    code = code or DEFAULT_CODES.get(status) or ("InternalFailure" if status >= 500 else "ValidationError")
+    code = code or SAGEMAKER.errors.code_for_status(status)
     body: dict[str, Any] = {"Message": message}
     if code == "ModelError":
         body.update(OriginalStatusCode=500, OriginalMessage=message)
@@ -216,4 +208,6 @@ def handle_invocation(emulator: Emulator, request: Request) -> Response:
     return Response(200, answer, headers=headers)
 
 
-ROUTES = [Route(VENDOR, "POST", r"/endpoints/(?P<name>[^/]+)/invocations", handle_invocation, error)]
+ROUTES = [
+    Route(VENDOR, "POST", SAGEMAKER.paths[0].replace("{name}", "(?P<name>[^/]+)"), handle_invocation, error)
+]

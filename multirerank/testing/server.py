@@ -181,7 +181,10 @@ class Emulator:
     ``port=0`` picks a free port. ``tls=True`` serves HTTPS with a self-signed certificate made at
     start-up (the watsonx.ai SDK refuses plain HTTP). ``scorer`` is ``"lexical"`` (default),
     ``"local"`` (the project's local model) or a callable. ``record`` is how many requests
-    :attr:`requests` keeps, the oldest dropped first (``None``: all, ``0``: none).
+    :attr:`requests` keeps, the oldest dropped first (``None``: all, ``0``: none). ``latency`` is
+    how many seconds every request to a vendor endpoint waits before its answer, like a vendor's
+    own processing time (an injected fault's ``latency`` comes on top); it can be changed while
+    the server runs.
     """
 
     def __init__(
@@ -193,8 +196,10 @@ class Emulator:
         scorer: str | Scorer = "lexical",
         routes: Iterable[Route] | None = None,
         record: int | None = DEFAULT_RECORD,
+        latency: float = 0.0,
     ) -> None:
         _check_record(record)
+        _check_latency(latency)
         self.host = host
         self.port = port
         self.tls = tls
@@ -202,6 +207,8 @@ class Emulator:
         self._scorer: Scorer | None = scorer if callable(scorer) else None
         self.routes = list(routes) if routes is not None else default_routes()
         self.record = record
+        #: Seconds every request waits before its answer.
+        self.latency = float(latency)
         self._recorded: deque[Request] = deque(maxlen=record)
         self.faults: list[Fault] = []
         #: Free-form per-vendor state (issued tokens, page cursors...).
@@ -332,6 +339,16 @@ class Emulator:
         return None
 
 
+def _check_latency(latency: object) -> None:
+    if (
+        isinstance(latency, bool)
+        or not isinstance(latency, (int, float))
+        or not math.isfinite(latency)
+        or latency < 0
+    ):
+        raise ValueError(f"latency must be a finite number of seconds, at least 0; got {latency!r}")
+
+
 def _check_record(record: object) -> None:
     if record is None:
         return
@@ -381,8 +398,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return
             route, request.match = found
             fault = emulator._take_fault(route.vendor, parts.path)
-            if fault is not None and fault.latency:
-                time.sleep(fault.latency)
+            delay = emulator.latency + (fault.latency if fault is not None else 0.0)
+            if delay > 0:
+                time.sleep(delay)
             if fault is not None and fault.drop:
                 self._drop()
                 return

@@ -34,31 +34,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from multirerank.testing.server import Emulator, Request, Response, Route
+from multirerank.vendors import WATSONX
 
 VENDOR = "watsonx"
-RERANK_PATH = "/ml/v1/text/rerank"
-DEFAULT_MODELS = frozenset(
-    {
-        "cross-encoder/ms-marco-minilm-l-12-v2",
-        "ibm/slate-125m-english-rtrvr-v2",
-        "ibm/slate-30m-english-rtrvr-v2",
-    }
-)
+RERANK_PATH = WATSONX.paths[0]
+DEFAULT_MODELS = frozenset(model.name for model in WATSONX.models)
 IAM_GRANT_TYPE = "urn:ibm:params:oauth:grant-type:apikey"
 MORE_INFO = "https://cloud.ibm.com/apidocs/watsonx-ai"
 
-_DEFAULT_CODES = {
-    400: "invalid_input_argument",
-    401: "authentication_token_not_valid",
-    403: "authorization_rejected",
-    404: "model_not_supported",
-    413: "request_entity_too_large",
-    429: "too_many_requests",
-    500: "internal_server_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
-}
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 # Keeps logits finite when the scorer says exactly 0 or 1.
 _LOGIT_CLIP = 1e-4
@@ -120,7 +103,11 @@ def error(status: int, code: str | None, message: str) -> Response:
     """The watsonx.ai error body: ``{"errors": [{code, message, more_info}], "trace", "status_code"}``."""
     body = {
         "errors": [
-            {"code": code or _DEFAULT_CODES.get(status, "error"), "message": message, "more_info": MORE_INFO}
+            {
+                "code": code or WATSONX.errors.status_code(status) or "error",
+                "message": message,
+                "more_info": MORE_INFO,
+            }
         ],
         "trace": uuid.uuid4().hex,
         "status_code": status,

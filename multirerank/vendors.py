@@ -1,0 +1,596 @@
+"""Every vendor fact the project relies on, one :class:`~multirerank.vendor_spec.VendorSpec` each.
+
+Backends read their limits, score scales, environment variables, error tables and retry rules
+here, the wire emulator (:mod:`multirerank.testing`) its limits, codes and paths, and the README's
+backend table is rendered from it (``python -m multirerank.vendors --readme-table``). Light to
+import: no SDK, no HTTP client. Each spec's ``sources`` name where its facts come from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from multirerank.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    ProviderError,
+    RerankTimeoutError,
+    ThrottledError,
+)
+from multirerank.types import Limits
+from multirerank.vendor_spec import ErrorRules, ExceptionRule, Model, RetryPolicy, VendorCode, VendorSpec
+
+# -- local -------------------------------------------------------------------------------------
+
+LOCAL = VendorSpec(
+    name="local",
+    provider="local",
+    title="local (sentence-transformers)",
+    sources=("https://www.sbert.net/docs/cross_encoder/usage/usage.html",),
+    # A project choice, not a vendor's: enough to keep one batch's memory bounded on a laptop.
+    limits=Limits(max_documents=256),
+    score_scales=(("cosine", "(embedding model)"), ("probability", "(cross-encoder)")),
+    models=(Model("all-MiniLM-L6-v2"),),
+    default_model="all-MiniLM-L6-v2",
+    extra="local",
+    model_strings=("local", "local/<id or path>"),
+    langchain_class="LocalRerank",
+    llama_index_class="LocalRerank",
+    limit_note="longer lists are split",
+)
+
+# -- AWS ---------------------------------------------------------------------------------------
+
+#: Options of every AWS backend and the variables boto3 reads for them when unset.
+AWS_ENV = {
+    "region_name": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "credentials_profile_name": ("AWS_PROFILE",),
+    "aws_access_key_id": ("AWS_ACCESS_KEY_ID",),
+    "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY",),
+    "aws_session_token": ("AWS_SESSION_TOKEN",),
+}
+
+#: Codes every AWS service may answer, whatever its own model lists, with no fixed status.
+AWS_COMMON_CODES = (
+    *(
+        VendorCode(code, kind=AuthenticationError)
+        for code in (
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidSignatureException",
+            "IncompleteSignature",
+            "MissingAuthenticationToken",
+            "ExpiredTokenException",
+            "ExpiredToken",
+            "InvalidClientTokenId",
+        )
+    ),
+    *(
+        VendorCode(code, kind=ThrottledError)
+        for code in ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
+    ),
+)
+
+_BOTO = "botocore.exceptions:"
+#: What botocore raises, in the order it must be tried (timeouts are also connection errors).
+AWS_EXCEPTIONS = (
+    ExceptionRule(_BOTO + "ClientError", handler="client_error"),
+    *(
+        ExceptionRule(_BOTO + name, RerankTimeoutError, "{provider} did not answer in time: {error}")
+        for name in ("ReadTimeoutError", "ConnectTimeoutError")
+    ),
+    *(
+        ExceptionRule(_BOTO + name, AuthenticationError, "AWS credentials are missing or unusable: {error}")
+        for name in (
+            "NoCredentialsError",
+            "PartialCredentialsError",
+            "CredentialRetrievalError",
+            "NoAuthTokenError",
+            "TokenRetrievalError",
+        )
+    ),
+    ExceptionRule(
+        _BOTO + "ParamValidationError", BadRequestError, "{provider} request rejected before sending: {error}"
+    ),
+    *(
+        ExceptionRule(_BOTO + name, ProviderError, "connection to {provider} failed: {error}")
+        for name in ("HTTPClientError", "ConnectionError")
+    ),
+    # aiobotocore turns most aiohttp failures into the botocore errors above, but not those
+    # raised while an answer's body is read (SageMaker's Body).
+    *(
+        ExceptionRule(name, RerankTimeoutError, "{provider} did not answer in time: {name} {error}")
+        for name in ("builtins:TimeoutError", "asyncio:TimeoutError")
+    ),
+    ExceptionRule("aiohttp:ClientError", ProviderError, "connection to {provider} failed: {name}: {error}"),
+    ExceptionRule(
+        "botocore.parsers:ResponseParserError",
+        MalformedResponseError,
+        "{provider} answer could not be parsed: {error}",
+    ),
+    ExceptionRule(
+        "builtins:BaseException", ProviderError, "{provider} call failed: {name}: {error}", retryable=False
+    ),
+)
+
+#: botocore's standard retry mode (the default) retries these itself (botocore retries/standard.py
+#: and data/_retry.json); its legacy mode also any 429.
+AWS_SDK_RETRIES = "throttling codes, HTTP 500/502/503/504 and dropped connections (legacy mode: any 429 too)"
+
+BEDROCK = VendorSpec(
+    name="bedrock",
+    provider="bedrock",
+    title="Amazon Bedrock (Rerank API)",
+    sources=(
+        "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_agent-runtime_Rerank.html",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/rerank-supported.html",
+        "botocore 1.44.5 data/bedrock-agent-runtime (API model)",
+    ),
+    limits=Limits(max_documents=1000, max_document_chars=32_000, max_query_chars=32_000),
+    errors=ErrorRules(
+        codes=(
+            VendorCode("ValidationException", (400,), BadRequestError),
+            # An account quota, not a passing burst: waiting does not lift it.
+            VendorCode("ServiceQuotaExceededException", (400,), BadRequestError),
+            VendorCode("AccessDeniedException", (403,), AuthenticationError),
+            VendorCode("ResourceNotFoundException", (404,), NotFoundError),
+            VendorCode("ConflictException", (409,), BadRequestError),
+            VendorCode("DependencyFailedException", (424,), ProviderError),
+            VendorCode("ThrottlingException", (429,), ThrottledError),
+            VendorCode("InternalServerException", (500,), ProviderError),
+            VendorCode("BadGatewayException", (502,), ProviderError),
+            VendorCode("ServiceUnavailableException", (503,), ProviderError),
+            *AWS_COMMON_CODES,
+        ),
+        server_faults_need_5xx=True,
+        missing_status=500,
+        fallback_codes=("ValidationException", "InternalServerException"),
+        exceptions=AWS_EXCEPTIONS,
+    ),
+    # Every transient Rerank error is one botocore retries (ThrottlingException is one of its codes).
+    retry=RetryPolicy(max_retries=0, sdk=AWS_SDK_RETRIES),
+    env=AWS_ENV,
+    default_base_url="https://bedrock-agent-runtime.{region}.amazonaws.com",
+    paths=("/rerank",),
+    models=(
+        Model(
+            "amazon.rerank-v1:0", frozenset({"ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2"})
+        ),
+        Model(
+            "cohere.rerank-v3-5:0",
+            frozenset({"ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2", "us-east-1"}),
+        ),
+    ),
+    model_pattern=r"^(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/(.*))?$",
+    extra="aws",
+    model_strings=("bedrock/<model id or ARN>",),
+    langchain_class="BedrockRerank",
+    llama_index_class="BedrockRerank",
+    limit_note="longer lists are split; longer texts rejected, or cut with `truncate=True`",
+)
+
+SAGEMAKER = VendorSpec(
+    name="sagemaker",
+    provider="sagemaker",
+    title="Amazon SageMaker endpoint (TEI, HF toolkit, custom)",
+    sources=(
+        "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html",
+        "https://huggingface.co/docs/text-embeddings-inference/cli_arguments",
+    ),
+    # TEI's default --max-client-batch-size, and InvokeEndpoint's largest body.
+    limits=Limits(max_documents=32, max_request_cost=6_291_456),
+    score_scales=(("probability", ""), ("logit", "with `raw_scores=True`")),
+    errors=ErrorRules(
+        codes=(
+            VendorCode("ValidationError", (400,), BadRequestError),
+            # The container's own status (OriginalStatusCode) decides; the backend reads it.
+            VendorCode("ModelError", (424,)),
+            VendorCode("ModelNotReadyException", (429,), ThrottledError),
+            # A 400 with this code arrives as a generic ClientError.
+            VendorCode("ThrottlingException", (400,), ThrottledError),
+            VendorCode("InternalFailure", (500,), ProviderError),
+            VendorCode("ServiceUnavailable", (503,), ProviderError),
+            VendorCode("InternalDependencyException", (530,), ProviderError),
+            VendorCode("InternalStreamFailure", (), ProviderError),
+            *AWS_COMMON_CODES,
+        ),
+        server_faults_need_5xx=True,
+        missing_status=500,
+        fallback_codes=("ValidationError", "InternalFailure"),
+        exceptions=AWS_EXCEPTIONS,
+    ),
+    # botocore retries neither ModelError (always 424, whatever the container answered) nor
+    # InternalDependencyException (530), and its standard mode skips ModelNotReadyException, which
+    # InvokeEndpoint models without a retryable trait (botocore retries/standard.py, _retry.json).
+    retry=RetryPolicy(
+        max_retries=2,
+        codes=frozenset({"ModelNotReadyException", "ModelError", "InternalDependencyException"}),
+        sdk=AWS_SDK_RETRIES,
+    ),
+    env=AWS_ENV,
+    default_base_url="https://runtime.sagemaker.{region}.amazonaws.com",
+    paths=("/endpoints/{name}/invocations",),
+    extra="aws",
+    model_strings=("sagemaker/<endpoint name>",),
+    langchain_class="SageMakerRerank",
+    llama_index_class="SageMakerRerank",
+    limit_note="both split; the count is TEI's default, `max_documents_per_request`",
+)
+
+# -- IBM watsonx.ai ----------------------------------------------------------------------------
+
+_WML = "ibm_watsonx_ai.wml_client_error:"
+
+WATSONX = VendorSpec(
+    name="watsonx",
+    provider="watsonx",
+    title="IBM watsonx.ai",
+    sources=(
+        "https://cloud.ibm.com/apidocs/watsonx-ai#text-rerank",
+        "ibm-watsonx-ai 1.8.1 source (foundation_models/rerank.py, wml_client_error.py)",
+    ),
+    # The API documents no per-request maximum; 1,000 matches the other hosted rerank APIs.
+    limits=Limits(max_documents=1000),
+    score_scales=(("logit", "(kept raw, as the API returns them)"),),
+    errors=ErrorRules(
+        codes=(
+            VendorCode("invalid_input_argument", (400,)),
+            VendorCode("json_validation_error", (400,)),
+            VendorCode("authentication_token_not_valid", (401,)),
+            VendorCode("authorization_rejected", (403,)),
+            VendorCode("model_not_supported", (404,), NotFoundError),
+            VendorCode("does_not_exist", (404,)),
+            VendorCode("request_entity_too_large", (413,)),
+            VendorCode("too_many_requests", (429,)),
+            VendorCode("internal_server_error", (500,)),
+            VendorCode("bad_gateway", (502,)),
+            VendorCode("service_unavailable", (503,)),
+            VendorCode("gateway_timeout", (504,)),
+        ),
+        exceptions=(
+            ExceptionRule(_WML + "ApiRequestFailure", handler="response"),
+            # The IAM-integration attempt failed first; the classic flow's failure is the telling one.
+            ExceptionRule(_WML + "CannotAutogenerateBedrockUrl", handler="last_reason"),
+            ExceptionRule(_WML + "InvalidCredentialsError", handler="credentials"),
+            ExceptionRule(_WML + "CannotSetProjectOrSpace", handler="scope"),
+            ExceptionRule(
+                _WML + "ExceededLimitOfAPICalls", ThrottledError, "watsonx.ai refused more calls for now"
+            ),
+            ExceptionRule(
+                _WML + "MissingWMLComponent",
+                NotFoundError,
+                "watsonx.ai is not available at this URL (HTML 404)",
+                status=404,
+            ),
+            ExceptionRule(
+                "httpx:TimeoutException", RerankTimeoutError, "watsonx.ai did not answer in time ({name})"
+            ),
+            # The SDK's transport raises an ExceptionGroup (3.11+) once every connection attempt failed.
+            *(
+                ExceptionRule(name, ProviderError, "watsonx.ai connection failed ({name})")
+                for name in ("httpx:TransportError", "builtins:BaseExceptionGroup")
+            ),
+            ExceptionRule(_WML + "WMLClientError", handler="client_error"),
+            ExceptionRule(
+                "builtins:OSError",
+                ConfigurationError,
+                "watsonx.ai TLS certificate could not be verified: pass verify=<path of a CA bundle>",
+                contains="cannot be verified",
+            ),
+            ExceptionRule(
+                "builtins:BaseException", ProviderError, "watsonx.ai call failed ({name})", retryable=False
+            ),
+        ),
+    ),
+    # The SDK's transport retries 401/500/502/503/504/520/521/524 three times with back-off, but
+    # not 429: the engine retries throttling only.
+    retry=RetryPolicy(
+        max_retries=2, kinds=(ThrottledError,), sdk="HTTP 401, 500, 502, 503, 504, 520, 521, 524 (3 times)"
+    ),
+    env={
+        "url": ("WATSONX_URL",),
+        "api_key": ("WATSONX_APIKEY", "WATSONX_API_KEY"),
+        "token": ("WATSONX_TOKEN",),
+        "username": ("WATSONX_USERNAME",),
+        "password": ("WATSONX_PASSWORD",),
+        "instance_id": ("WATSONX_INSTANCE_ID",),
+        "project_id": ("WATSONX_PROJECT_ID",),
+        "space_id": ("WATSONX_SPACE_ID",),
+    },
+    needs_api_key=True,
+    paths=("/ml/v1/text/rerank",),
+    models=(
+        Model("cross-encoder/ms-marco-minilm-l-12-v2"),
+        Model("ibm/slate-125m-english-rtrvr-v2"),
+        Model("ibm/slate-30m-english-rtrvr-v2"),
+    ),
+    extra="watsonx",
+    model_strings=("watsonx/<model_id>",),
+    langchain_class="WatsonxRerank",
+    llama_index_class="WatsonxRerank",
+    limit_note="a default, `max_documents_per_request`: the API documents none",
+)
+
+# -- Alibaba DashScope -------------------------------------------------------------------------
+
+_DASHSCOPE_TIMEOUT = "DashScope did not answer in time ({name})"
+_DASHSCOPE_CONNECTION = "DashScope connection failed ({name})"
+
+DASHSCOPE = VendorSpec(
+    name="dashscope",
+    provider="dashscope",
+    title="Alibaba DashScope (TextReRank)",
+    sources=(
+        "https://www.alibabacloud.com/help/en/model-studio/text-rerank-api",
+        "dashscope 2.0.2 source (TextReRank, AioTextReRank)",
+    ),
+    limits=Limits(max_documents=500),
+    errors=ErrorRules(
+        codes=(
+            VendorCode("InvalidParameter", (400,), BadRequestError),
+            VendorCode("InvalidApiKey", (401,), AuthenticationError, message="Invalid API-key provided."),
+            VendorCode("AccessDenied", (403,), AuthenticationError),
+            VendorCode("ModelNotFound", (404,), NotFoundError),
+            VendorCode("RequestTimeOut", (408,), RerankTimeoutError),
+            VendorCode("BadRequest.TooLarge", (413,), BadRequestError),
+            VendorCode("Throttling", (429,), ThrottledError, message="Requests throttling triggered."),
+            VendorCode(
+                "Throttling.RateQuota",
+                (429,),
+                ThrottledError,
+                message="Requests rate limit exceeded, please try again later.",
+            ),
+            # Waiting does not fix it: an exhausted allocated quota must be raised in the console.
+            VendorCode(
+                "Throttling.AllocationQuota",
+                (429,),
+                ThrottledError,
+                permanent=True,
+                message="Allocated quota exceeded, please increase your quota limit.",
+            ),
+            VendorCode("InternalError", (500,), ProviderError),
+            VendorCode("ServiceUnavailable", (503,), ProviderError),
+            VendorCode("GatewayTimeout", (504,), RerankTimeoutError),
+            VendorCode("Model.NotExist", (400,), NotFoundError),
+            VendorCode("BadRequest", (400,), BadRequestError),
+            VendorCode("DataInspectionFailed", (400,), BadRequestError),
+            # An account in arrears is refused whatever the request: the fix is the account, as for a bad key.
+            VendorCode(
+                "Arrearage",
+                (400,),
+                AuthenticationError,
+                message="Access denied, please make sure your account is in good standing.",
+            ),
+        ),
+        code_families=True,
+        fallback_codes=("InternalError", "InternalError"),
+        exceptions=(
+            ExceptionRule("builtins:ImportError", handler="import"),
+            ExceptionRule(
+                "json:JSONDecodeError", MalformedResponseError, "DashScope answered with invalid JSON"
+            ),
+            *(
+                ExceptionRule(name, RerankTimeoutError, _DASHSCOPE_TIMEOUT)
+                for name in ("builtins:TimeoutError", "asyncio:TimeoutError", "requests:Timeout")
+            ),
+            ExceptionRule(
+                "aiohttp:ContentTypeError",
+                MalformedResponseError,
+                "DashScope answered with a body that is not JSON",
+            ),
+            *(
+                ExceptionRule(name, ProviderError, _DASHSCOPE_CONNECTION)
+                for name in ("aiohttp:ClientError", "requests:RequestException")
+            ),
+            # The SDK unpacks a 200's output blindly; a body of the wrong shape fails inside it.
+            *(
+                ExceptionRule(f"builtins:{name}", handler="answer_shape")
+                for name in ("TypeError", "KeyError", "AttributeError")
+            ),
+            ExceptionRule(
+                "dashscope.common.error:DashScopeException",
+                BadRequestError,
+                "DashScope SDK refused the request: {error}",
+            ),
+            ExceptionRule(
+                "builtins:BaseException", ProviderError, "DashScope call failed ({name})", retryable=False
+            ),
+        ),
+    ),
+    # The SDK retries nothing but a dropped pooled connection.
+    retry=RetryPolicy(max_retries=2, sdk="nothing but a dropped pooled connection"),
+    env={"api_key": ("DASHSCOPE_API_KEY",)},
+    default_base_url="https://dashscope.aliyuncs.com/api/v1",
+    paths=("/api/v1/services/rerank/text-rerank/text-rerank", "/compatible-api/v1/reranks"),
+    # Counted as query tokens x documents + document tokens.
+    cost_unit="tokens",
+    # The service reads this much of one query or document; it truncates longer ones, it does not refuse them.
+    max_text_tokens=4000,
+    models=(
+        Model("gte-rerank", token_budget=30_000, instruct=False),
+        Model("gte-rerank-v2", token_budget=30_000, instruct=False),
+        Model("qwen3-rerank", token_budget=120_000, instruct=True),
+        # Listed by the SDK; no budget documented, so the smallest applies.
+        Model("qwen3-vl-rerank"),
+        Model("qwen3.7-text-rerank"),
+    ),
+    default_model="gte-rerank-v2",
+    extra="dashscope",
+    model_strings=("dashscope/<model>",),
+    langchain_class="DashScopeRerank",
+    llama_index_class="DashScopeRerank",
+    limit_note="both split",
+)
+
+# -- Cohere-compatible HTTP APIs ---------------------------------------------------------------
+
+_HTTPX = "httpx:"
+_HTTP_FAILED = "POST {where} failed: {name}: {error}"
+#: What httpx raises around one request; the context is ``where``, ``timeout``, ``connect_timeout``.
+HTTP_EXCEPTIONS = (
+    ExceptionRule(
+        _HTTPX + "TimeoutException",
+        RerankTimeoutError,
+        "POST {where} got no answer in time ({name}; timeout={timeout}s, connect_timeout={connect_timeout}s)",
+    ),
+    *(
+        ExceptionRule(_HTTPX + name, ProviderError, _HTTP_FAILED, retryable=True)
+        for name in ("NetworkError", "RemoteProtocolError", "ProxyError")
+    ),
+    *(
+        ExceptionRule(_HTTPX + name, ConfigurationError, "cannot send POST {where}: {error}")
+        for name in ("UnsupportedProtocol", "LocalProtocolError", "InvalidURL")
+    ),
+    ExceptionRule(
+        _HTTPX + "DecodingError",
+        MalformedResponseError,
+        "POST {where} answered with a body that cannot be decoded: {error}",
+    ),
+    ExceptionRule(_HTTPX + "HTTPError", ProviderError, _HTTP_FAILED),
+)
+#: No SDK in between: the engine retries throttling (honouring Retry-After), 5xx and dropped connections.
+HTTP_RETRY = RetryPolicy(max_retries=2)
+
+
+_HTTP_TEMPLATE = VendorSpec(
+    name="",
+    provider="",
+    title="",
+    sources=(),
+    limits=Limits(),
+    errors=ErrorRules(exceptions=HTTP_EXCEPTIONS),
+    retry=HTTP_RETRY,
+    extra="http",
+    langchain_class="HTTPRerank",
+    llama_index_class="HTTPRerank",
+)
+
+
+def _http(name: str, *, provider: str | None = None, **facts: Any) -> VendorSpec:
+    """An HTTP API format's spec: served by ``HTTPRerank(api_format=name)`` in both frameworks."""
+    return dataclasses.replace(_HTTP_TEMPLATE, name=name, provider=provider or name, api_format=name, **facts)
+
+
+_COHERE_SOURCES = (
+    "https://docs.cohere.com/reference/rerank",
+    "https://docs.cohere.com/docs/reranking-best-practices",
+)
+_COHERE_ENV = {"api_key": ("COHERE_API_KEY", "CO_API_KEY")}
+
+COHERE = _http(
+    "cohere",
+    title="Cohere `/v2/rerank` (and `/v1`)",
+    sources=_COHERE_SOURCES,
+    # 1,000 is Cohere's advice; the API accepts up to 10,000.
+    limits=Limits(max_documents=1000),
+    env=_COHERE_ENV,
+    needs_api_key=True,
+    default_base_url="https://api.cohere.com",
+    paths=("/v2/rerank",),
+    models=tuple(
+        Model(name)
+        for name in (
+            "rerank-v3.5",
+            "rerank-english-v3.0",
+            "rerank-multilingual-v3.0",
+            "rerank-v4.0-pro",
+            "rerank-v4.0-fast",
+        )
+    ),
+    model_strings=("cohere/<model>",),
+)
+COHERE_V1 = _http(
+    "cohere-v1",
+    provider="cohere",
+    title="Cohere `/v1/rerank`",
+    sources=("https://docs.cohere.com/v1/reference/rerank",),
+    limits=COHERE.limits,
+    env=_COHERE_ENV,
+    needs_api_key=True,
+    default_base_url=COHERE.default_base_url,
+    paths=("/v1/rerank",),
+    models=COHERE.models,
+    model_strings=("cohere/<model>",),
+    # Reached as cohere/<model> with api_format="cohere-v1": the cohere row covers it.
+    in_table=False,
+)
+BIFROST = _http(
+    "bifrost",
+    title="Bifrost gateway",
+    sources=("https://github.com/maximhq/bifrost (core/schemas rerank request and errors)",),
+    # The gateway forwards to vendors that mostly stop at 1,000.
+    limits=Limits(max_documents=1000),
+    paths=("/v1/rerank",),
+    # Documents go as {text, id}, so results can be traced through the gateway.
+    takes_ids=True,
+    model_strings=("bifrost/<provider>/<model>",),
+)
+VLLM = _http(
+    "vllm",
+    title="vLLM",
+    sources=("https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",),
+    # vLLM sets no count limit; this keeps one request's memory and latency bounded.
+    limits=Limits(max_documents=1000),
+    errors=ErrorRules(
+        codes=(
+            VendorCode("BadRequestError", (400,)),
+            VendorCode("AuthenticationError", (401,)),
+            VendorCode("NotFoundError", (404,)),
+            VendorCode("RateLimitError", (429,)),
+        ),
+        fallback_codes=("BadRequestError", "InternalServerError"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
+    # Servers without /v1/rerank answer one of these there; /rerank is then tried.
+    paths=("/v1/rerank", "/rerank"),
+    fallback_statuses=frozenset({404, 405, 501}),
+    model_strings=("vllm/<model>",),
+)
+TEI = _http(
+    "tei",
+    title="Hugging Face TEI",
+    sources=("https://huggingface.github.io/text-embeddings-inference/", SAGEMAKER.sources[1]),
+    limits=Limits(max_documents=SAGEMAKER.limit("max_documents")),
+    errors=ErrorRules(
+        codes=(
+            VendorCode("Empty", (400,)),
+            VendorCode("Validation", (413, 422)),
+            VendorCode("Tokenizer", (422,)),
+            VendorCode("Backend", (424,)),
+            VendorCode("Overloaded", (429,)),
+            VendorCode("Unhealthy", (503,)),
+        ),
+        fallback_codes=("Backend", "Backend"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
+    paths=("/rerank",),
+    model_strings=("tei",),
+    limit_note="TEI's default batch limit",
+)
+JINA = _http(
+    "jina",
+    title="Jina",
+    sources=("https://jina.ai/reranker/",),
+    limits=Limits(max_documents=1000),
+    env={"api_key": ("JINA_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://api.jina.ai",
+    paths=("/v1/rerank",),
+    model_strings=("jina/<model>",),
+)
+
+#: Every spec by name, in the README table's order.
+VENDORS: dict[str, VendorSpec] = {
+    spec.name: spec
+    for spec in (LOCAL, BEDROCK, SAGEMAKER, WATSONX, DASHSCOPE, COHERE, COHERE_V1, BIFROST, VLLM, TEI, JINA)
+}
+
+
+if __name__ == "__main__":
+    from multirerank.vendor_table import main
+
+    raise SystemExit(main())
