@@ -318,3 +318,32 @@ def test_wrong_ids_are_named(ids: Any, message: str) -> None:
     with pytest.raises(RerankInputError) as info:
         Reranker(MemoryBackend()).rerank("q", ["x", "y"], ids=ids)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("ok\ud800", "document at index 1 is not valid text: it has a lone surrogate, which UTF-8 cannot encode"),
+        ({1: "a", "b": 2}, "document at index 1 cannot be sent as JSON: it has a key of type int; JSON keys must be strings"),
+        ({"a": {"b": ["\udfff"]}}, "document at index 1 cannot be sent as JSON: it has text with a lone surrogate, which UTF-8 cannot encode"),
+    ],
+)
+def test_text_that_cannot_be_sent_is_named_before_anything_is_sent(document: Any, message: str) -> None:
+    backend = MemoryBackend()
+    with pytest.raises(RerankInputError) as info:
+        Reranker(backend).rerank("q", ["fine", document])
+    assert str(info.value) == message
+    assert info.value.index == 1
+    assert backend.requests == []
+
+
+def test_a_query_with_a_lone_surrogate_is_refused() -> None:
+    with pytest.raises(RerankInputError, match=r"^query is not valid text"):
+        Reranker(MemoryBackend()).rerank("q\ud800", ["a"])
+
+
+def test_a_document_that_refers_to_itself_is_refused() -> None:
+    looped: dict[str, Any] = {"a": 1}
+    looped["self"] = looped
+    with pytest.raises(RerankInputError, match="nested too deeply"):
+        Reranker(MemoryBackend()).rerank("q", [looped])

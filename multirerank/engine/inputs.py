@@ -69,7 +69,41 @@ def check_query(query: object) -> str:
         raise RerankInputError(QUERY_REQUIRED)
     if not isinstance(query, str):
         raise RerankInputError(f"query must be a string, got {type(query).__name__}")
+    if not _encodable(query):
+        raise RerankInputError("query is not valid text: it has a lone surrogate, which UTF-8 cannot encode")
     return query
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (a lone surrogate, as from a bad decode, does not)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_problem(value: object, depth: int = 0) -> str | None:
+    """What keeps a mapping document from being sent as JSON, or ``None``."""
+    if depth > 100:
+        return "is nested too deeply (or refers to itself)"
+    if isinstance(value, str):
+        return None if _encodable(value) else "has text with a lone surrogate, which UTF-8 cannot encode"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"has a key of type {type(key).__name__}; JSON keys must be strings"
+            problem = _json_problem(key, depth + 1) or _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+    return None
 
 
 def check_top_n(top_n: object) -> int | None:
@@ -237,9 +271,20 @@ def plan_call(
         if isinstance(item, str):
             content = item
             is_blank = not item or item.isspace()
+            if not is_blank and not _encodable(item):
+                raise RerankInputError.for_document(
+                    "document at index {index} is not valid text: it has a lone surrogate, "
+                    "which UTF-8 cannot encode",
+                    index,
+                )
         elif isinstance(item, Mapping):
             content = item
             is_blank = not item
+            problem = None if is_blank else _json_problem(item)
+            if problem is not None:
+                raise RerankInputError.for_document(
+                    "document at index {index} cannot be sent as JSON: it {problem}", index, problem=problem
+                )
         else:
             raise RerankInputError.for_document(
                 "document at index {index} must be a string or a mapping, got {kind}",
