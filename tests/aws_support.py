@@ -61,13 +61,14 @@ def expected_order(emu: Emulator, texts: list[str], top_n: int | None) -> list[i
 def client_settings(**fields: Any) -> dict[str, Any]:
     """Client fields for the emulator: dummy keys, and no botocore retries so faults surface.
 
-    ``fields`` add to these or replace them.
+    ``fields`` add to these or replace them. The retry mode is named because botocore's default
+    is "standard" only from 1.44 on ("legacy" before), and aiobotocore can hold botocore back.
     """
     return {
         "region_name": REGION,
         "aws_access_key_id": "AKIDEXAMPLE",
         "aws_secret_access_key": DUMMY_SECRET,
-        "config": Config(retries={"total_max_attempts": 1}),
+        "config": Config(retries={"mode": "standard", "total_max_attempts": 1}),
         **fields,
     }
 

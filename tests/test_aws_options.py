@@ -367,3 +367,29 @@ def test_importing_the_adapters_loads_no_aws_sdk() -> None:
         "multirerank.testing.sagemaker",
     ]
     assert loaded_after_importing(imported, ["boto3", "botocore", "llama_index"]) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "mode", "attempts"),
+    [
+        (None, "standard", None),
+        ({"retries": {"total_max_attempts": 5}}, "standard", 5),
+        ({"retries": {"mode": "legacy"}}, "legacy", None),
+        (Config(retries={"mode": "adaptive", "total_max_attempts": 2}), "adaptive", 2),
+    ],
+)
+def test_botocore_retry_mode_is_standard_unless_the_user_names_one(
+    config: Any, mode: str, attempts: int | None
+) -> None:
+    """botocore's default mode changed in 1.44; naming it keeps retries alike on every version."""
+    options = BedrockOptions(
+        model_arn="cohere.rerank-v3-5:0",
+        region_name="us-west-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        config=config,
+    )
+    retries = options.build_backend().client.meta.config.retries
+    assert retries["mode"] == mode
+    if attempts is not None:
+        assert attempts in (retries.get("total_max_attempts"), retries.get("max_attempts"))

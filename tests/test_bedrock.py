@@ -19,18 +19,13 @@ from multirerank.backends.bedrock import BedrockOptions
 from multirerank.engine import Reranker
 from multirerank.errors import (
     AuthenticationError,
-    BadRequestError,
-    MalformedResponseError,
-    NotFoundError,
     ProviderError,
-    RerankError,
     RerankInputError,
     RerankTimeoutError,
     ThrottledError,
 )
 from multirerank.testing import Emulator
 from tests.aws_support import (
-    DUMMY_SECRET,
     QUERY,
     REGION,
     client_settings,
@@ -248,33 +243,7 @@ async def test_per_call_fields_work_async_and_unknown_options_fail(emu: Emulator
         compressor.rerank(["solar panel"], QUERY, additional_model_request_fields=["x"])
 
 
-# -- errors --------------------------------------------------------------------------------------
-
-ERROR_CASES = [
-    (400, "ValidationException", BadRequestError, False),
-    (400, "ServiceQuotaExceededException", BadRequestError, False),
-    (403, "AccessDeniedException", AuthenticationError, False),
-    (404, "ResourceNotFoundException", NotFoundError, False),
-    (409, "ConflictException", BadRequestError, False),
-    (424, "DependencyFailedException", ProviderError, False),
-    (429, "ThrottlingException", ThrottledError, True),
-    (500, "InternalServerException", ProviderError, True),
-    (502, "BadGatewayException", ProviderError, True),
-]
-
-
-@pytest.mark.parametrize(("status", "code", "kind", "retryable"), ERROR_CASES)
-def test_vendor_errors_map_onto_project_errors(
-    emu: Emulator, status: int, code: str, kind: type[RerankError], retryable: bool
-) -> None:
-    emu.inject(status=status, code=code, message=f"{code} happened", vendor="bedrock")
-    with pytest.raises(kind) as caught:
-        reranker(emu).rerank(QUERY, ["solar panel"])
-    error = caught.value
-    assert type(error) is kind
-    assert (error.provider, error.status, error.code, error.retryable) == ("bedrock", status, code, retryable)
-    assert f"{code} happened" in str(error)
-    assert DUMMY_SECRET not in str(error)
+# -- errors (what every backend owes is in test_backend_contract.py) ------------------------------
 
 
 def test_errors_surface_through_the_adapters(emu: Emulator) -> None:
@@ -286,24 +255,11 @@ def test_errors_surface_through_the_adapters(emu: Emulator) -> None:
         LlamaBedrockRerank(**settings(emu)).postprocess_nodes(nodes_for(["solar"]), query_str=QUERY)
 
 
-def test_a_dropped_connection_is_a_retryable_provider_error(emu: Emulator) -> None:
-    emu.inject(drop=True, vendor="bedrock")
-    with pytest.raises(ProviderError) as caught:
-        reranker(emu).rerank(QUERY, ["solar panel"])
-    assert caught.value.retryable
-
-
 def test_a_slow_answer_is_a_timeout(emu: Emulator) -> None:
     emu.inject(latency=1.5, vendor="bedrock")
     config = Config(retries={"total_max_attempts": 1}, read_timeout=0.5)
     with pytest.raises(RerankTimeoutError):
         reranker(emu, config=config).rerank(QUERY, ["solar panel"])
-
-
-def test_an_unusable_answer_is_malformed(emu: Emulator) -> None:
-    emu.inject(malformed=True, vendor="bedrock")
-    with pytest.raises(MalformedResponseError):
-        reranker(emu).rerank(QUERY, ["solar panel"])
 
 
 def test_an_unreachable_endpoint_is_a_provider_error(emu: Emulator) -> None:
@@ -312,14 +268,6 @@ def test_an_unreachable_endpoint_is_a_provider_error(emu: Emulator) -> None:
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(ProviderError, match="connection to bedrock failed"):
         reranker(emu, endpoint_url=url).rerank(QUERY, ["solar panel"])
-
-
-def test_botocore_retries_throttling_itself(emu: Emulator) -> None:
-    emu.inject(status=429, code="ThrottlingException", vendor="bedrock", times=1)
-    config = Config(retries={"mode": "standard", "total_max_attempts": 2})
-    result = reranker(emu, config=config).rerank(QUERY, ["solar panel", "wind"])
-    assert len(result) == 2
-    assert len(rerank_requests(emu)) == 2
 
 
 # -- the emulator's own limits (what the real service refuses) -----------------------------------

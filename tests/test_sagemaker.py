@@ -35,7 +35,6 @@ from multirerank.errors import (
 from multirerank.testing import Emulator
 from multirerank.testing.sagemaker import hf_text_classification, tei
 from tests.aws_support import (
-    DUMMY_SECRET,
     QUERY,
     client_settings,
     corpus,
@@ -382,7 +381,7 @@ def test_unset_target_headers_are_not_sent(emu: Emulator) -> None:
     assert not any(name.startswith("x-amzn-sagemaker-") for name in headers)
 
 
-# -- errors --------------------------------------------------------------------------------------
+# -- errors (what every backend owes is in test_backend_contract.py) ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -415,46 +414,7 @@ def test_container_errors_keep_the_container_status(
     assert "boom" in str(error)
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "kind", "retryable"),
-    [
-        (400, "ValidationError", BadRequestError, False),
-        (429, "ModelNotReadyException", ThrottledError, True),
-        (400, "ThrottlingException", ThrottledError, True),
-        (500, "InternalFailure", ProviderError, True),
-        (503, "ServiceUnavailable", ProviderError, True),
-        (530, "InternalDependencyException", ProviderError, True),
-        (424, "ModelError", ProviderError, True),
-        (413, None, BadRequestError, False),
-        (403, "UnrecognizedClientException", Exception, False),
-    ],
-)
-def test_service_errors_map_onto_project_errors(
-    emu: Emulator, status: int, code: str | None, kind: type[Exception], retryable: bool
-) -> None:
-    from multirerank.errors import AuthenticationError
-
-    kind = AuthenticationError if kind is Exception else kind
-    emu.inject(status=status, code=code, message="it failed", vendor="sagemaker")
-    # The mapping alone: the engine's retries of these are tested below.
-    with pytest.raises(RerankError) as caught:
-        reranker(emu, max_retries=0).rerank(QUERY, ["solar"])
-    error = caught.value
-    assert type(error) is kind
-    assert error.retryable is retryable
-    assert error.provider == "sagemaker"
-    assert DUMMY_SECRET not in str(error)
-
-
 # -- retries: botocore's, and the engine's of what botocore leaves --------------------------------
-
-
-def test_a_model_not_ready_is_retried_by_the_engine(emu: Emulator) -> None:
-    emu.inject(status=429, code="ModelNotReadyException", message="loading", vendor="sagemaker")
-    engine = reranker(emu)
-    assert engine.max_retries == 2
-    assert len(engine.rerank(QUERY, ["solar", "wind"])) == 2
-    assert len(invocations(emu)) == 2
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -512,23 +472,10 @@ def test_an_unknown_endpoint_is_not_found(emu: Emulator) -> None:
         reranker(emu).rerank(QUERY, ["solar"])
 
 
-def test_invalid_json_is_a_malformed_answer(emu: Emulator) -> None:
-    emu.inject(malformed=True, vendor="sagemaker")
-    with pytest.raises(MalformedResponseError, match="invalid JSON"):
-        reranker(emu).rerank(QUERY, ["solar"])
-
-
 def test_a_wrong_answer_shape_is_malformed(emu: Emulator) -> None:
     emu.state["sagemaker.formats"] = {ENDPOINT: lambda emulator, body: (200, {"scores": "none"})}
     with pytest.raises(MalformedResponseError, match="TEI answer is not a list"):
         reranker(emu).rerank(QUERY, ["solar"])
-
-
-def test_a_dropped_connection_is_retryable(emu: Emulator) -> None:
-    emu.inject(drop=True, vendor="sagemaker")
-    with pytest.raises(ProviderError) as caught:
-        reranker(emu).rerank(QUERY, ["solar"])
-    assert caught.value.retryable
 
 
 # -- LlamaIndex ----------------------------------------------------------------------------------

@@ -8,40 +8,23 @@ is imported only when a client is built.
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from multirerank.backends.base import Backend
 from multirerank.errors import (
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
-    MalformedResponseError,
-    ProviderError,
     RerankError,
-    RerankTimeoutError,
-    ThrottledError,
-    error_for_status,
 )
 from multirerank.options import env_secret, env_text, env_value
+from multirerank.vendor_spec import ErrorRules
+from multirerank.vendors import AWS_ENV
 
-#: Error codes every AWS service may answer, whatever its own model lists.
-COMMON_ERROR_CODES: Mapping[str, type[RerankError]] = {
-    "AccessDeniedException": AuthenticationError,
-    "UnrecognizedClientException": AuthenticationError,
-    "InvalidSignatureException": AuthenticationError,
-    "IncompleteSignature": AuthenticationError,
-    "MissingAuthenticationToken": AuthenticationError,
-    "ExpiredTokenException": AuthenticationError,
-    "ExpiredToken": AuthenticationError,
-    "InvalidClientTokenId": AuthenticationError,
-    "ThrottlingException": ThrottledError,
-    "Throttling": ThrottledError,
-    "TooManyRequestsException": ThrottledError,
-    "RequestLimitExceeded": ThrottledError,
-}
+if TYPE_CHECKING:
+    from multirerank.backends.aws_async import AioClients
 
 
 @functools.cache
@@ -49,6 +32,11 @@ def _shared_loader() -> Any:
     from botocore.loaders import create_loader
 
     return create_loader()
+
+
+#: botocore's retry settings unless the user's ``config`` names a mode: "standard" mode retries
+#: throttling, 500/502/503/504 and dropped connections, 3 attempts in all (botocore's retry docs).
+DEFAULT_RETRIES: Mapping[str, Any] = {"mode": "standard"}
 
 
 class AWSClientOptions(BaseModel):
@@ -78,14 +66,19 @@ class AWSClientOptions(BaseModel):
         description="AWS region, e.g. 'us-west-2'; AWS_REGION, AWS_DEFAULT_REGION or the profile's otherwise.",
     )
     credentials_profile_name: str | None = Field(
-        default_factory=env_text("AWS_PROFILE"), description="Profile in the AWS config files."
+        default_factory=env_text(*AWS_ENV["credentials_profile_name"]),
+        description="Profile in the AWS config files.",
     )
     # Secrets are left out of every dump (LlamaIndex's to_json, LangChain's serialisation).
-    aws_access_key_id: SecretStr | None = Field(default_factory=env_secret("AWS_ACCESS_KEY_ID"), exclude=True)
-    aws_secret_access_key: SecretStr | None = Field(
-        default_factory=env_secret("AWS_SECRET_ACCESS_KEY"), exclude=True
+    aws_access_key_id: SecretStr | None = Field(
+        default_factory=env_secret(*AWS_ENV["aws_access_key_id"]), exclude=True
     )
-    aws_session_token: SecretStr | None = Field(default_factory=env_secret("AWS_SESSION_TOKEN"), exclude=True)
+    aws_secret_access_key: SecretStr | None = Field(
+        default_factory=env_secret(*AWS_ENV["aws_secret_access_key"]), exclude=True
+    )
+    aws_session_token: SecretStr | None = Field(
+        default_factory=env_secret(*AWS_ENV["aws_session_token"]), exclude=True
+    )
     endpoint_url: str | None = Field(
         default=None, alias="base_url", description="Send requests here instead of the regional AWS endpoint."
     )
@@ -131,7 +124,7 @@ class AWSClientOptions(BaseModel):
             region = (
                 self.region_name
                 or region_hint
-                or env_value("AWS_REGION", "AWS_DEFAULT_REGION")
+                or env_value(*AWS_ENV["region_name"])
                 or session.get_config_variable("region")
             )
             return session.create_client(
@@ -152,6 +145,26 @@ class AWSClientOptions(BaseModel):
             ) from None
         except (BotoCoreError, ValueError) as error:
             raise ConfigurationError(f"cannot build the {service_name} client: {error}") from None
+
+    def build_async_clients(self, service_name: str, client: Any) -> AioClients | None:
+        """The aiobotocore clients twinning ``client`` (built by :meth:`build_client`), or None
+        when the user passed their own boto3 client, whose settings are not known, or aiobotocore
+        is not installed (boto3 alone, without the extra): async calls then run on the pool."""
+        if self.client is not None or importlib.util.find_spec("aiobotocore") is None:
+            return None
+        from multirerank.backends.aws_async import AioClients, AioClientSettings
+
+        options = self._session_options()
+        profile = options.pop("profile_name", None)
+        settings = AioClientSettings(
+            service_name,
+            region_name=client_region(client),
+            endpoint_url=self.endpoint_url,
+            profile=profile,
+            config=self._botocore_config(),
+            keys=tuple((name, SecretStr(value)) for name, value in options.items()),
+        )
+        return AioClients(settings)
 
     def _session_options(self) -> dict[str, Any]:
         explicit = self.model_fields_set
@@ -190,18 +203,27 @@ class AWSClientOptions(BaseModel):
         return options
 
     def _botocore_config(self) -> Any:
+        """The user's botocore Config, on top of :data:`DEFAULT_RETRIES`."""
         from botocore.config import Config
 
         if self.config is None or isinstance(self.config, Config):
-            return self.config
-        if isinstance(self.config, Mapping):
+            given = self.config
+        elif isinstance(self.config, Mapping):
             try:
-                return Config(**self.config)
+                given = Config(**self.config)
             except TypeError as error:
                 raise ConfigurationError(f"config: {error}") from None
-        raise ConfigurationError(
-            f"config must be a botocore.config.Config or a dict, got {type(self.config).__name__}"
-        )
+        else:
+            raise ConfigurationError(
+                f"config must be a botocore.config.Config or a dict, got {type(self.config).__name__}"
+            )
+        chosen: Mapping[str, Any] = getattr(given, "retries", None) or {}
+        if chosen.get("mode"):
+            return given
+        # botocore's default mode is "legacy" before 1.44 (which aiobotocore pins) and "standard"
+        # from it: naming it keeps the retries the same whichever botocore is installed.
+        retries: Any = {**DEFAULT_RETRIES, **chosen}
+        return Config(retries=retries) if given is None else given.merge(Config(retries=retries))
 
 
 class AWSBackend(Backend):
@@ -214,14 +236,45 @@ class AWSBackend(Backend):
 
     max_retries = 0
 
-    def __init__(self, client: Any, *, owns_client: bool) -> None:
+    def __init__(self, client: Any, *, owns_client: bool, async_clients: AioClients | None = None) -> None:
         self.client = client
         self._owns_client = owns_client
+        # aiobotocore twins of ``client`` (one per event loop), when its settings are known; a
+        # backend that does not own its boto3 client (a with_request_fields twin) shares them too.
+        self.async_clients = async_clients
+        self._owns_async_clients = owns_client
+
+    @property
+    def has_native_async(self) -> bool:
+        """Whether :meth:`arerank_batch` awaits an aiobotocore client. Not for a boto3 client the
+        user passed in, whose settings cannot be copied: the engine then runs it on its pool."""
+        return self.async_clients is not None and super().has_native_async
+
+    async def async_client(self) -> Any:
+        """The running loop's aiobotocore client."""
+        if self.async_clients is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no async client (it was given a boto3 client); "
+                "call rerank_batch, or let the Reranker run it on its thread pool"
+            )
+        return await self.async_clients.get()
 
     def describe(self) -> dict[str, Any]:
         return {"region": client_region(self.client)}
 
     def close(self) -> None:
+        """Close the clients this backend made; async ones of running loops close with their loop."""
+        self._close_sync_client()
+        if self._owns_async_clients and self.async_clients is not None:
+            self.async_clients.close()
+
+    async def aclose(self) -> None:
+        """Close the clients this backend made, this loop's async client included."""
+        self._close_sync_client()
+        if self._owns_async_clients and self.async_clients is not None:
+            await self.async_clients.aclose()
+
+    def _close_sync_client(self) -> None:
         # A client the caller passed in is theirs to close.
         if self._owns_client:
             self._owns_client = False
@@ -241,44 +294,23 @@ def close_client(client: Any) -> None:
         close()
 
 
-def translate_aws_error(
-    error: Exception, *, provider: str, codes: Mapping[str, type[RerankError]]
-) -> RerankError:
-    """The project's error for a botocore exception.
-
-    ``codes`` maps the service's error codes onto error types; unknown codes fall back to the
-    HTTP status. Throttling is retryable, and so are server faults (5xx) and lost connections.
+def translate_aws_error(error: Exception, *, provider: str, codes: ErrorRules) -> RerankError:
+    """The project's error for what botocore (or aiobotocore) raised, by the exception table of
+    ``codes``, the service's error rules (``multirerank.vendors``): a ``ClientError`` by its code,
+    else by its HTTP status. Throttling is retryable, and so are server faults (5xx) and lost
+    connections.
     """
-    from botocore import exceptions as boto_errors
 
-    if isinstance(error, boto_errors.ClientError):
+    def client_error(error: Any) -> RerankError:
         details = error.response.get("Error", {})
         code = str(details.get("Code") or "") or None
         message = str(details.get("Message") or "") or (code or "request failed")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return aws_error(message, provider=provider, code=code, status=status, codes=codes)
-    if isinstance(error, (boto_errors.ReadTimeoutError, boto_errors.ConnectTimeoutError)):
-        return RerankTimeoutError(f"{provider} did not answer in time: {error}", provider=provider)
-    if isinstance(
-        error,
-        (
-            boto_errors.NoCredentialsError,
-            boto_errors.PartialCredentialsError,
-            boto_errors.CredentialRetrievalError,
-            boto_errors.NoAuthTokenError,
-            boto_errors.TokenRetrievalError,
-        ),
-    ):
-        return AuthenticationError(f"AWS credentials are missing or unusable: {error}", provider=provider)
-    if isinstance(error, boto_errors.ParamValidationError):
-        return BadRequestError(f"{provider} request rejected before sending: {error}", provider=provider)
-    if isinstance(error, (boto_errors.HTTPClientError, boto_errors.ConnectionError)):
-        return ProviderError(f"connection to {provider} failed: {error}", provider=provider)
-    if type(error).__name__ == "ResponseParserError":
-        return MalformedResponseError(f"{provider} answer could not be parsed: {error}", provider=provider)
-    return ProviderError(
-        f"{provider} call failed: {type(error).__name__}: {error}", provider=provider, retryable=False
-    )
+
+    translated = codes.translate(error, provider=provider, handlers={"client_error": client_error})
+    assert translated is not None, "the last rule matches every exception"
+    return translated
 
 
 def aws_error(
@@ -287,13 +319,8 @@ def aws_error(
     provider: str,
     code: str | None,
     status: int | None,
-    codes: Mapping[str, type[RerankError]],
+    codes: ErrorRules,
 ) -> RerankError:
-    """An error of the type ``codes`` (or the common AWS codes, or the status) names."""
-    kind = codes.get(code or "") or COMMON_ERROR_CODES.get(code or "")
-    if kind is None:
-        return error_for_status(status or 500, message, provider=provider, code=code)
-    retryable = kind is ThrottledError or (
-        issubclass(kind, ProviderError) and (status is None or status >= 500)
-    )
-    return kind(message, provider=provider, status=status, code=code, retryable=retryable)
+    """An error of the type ``codes`` gives the code (the service's, then AWS's common ones), or
+    else the status; a server fault answered with a status below 500 is not retryable."""
+    return codes.error(message, provider=provider, status=status, code=code)

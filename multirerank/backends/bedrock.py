@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, Field, field_validator
 
@@ -16,49 +16,33 @@ from multirerank.backends.aws import (
     close_client,
     translate_aws_error,
 )
+from multirerank.backends.base import Backend
 from multirerank.errors import (
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
     MalformedResponseError,
-    NotFoundError,
-    ProviderError,
-    RerankError,
-    ThrottledError,
+    RerankInputError,
 )
 from multirerank.options import options_from
-from multirerank.types import BatchResult, DocumentInput, Limits, Usage
+from multirerank.types import BatchResult, DocumentInput, Usage
+from multirerank.vendors import BEDROCK
 
-PROVIDER = "bedrock"
+if TYPE_CHECKING:
+    from multirerank.backends.aws_async import AioClients
+
+SPEC = BEDROCK
+PROVIDER = SPEC.provider
 SERVICE = "bedrock-agent-runtime"
 
 #: Where each rerank model is served (Bedrock model catalogue); other model ids are not checked.
-RERANK_MODEL_REGIONS: Mapping[str, frozenset[str]] = {
-    "amazon.rerank-v1:0": frozenset({"ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2"}),
-    "cohere.rerank-v3-5:0": frozenset(
-        {"ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2", "us-east-1"}
-    ),
-}
+RERANK_MODEL_REGIONS: Mapping[str, frozenset[str]] = {model.name: model.regions for model in SPEC.models}
 
 #: The only ARN form the Rerank API accepts (its model's pattern, with the parts named).
 FOUNDATION_MODEL_ARN = re.compile(
     r"^arn:(?P<partition>aws(-[^:]+)?):bedrock:(?P<region>[a-z0-9-]{1,20})::foundation-model/(?P<model>.+)$"
 )
 
-#: Rerank's error codes (its API model) onto the project's error types.
-ERROR_CODES: Mapping[str, type[RerankError]] = {
-    "ValidationException": BadRequestError,
-    "ConflictException": BadRequestError,
-    # An account quota, not a passing burst: waiting does not lift it.
-    "ServiceQuotaExceededException": BadRequestError,
-    "ThrottlingException": ThrottledError,
-    "AccessDeniedException": AuthenticationError,
-    "ResourceNotFoundException": NotFoundError,
-    "DependencyFailedException": ProviderError,
-    "InternalServerException": ProviderError,
-    "BadGatewayException": ProviderError,
-    "ServiceUnavailableException": ProviderError,
-}
+#: Rerank's error codes (its API model) and botocore's exceptions onto the project's error types.
+ERROR_CODES = SPEC.errors
 
 
 def _partition(region: str) -> str:
@@ -123,6 +107,43 @@ def _scored(result: object, position: int) -> tuple[int, float]:
     return result["index"], result["relevanceScore"]
 
 
+class _Pages:
+    """One batch's Rerank pages: the request for the next one, and the scores read so far."""
+
+    def __init__(self, request: dict[str, Any], count: int) -> None:
+        self._request = request
+        self._count = count
+        self._scores: list[tuple[int, float]] = []
+        self._token: str | None = None
+        self._seen_tokens: set[str] = set()
+        self._done = False
+
+    def next_request(self) -> dict[str, Any] | None:
+        """The request for the next page, or None once the last one was read."""
+        if self._done:
+            return None
+        return self._request if self._token is None else {**self._request, "nextToken": self._token}
+
+    def read(self, response: Mapping[str, Any]) -> None:
+        results = response.get("results")
+        if not isinstance(results, list):
+            raise MalformedResponseError("Rerank answer has no results list", provider=PROVIDER)
+        for result in results:
+            self._scores.append(_scored(result, len(self._scores)))
+        token = response.get("nextToken")
+        if not token:
+            self._done = True
+            return
+        if token in self._seen_tokens or len(self._seen_tokens) > self._count:
+            raise MalformedResponseError("Rerank kept answering with nextToken pages", provider=PROVIDER)
+        self._seen_tokens.add(token)
+        self._token = token
+
+    def result(self) -> BatchResult:
+        # Every page was a request of its own: the first plus one per token followed.
+        return BatchResult(self._scores, Usage(requests=1 + len(self._seen_tokens)))
+
+
 class BedrockBackend(AWSBackend):
     """One Rerank request per call, following ``nextToken`` pages (each counted in the usage).
 
@@ -132,8 +153,9 @@ class BedrockBackend(AWSBackend):
     """
 
     provider = PROVIDER
-    score_scale = "probability"
-    limits = Limits(max_documents=1000, max_document_chars=32_000, max_query_chars=32_000)
+    score_scale = SPEC.score_scale
+    limits = SPEC.limits
+    max_retries = SPEC.retry.max_retries
     max_concurrency = 4
 
     def __init__(
@@ -144,40 +166,39 @@ class BedrockBackend(AWSBackend):
         truncate: bool = False,
         additional_model_request_fields: Mapping[str, Any] | None = None,
         owns_client: bool = False,
+        async_clients: AioClients | None = None,
     ) -> None:
-        super().__init__(client, owns_client=owns_client)
+        super().__init__(client, owns_client=owns_client, async_clients=async_clients)
         self.model = model_arn
         self.truncate = truncate
         self.additional_model_request_fields = dict(additional_model_request_fields or {})
 
     def with_request_fields(self, fields: Mapping[str, Any]) -> BedrockBackend:
-        """A twin sharing this client whose requests also carry ``fields`` (they win on clashes)."""
+        """A twin sharing this backend's clients (sync and async; closing them stays this
+        backend's job) whose requests also carry ``fields`` (they win on clashes)."""
         return BedrockBackend(
             self.client,
             self.model,
             truncate=self.truncate,
             additional_model_request_fields={**self.additional_model_request_fields, **fields},
+            async_clients=self.async_clients,
         )
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
-        request = self._request(query, documents, top_n)
-        scores: list[tuple[int, float]] = []
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            response = self._call(request if token is None else {**request, "nextToken": token})
-            results = response.get("results")
-            if not isinstance(results, list):
-                raise MalformedResponseError("Rerank answer has no results list", provider=PROVIDER)
-            for result in results:
-                scores.append(_scored(result, len(scores)))
-            token = response.get("nextToken")
-            if not token:
-                # Every page was a request of its own: the first plus one per token followed.
-                return BatchResult(scores, Usage(requests=1 + len(seen_tokens)))
-            if token in seen_tokens or len(seen_tokens) > len(documents):
-                raise MalformedResponseError("Rerank kept answering with nextToken pages", provider=PROVIDER)
-            seen_tokens.add(token)
+        pages = _Pages(self._request(query, documents, top_n), len(documents))
+        while (request := pages.next_request()) is not None:
+            pages.read(self._call(request))
+        return pages.result()
+
+    async def arerank_batch(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        """:meth:`rerank_batch` through this loop's aiobotocore client."""
+        client = await self.async_client()
+        pages = _Pages(self._request(query, documents, top_n), len(documents))
+        while (request := pages.next_request()) is not None:
+            pages.read(await self._acall(client, request))
+        return pages.result()
 
     def _request(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> dict[str, Any]:
         model_configuration: dict[str, Any] = {"modelArn": self.model}
@@ -205,6 +226,15 @@ class BedrockBackend(AWSBackend):
             raise translate_aws_error(error, provider=PROVIDER, codes=ERROR_CODES) from error
         return response
 
+    async def _acall(self, client: Any, request: dict[str, Any]) -> Mapping[str, Any]:
+        from multirerank.backends.aws_async import aio_call_errors
+
+        try:
+            response: Mapping[str, Any] = await client.rerank(**request)
+        except aio_call_errors() as error:
+            raise translate_aws_error(error, provider=PROVIDER, codes=ERROR_CODES) from error
+        return response
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model_arn": self.model}
 
@@ -218,7 +248,7 @@ class BedrockOptions(AWSClientOptions):
     )
     truncate: bool = Field(
         default=False,
-        description="Cut texts over Bedrock's 32,000-character limit instead of rejecting them.",
+        description=f"Cut texts over Bedrock's {SPEC.limit('max_document_chars'):,}-character limit instead of rejecting them.",
     )
     additional_model_request_fields: dict[str, Any] | None = Field(
         default=None,
@@ -232,6 +262,20 @@ class BedrockOptions(AWSClientOptions):
         if not value or any(character.isspace() for character in value):
             raise ValueError("model_arn must be a model ARN or id without spaces")
         return value
+
+    def backend_for_call(self, backend: Backend, options: Mapping[str, Any]) -> Backend:
+        """``backend`` whose requests also carry ``additional_model_request_fields`` for one call,
+        as langchain-aws's ``rerank`` takes them; any other option is a RerankInputError."""
+        options = dict(options)
+        fields = options.pop("additional_model_request_fields", None)
+        if options:
+            raise RerankInputError(f"{type(self).__name__}.rerank got unexpected options {sorted(options)}")
+        if fields is not None and not isinstance(fields, Mapping):
+            raise RerankInputError("additional_model_request_fields must be a dict")
+        if not fields or not isinstance(backend, BedrockBackend):
+            return backend
+        # A twin sharing the client: the object's own settings stay as they were.
+        return backend.with_request_fields(fields)
 
     def build_backend(self) -> BedrockBackend:
         match = FOUNDATION_MODEL_ARN.match(self.model_arn)
@@ -248,6 +292,7 @@ class BedrockOptions(AWSClientOptions):
             truncate=self.truncate,
             additional_model_request_fields=self.additional_model_request_fields,
             owns_client=self.client is None,
+            async_clients=self.build_async_clients(SERVICE, client),
         )
 
 

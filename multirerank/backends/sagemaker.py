@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, InstanceOf, field_serializer, field_validator
 
@@ -31,41 +31,30 @@ from multirerank.errors import (
     NotFoundError,
     ProviderError,
     RerankError,
-    ThrottledError,
     error_for_status,
 )
 from multirerank.options import options_from
 from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, Usage, document_text
+from multirerank.vendors import SAGEMAKER
 
-PROVIDER = "sagemaker"
+if TYPE_CHECKING:
+    from multirerank.backends.aws_async import AioClients
+
+SPEC = SAGEMAKER
+PROVIDER = SPEC.provider
 SERVICE = "sagemaker-runtime"
-#: InvokeEndpoint's largest request body.
-MAX_BODY_BYTES = 6_291_456
+#: InvokeEndpoint's largest request body, in bytes.
+MAX_BODY_BYTES = SPEC.limit("max_request_cost")
 #: Room left for the query and the JSON around the texts when the engine sizes a request.
 BODY_HEADROOM = 64 * 1024
 #: TEI's default ``--max-client-batch-size``.
-DEFAULT_DOCUMENTS_PER_REQUEST = 32
+DEFAULT_DOCUMENTS_PER_REQUEST = SPEC.limit("max_documents")
 
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 _ENDPOINT_NOT_FOUND = re.compile(r"^Endpoint .* not found", re.IGNORECASE)
 
-ERROR_CODES: Mapping[str, type[RerankError]] = {
-    "ValidationError": BadRequestError,
-    "ModelNotReadyException": ThrottledError,
-    "ThrottlingException": ThrottledError,
-    "InternalFailure": ProviderError,
-    "ServiceUnavailable": ProviderError,
-    "InternalDependencyException": ProviderError,
-    "InternalStreamFailure": ProviderError,
-}
-
-#: Failures botocore leaves to us (verified against botocore's retries/standard.py and
-#: data/_retry.json): its standard mode, the default, retries throttling codes such as
-#: ThrottlingException, statuses 500/502/503/504 and dropped connections, and its legacy mode
-#: also any 429. Neither retries ModelError (always 424, whatever the container answered) nor
-#: InternalDependencyException (530), and standard mode skips ModelNotReadyException because
-#: InvokeEndpoint models it without a retryable trait.
-ENGINE_RETRIED_CODES = frozenset({"ModelNotReadyException", "ModelError", "InternalDependencyException"})
+#: InvokeEndpoint's error codes and botocore's exceptions onto the project's error types.
+ERROR_CODES = SPEC.errors
 
 #: ``(index, score)`` pairs, indices being positions in the texts sent.
 ScoredPairs = Iterable[tuple[int, float]]
@@ -217,6 +206,16 @@ def register_payload_format(payload_format: PayloadFormat) -> PayloadFormat:
     return payload_format
 
 
+@dataclass(frozen=True)
+class _Piece:
+    """One InvokeEndpoint request of a batch: its body, and the texts it carries (``count`` of
+    them, from position ``offset`` of the batch)."""
+
+    offset: int
+    count: int
+    body: bytes
+
+
 def _merged(body: Any, fields: Mapping[str, Any]) -> Any:
     merged = dict(body)
     for key, value in fields.items():
@@ -242,12 +241,12 @@ class SageMakerBackend(AWSBackend):
     The engine splits lists over ``max_documents_per_request`` and over the body limit; a body
     that still comes out too large (a long query repeated per text, a custom format) is halved
     here, so nothing over 6 MiB is ever sent. botocore retries throttling and 5xx answers itself;
-    the engine retries what it leaves (see :data:`ENGINE_RETRIED_CODES` and :meth:`should_retry`).
+    the engine retries what it leaves (the codes of ``SPEC.retry``, and :meth:`should_retry`).
     """
 
     provider = PROVIDER
     max_concurrency = 4
-    max_retries = 2
+    max_retries = SPEC.retry.max_retries
 
     def __init__(
         self,
@@ -261,6 +260,7 @@ class SageMakerBackend(AWSBackend):
         score_scale: ScoreScale | None = None,
         headers: Mapping[str, str] | None = None,
         owns_client: bool = False,
+        async_clients: AioClients | None = None,
     ) -> None:
         extra: dict[str, Any] = {}
         for wanted, fields, option in (
@@ -271,7 +271,7 @@ class SageMakerBackend(AWSBackend):
                 raise ConfigurationError(f"payload format {payload_format.name!r} does not support {option}")
             if wanted and fields is not None:
                 extra = _merged(extra, fields)
-        super().__init__(client, owns_client=owns_client)
+        super().__init__(client, owns_client=owns_client, async_clients=async_clients)
         self.model = endpoint_name
         self.payload_format = payload_format
         self.score_scale = score_scale or ("logit" if raw_scores else "probability")
@@ -284,32 +284,49 @@ class SageMakerBackend(AWSBackend):
     def should_retry(self, error: RerankError) -> bool:
         """The retryable errors botocore does not retry: an endpoint still loading its model, a
         container that answered 429 or 5xx (inside ModelError), an internal dependency failure."""
-        if not error.retryable or error.code not in ENGINE_RETRIED_CODES:
+        if not SPEC.retry.engine_retries(error):
             return False
         # botocore's legacy mode already retries every 429; more attempts would multiply its own.
         return error.code != "ModelNotReadyException" or not _retries_every_429(self.client)
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
-        texts = [str(document_text(document)) for document in documents]
-        return self._scores(str(query), texts, 0)
+        pieces = self._pieces(str(query), [str(document_text(document)) for document in documents], 0)
+        scores: list[tuple[int, float]] = []
+        for piece in pieces:
+            scores.extend(self._scored(piece, self._invoke(piece.body)))
+        # Every half of a body that had to be split was a request of its own.
+        return BatchResult(scores, Usage(requests=len(pieces)))
 
-    def _scores(self, query: str, texts: list[str], offset: int) -> BatchResult:
-        """Scores for ``texts``, halving a body over the limit; the usage counts every request."""
+    async def arerank_batch(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        """:meth:`rerank_batch` through this loop's aiobotocore client."""
+        client = await self.async_client()
+        pieces = self._pieces(str(query), [str(document_text(document)) for document in documents], 0)
+        scores: list[tuple[int, float]] = []
+        for piece in pieces:
+            scores.extend(self._scored(piece, await self._ainvoke(client, piece.body)))
+        return BatchResult(scores, Usage(requests=len(pieces)))
+
+    def _pieces(self, query: str, texts: list[str], offset: int) -> list[_Piece]:
+        """The requests for ``texts``: one body, or its halves (halved again while still over the
+        limit), all built before any is sent."""
         body = self._body(query, texts)
-        if len(body) > MAX_BODY_BYTES:
-            if len(texts) == 1:
-                raise BadRequestError(
-                    f"the request for the document at position {offset} of this batch is {len(body)} bytes; "
-                    f"InvokeEndpoint accepts at most {MAX_BODY_BYTES}: shorten the query or the document",
-                    provider=PROVIDER,
-                )
-            middle = len(texts) // 2
-            first = self._scores(query, texts[:middle], offset)
-            second = self._scores(query, texts[middle:], offset + middle)
-            return BatchResult(first.scores + second.scores, first.usage + second.usage)
-        answer = self._invoke(body)
-        scores = [(index + offset, score) for index, score in self._parse(answer, len(texts))]
-        return BatchResult(scores, Usage(requests=1))
+        if len(body) <= MAX_BODY_BYTES:
+            return [_Piece(offset, len(texts), body)]
+        if len(texts) == 1:
+            raise BadRequestError(
+                f"the request for the document at position {offset} of this batch is {len(body)} bytes; "
+                f"InvokeEndpoint accepts at most {MAX_BODY_BYTES}: shorten the query or the document",
+                provider=PROVIDER,
+            )
+        middle = len(texts) // 2
+        return self._pieces(query, texts[:middle], offset) + self._pieces(
+            query, texts[middle:], offset + middle
+        )
+
+    def _scored(self, piece: _Piece, answer: bytes) -> list[tuple[int, float]]:
+        return [(index + piece.offset, score) for index, score in self._parse(answer, piece.count)]
 
     def _body(self, query: str, texts: list[str]) -> bytes:
         try:
@@ -343,23 +360,44 @@ class SageMakerBackend(AWSBackend):
                 f"the {name} format could not read the answer: {type(error).__name__}: {error}"
             ) from error
 
+    def _invoke_arguments(self, body: bytes) -> dict[str, Any]:
+        return {
+            "EndpointName": self.model,
+            "Body": body,
+            "ContentType": self.payload_format.content_type,
+            "Accept": self.payload_format.accept,
+            **self.headers,
+        }
+
     def _invoke(self, body: bytes) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = self.client.invoke_endpoint(
-                EndpointName=self.model,
-                Body=body,
-                ContentType=self.payload_format.content_type,
-                Accept=self.payload_format.accept,
-                **self.headers,
-            )
+            response = self.client.invoke_endpoint(**self._invoke_arguments(body))
             answer: bytes = response["Body"].read()
-        except ClientError as error:
-            raise self._client_error(error) from error
-        except BotoCoreError as error:
-            raise translate_aws_error(error, provider=PROVIDER, codes=ERROR_CODES) from error
+        except (ClientError, BotoCoreError) as error:
+            raise self._failure(error) from error
         return answer
+
+    async def _ainvoke(self, client: Any, body: bytes) -> bytes:
+        from multirerank.backends.aws_async import aio_call_errors
+
+        try:
+            response = await client.invoke_endpoint(**self._invoke_arguments(body))
+            # Leaving the block releases the connection, also when reading fails halfway.
+            async with response["Body"] as stream:
+                answer: bytes = await stream.read()
+        except aio_call_errors() as error:
+            raise self._failure(error) from error
+        return answer
+
+    def _failure(self, error: Exception) -> RerankError:
+        """The project's error for what a call raised, through either client."""
+        from botocore.exceptions import ClientError
+
+        if isinstance(error, ClientError):
+            return self._client_error(error)
+        return translate_aws_error(error, provider=PROVIDER, codes=ERROR_CODES)
 
     def _client_error(self, error: Any) -> RerankError:
         response = error.response
@@ -408,6 +446,7 @@ class SageMakerOptions(AWSClientOptions):
     max_documents_per_request: int = Field(
         default=DEFAULT_DOCUMENTS_PER_REQUEST,
         ge=1,
+        strict=True,
         description="Texts per request (TEI's default limit is 32).",
     )
     truncate: bool = Field(
@@ -504,6 +543,7 @@ class SageMakerOptions(AWSClientOptions):
                 score_scale=self.score_scale,
                 headers=self.invoke_headers(),
                 owns_client=self.client is None,
+                async_clients=self.build_async_clients(SERVICE, client),
             )
         except ConfigurationError:
             if self.client is None:
