@@ -105,10 +105,25 @@ def _scored_copies(documents: Sequence[Document], response: RerankResponse) -> l
     copies = []
     for result in response.results:
         original = documents[result.index]
-        metadata = copy.deepcopy(original.metadata)
+        metadata = _copied(original.metadata)
         if SCORE_KEY in metadata:
             # A score from an earlier stage is kept, not silently lost.
             metadata[PREVIOUS_SCORE_KEY] = metadata[SCORE_KEY]
         metadata[SCORE_KEY] = result.relevance_score
         copies.append(original.model_copy(update={"metadata": metadata}, deep=False))
     return copies
+
+
+def _copied(metadata: dict[Any, Any]) -> dict[Any, Any]:
+    """A deep copy of ``metadata``; values that cannot be copied (a lock, a client) are shared."""
+    try:
+        return copy.deepcopy(metadata)
+    except Exception:
+        pass
+    copied: dict[Any, Any] = {}
+    for key, value in metadata.items():
+        try:
+            copied[key] = copy.deepcopy(value)
+        except Exception:
+            copied[key] = value
+    return copied

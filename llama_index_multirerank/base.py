@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import ClassVar, Literal
 
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
@@ -36,6 +36,13 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
     metadata_mode: Literal["all", "embed", "llm", "none"] = Field(
         default="embed", description="Which metadata a node's text includes when rerank_fields is not set."
     )
+
+    _call_settings: ClassVar[frozenset[str]] = RerankSettings._call_settings | {
+        "metadata_mode",
+        "callback_manager",
+    }
+    # The callback manager is LlamaIndex's plumbing, not a setting; each object has its own.
+    _not_compared: ClassVar[frozenset[str]] = frozenset({"callback_manager"})
 
     @classmethod
     def class_name(cls) -> str:

@@ -15,6 +15,7 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.registry import backend_from_model, known_providers
+from multirerank.routing import Router
 from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "RerankResult",
     "RerankTimeoutError",
     "Reranker",
+    "Router",
     "ScoreScale",
     "ThrottledError",
     "Usage",

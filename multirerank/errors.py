@@ -16,6 +16,9 @@ class RerankError(Exception):
     """
 
     retryable_by_default = False
+    #: A routed call's failed attempts before this error, one dict per route (provider, model,
+    #: error, status, message); empty for a call with one backend.
+    attempts: list[dict[str, object]] = []
 
     def __init__(
         self,

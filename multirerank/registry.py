@@ -10,11 +10,12 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError
 from multirerank.options import validation_problems
+from multirerank.redaction import HiddenValues
 
 #: provider -> "module:factory"; a factory takes the text after "provider/" (or None) and options.
 PROVIDERS: dict[str, str] = {
@@ -69,9 +70,16 @@ def backend_from_model(model: str, /, **options: Any) -> Backend:
 class ModelStringOptions(BaseModel):
     """A backend named by a model string; the framework classes' ``MultiRerank`` is built on it."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
 
-    model: str = Field(description="A model string such as 'local' or 'bedrock/cohere.rerank-v3-5:0'.")
+    model: str | None = Field(
+        default=None, description="A model string such as 'local' or 'bedrock/cohere.rerank-v3-5:0'."
+    )
+    router: Any = Field(
+        default=None,
+        exclude=True,
+        description="A multirerank.Router to serve calls instead of one model (then leave model unset).",
+    )
     # Options can hold keys, so they stay out of reprs and serialised forms.
     backend_options: dict[str, Any] = Field(
         default_factory=dict,
@@ -80,5 +88,22 @@ class ModelStringOptions(BaseModel):
         description="Options for the backend the string names.",
     )
 
+    @field_validator("backend_options")
+    @classmethod
+    def _hide_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Kept as given, shown with its keys only wherever the object is looked into.
+        return HiddenValues(value)
+
     def build_backend(self) -> Backend:
+        """The backend ``model`` names, or ``router``; exactly one of them must be given."""
+        from multirerank.routing import Router
+
+        if self.router is not None:
+            if not isinstance(self.router, Router):
+                raise ConfigurationError(f"router must be a multirerank.Router, got {type(self.router).__name__}")
+            if self.model is not None or self.backend_options:
+                raise ConfigurationError("give either model (with backend_options) or router, not both")
+            return self.router
+        if self.model is None:
+            raise ConfigurationError("model is required: a model string such as 'local', or give router=")
         return backend_from_model(self.model, **self.backend_options)

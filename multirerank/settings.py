@@ -14,7 +14,7 @@ import importlib
 import threading
 import types
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from typing_extensions import Self
@@ -32,8 +32,13 @@ class RerankSettings(BaseModel):
     ``build_backend`` is the one used.
     """
 
-    top_n: int | None = Field(default=3, description="How many documents to return; None for all.")
-    score_threshold: float | None = Field(default=None, description="Drop results scoring below this value.")
+    # Strict fields: True, 2.0 or "3" is no count and "0.5" no score, here as in a call's arguments.
+    top_n: int | None = Field(
+        default=3, strict=True, description="How many documents to return; None for all."
+    )
+    score_threshold: float | None = Field(
+        default=None, strict=True, description="Drop results scoring below this value."
+    )
     rerank_fields: list[str] | None = Field(
         default=None,
         description=(
@@ -47,11 +52,35 @@ class RerankSettings(BaseModel):
     )
     max_concurrency: int | None = Field(
         default=None,
+        strict=True,
+        ge=1,
         description="Requests in flight at once for one call when a list is split; the backend's default if None.",
     )
     retry_budget: float | None = Field(
         default=None,
+        strict=True,
+        ge=0,
         description="Seconds one call may spend waiting to retry throttled or failed requests (30 if None).",
+    )
+    deadline: float | None = Field(
+        default=None,
+        strict=True,
+        gt=0,
+        description="Seconds a whole call may take (requests, retries, rate-limit waits, fallbacks).",
+    )
+    rate_limit: str | dict[str, str] | None = Field(
+        default=None,
+        description="Client-side rate limit, e.g. '100/minute' or {'requests': ..., 'documents': ...}.",
+    )
+    rate_limit_storage: str | None = Field(
+        default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
+    )
+    fallbacks: list[Any] | None = Field(
+        default=None,
+        description=(
+            "Routes to try in order when this one fails: model strings, {'model': ..., **options} "
+            "mappings or backends."
+        ),
     )
 
     # Inputs stay out of validation errors: they can hold keys and tokens.
@@ -66,6 +95,13 @@ class RerankSettings(BaseModel):
 
     _reranker: Reranker | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    #: Settings read per call only: assigning one does not rebuild the engine.
+    _call_settings: ClassVar[frozenset[str]] = frozenset({"top_n", "score_threshold", "rerank_fields"})
+    #: Fields left out of equality (framework plumbing, not settings).
+    _not_compared: ClassVar[frozenset[str]] = frozenset()
+    #: Fields that may hold an SDK client the caller made; an object holding one cannot be pickled.
+    _client_fields: ClassVar[tuple[str, ...]] = ("client", "api_client")
 
     @field_validator("top_n")
     @classmethod
@@ -114,13 +150,27 @@ class RerankSettings(BaseModel):
         }
 
     def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in type(self).model_fields:
-            # The engine was built from the old settings; a wrong new one fails here, as it
-            # would at construction.
+        """Validate and store ``value``, then rebuild the engine if the setting is one of its.
+
+        All or nothing: when pydantic refuses the value, or the engine cannot be built from the
+        new settings (a :class:`ConfigurationError` from the backend), the object keeps its
+        previous value and engine, and the error is raised.
+        """
+        if name not in type(self).model_fields:
+            super().__setattr__(name, value)
+            return
+        values, fields_set = dict(self.__dict__), set(self.model_fields_set)
+        try:
+            super().__setattr__(name, value)
+            engine = None if name in self._call_settings else self._new_reranker()
+        except BaseException:
+            # A model validator may have failed after pydantic stored the value; put it back.
+            object.__setattr__(self, "__dict__", values)
+            object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+            raise
+        if engine is not None:
             with self._lock:
-                self._reranker = None
-            _ = self.reranker
+                self._reranker = engine
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A new object built from this one's settings and ``update``, with an engine of its own.
@@ -139,17 +189,69 @@ class RerankSettings(BaseModel):
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         return self.model_copy(deep=True)
 
+    def __eq__(self, other: object) -> bool:
+        """Objects are equal when they are of the same class and their settings are equal.
+
+        Their engines (each object's own) do not count, nor framework plumbing such as
+        LlamaIndex's ``callback_manager``.
+        """
+        if not isinstance(other, RerankSettings):
+            return NotImplemented
+        return type(self) is type(other) and self._compared() == other._compared()
+
+    def _compared(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name not in self._not_compared}
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """The settings, for pickle; the engine is left behind and rebuilt on first use.
+
+        Raises ``TypeError`` naming the field when the object holds an SDK client the caller
+        passed in (``client``, ``api_client``): such a client cannot be sent to another process.
+        """
+        for name in self._client_fields:
+            if getattr(self, name, None) is not None:
+                raise TypeError(
+                    f"cannot pickle {type(self).__name__}: its {name!r} field holds an SDK client given "
+                    f"by the caller, which cannot be pickled; pickle an object built from settings "
+                    f"(without {name}) and it makes its own client"
+                )
+        private = {
+            key: value
+            for key, value in (self.__pydantic_private__ or {}).items()
+            if key not in ("_reranker", "_lock")
+        }
+        return {
+            "__dict__": dict(self.__dict__),
+            "__pydantic_extra__": self.__pydantic_extra__,
+            "__pydantic_fields_set__": set(self.model_fields_set),
+            "__pydantic_private__": private,
+        }
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Restore pickled settings; the engine is built when first needed (see :attr:`reranker`)."""
+        private = dict(state.get("__pydantic_private__") or {})
+        private.update(_reranker=None, _lock=threading.Lock())
+        # pydantic's own restore, not LlamaIndex's (which re-runs __init__ and drops fields).
+        BaseModel.__setstate__(self, {**state, "__pydantic_private__": private})
+
+    def _new_reranker(self) -> Reranker:
+        return Reranker(
+            self.build_backend(),
+            max_concurrency=self.max_concurrency,
+            retry_budget=self.retry_budget,
+            normalize_scores=self.normalize_scores,
+            deadline=self.deadline,
+            rate_limit=self.rate_limit,
+            rate_limit_storage=self.rate_limit_storage,
+            fallbacks=self.fallbacks,
+        )
+
     @property
     def reranker(self) -> Reranker:
-        """The engine behind this object, built once."""
+        """The engine behind this object, built once (after unpickling, on first use)."""
         with self._lock:
             if self._reranker is None:
-                self._reranker = Reranker(
-                    self.build_backend(),
-                    max_concurrency=self.max_concurrency,
-                    retry_budget=self.retry_budget,
-                    normalize_scores=self.normalize_scores,
-                )
+                self._reranker = self._new_reranker()
             return self._reranker
 
 

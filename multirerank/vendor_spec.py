@@ -209,13 +209,15 @@ class RetryPolicy:
     vendor's SDK already retries (``sdk``, in words) so the engine does not multiply it.
 
     The engine retries a retryable error; ``codes`` narrows that to errors with those vendor
-    codes and ``kinds`` to those error types.
+    codes and ``kinds`` to those error types, and errors answered with one of ``sdk_statuses``
+    (which the SDK has retried itself) are left alone.
     """
 
     max_retries: int
     codes: frozenset[str] | None = None
     kinds: tuple[type[RerankError], ...] = ()
     sdk: str = ""
+    sdk_statuses: frozenset[int] = frozenset()
 
     def engine_retries(self, error: RerankError) -> bool:
         """Whether the engine should retry ``error`` (within ``max_retries``)."""
@@ -223,6 +225,7 @@ class RetryPolicy:
             error.retryable
             and (self.codes is None or error.code in self.codes)
             and (not self.kinds or isinstance(error, self.kinds))
+            and error.status not in self.sdk_statuses
         )
 
 

@@ -266,6 +266,9 @@ WATSONX = VendorSpec(
                 "watsonx.ai is not available at this URL (HTML 404)",
                 status=404,
             ),
+            # The SDK turns a refused connection to a Cloud Pak for Data URL into "The provided
+            # URL is invalid", raised from the httpx error: that error is what happened.
+            ExceptionRule(_WML + "WMLClientError", handler="transport_cause"),
             ExceptionRule(
                 "httpx:TimeoutException", RerankTimeoutError, "watsonx.ai did not answer in time ({name})"
             ),
@@ -286,10 +289,13 @@ WATSONX = VendorSpec(
             ),
         ),
     ),
-    # The SDK's transport retries 401/500/502/503/504/520/521/524 three times with back-off, but
-    # not 429: the engine retries throttling only.
+    # The SDK's transport retries 401/500/502/503/504/520/521/524 three times with back-off, and a
+    # dropped keep-alive connection, but re-raises a read timeout or a refused connection at once
+    # and leaves 429 alone: the engine retries those (ibm_watsonx_ai/_wrappers/httpx/retry_transport).
     retry=RetryPolicy(
-        max_retries=2, kinds=(ThrottledError,), sdk="HTTP 401, 500, 502, 503, 504, 520, 521, 524 (3 times)"
+        max_retries=2,
+        sdk="HTTP 401, 500, 502, 503, 504, 520, 521, 524 (3 times) and dropped keep-alive connections",
+        sdk_statuses=frozenset({401, 500, 502, 503, 504, 520, 521, 524}),
     ),
     env={
         "url": ("WATSONX_URL",),

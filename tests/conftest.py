@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from multirerank import registry
+from tests.leak_support import pytest_terminal_summary  # noqa: F401 - prints the secrets tally
 from tests.memory_backend import REGISTRY_TARGET
 
 

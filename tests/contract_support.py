@@ -257,9 +257,9 @@ def _sagemaker(setup: Setup) -> Backend:
     # answers and dropped connections; the engine retries what it leaves (ModelNotReadyException,
     # ModelError, InternalDependencyException).
     attempts = _botocore_attempts(setup)
+    # botocore's own read timeout is 60 s.
     config = Config(
-        retries={"mode": "standard", "total_max_attempts": attempts},
-        **({"read_timeout": setup.timeout} if setup.timeout else {}),
+        retries={"mode": "standard", "total_max_attempts": attempts}, read_timeout=setup.timeout or 60
     )
     settings = client_settings(
         endpoint_name=SAGEMAKER_ENDPOINT,

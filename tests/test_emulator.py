@@ -7,6 +7,7 @@ import socket
 import ssl
 import struct
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -141,3 +142,111 @@ def _read_until_closed(connection: socket.socket) -> bytes:
         return connection.recv(1024)
     except ConnectionResetError:
         return b""
+
+
+# -- injected faults: spoiled results and random rates -------------------------------------------
+
+#: A vendor's answer of each shape the emulator speaks, with two results.
+SHAPES = {
+    "tei": [{"index": 1, "score": 0.9}, {"index": 0, "score": 0.2}],
+    "cohere": {
+        "id": "x",
+        "results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}],
+    },
+    "bedrock": {"results": [{"index": 1, "relevanceScore": 0.9}, {"index": 0, "relevanceScore": 0.2}]},
+    "dashscope": {
+        "output": {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}]}
+    },
+    "hf-sentence-ranking": {"scores": [{"index": 1, "score": 0.9}, {"index": 0, "score": 0.2}]},
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_corruption_applies_to_every_shape(shape: str) -> None:
+    spoiled = {}
+    for corruption in emulator_server.CORRUPTIONS:
+        body = json.loads(json.dumps(SHAPES[shape]))
+        emulator_server.corrupt_results(body, corruption)
+        spoiled[corruption] = emulator_server.answer_results(body)
+    score = next(
+        key for key in ("relevance_score", "relevanceScore", "score") if key in json.dumps(SHAPES[shape])
+    )
+    assert [item["index"] for item in spoiled["index-out-of-range"]] == [2, 0]
+    assert [item["index"] for item in spoiled["negative-index"]] == [-1, 0]
+    assert [item["index"] for item in spoiled["duplicate-index"]] == [1, 1]
+    assert (
+        spoiled["nan-score"] is not None and spoiled["nan-score"][0][score] != spoiled["nan-score"][0][score]
+    )
+    assert spoiled["missing-score"] is not None and score not in spoiled["missing-score"][0]
+    assert spoiled["empty-results"] == []
+    assert [item["index"] for item in spoiled["short-results"]] == [1]
+
+
+def test_a_corrupted_answer_goes_out_as_the_vendor_would_send_it() -> None:
+    with Emulator() as emulator:
+        emulator.inject(corrupt="nan-score", vendor="tei")
+        with urllib.request.urlopen(
+            urllib.request.Request(
+                emulator.url + TEI_PATH,
+                data=json.dumps({"query": "capital", "texts": ["the capital", "a cat"]}).encode(),
+                method="POST",
+            ),
+            timeout=5,
+        ) as answer:
+            raw = answer.read()
+        assert b"NaN" in raw  # as Python's json writes it; JSON itself has no NaN
+        assert [item["index"] for item in post(emulator, "capital")] == [0, 1]  # used up
+
+
+def test_a_corruption_the_answer_cannot_carry_is_an_emulator_error() -> None:
+    with Emulator() as emulator:
+        emulator.inject(corrupt="duplicate-index", vendor="tei")
+        body = json.dumps({"query": "capital", "texts": ["only one"]}).encode()
+        request = urllib.request.Request(emulator.url + TEI_PATH, data=body, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=5)
+        assert caught.value.code == 500
+        assert b"emulator error" in caught.value.read()
+
+
+def test_a_rate_applies_a_fault_to_that_share_of_requests_drawn_from_its_seed() -> None:
+    draws = emulator_server.Fault(rate=0.3, seed=4)._random
+    expected = [draws.random() < 0.3 for _ in range(30)]
+    with Emulator() as emulator:
+        fault = emulator.inject(status=429, vendor="tei", times=None, rate=0.3, seed=4)
+        throttled = []
+        for _ in range(30):
+            try:
+                post(emulator, "capital")
+                throttled.append(False)
+            except urllib.error.HTTPError as error:
+                assert error.code == 429
+                throttled.append(True)
+        assert throttled == expected and 0 < sum(throttled) < 30
+        assert emulator.faults == [fault]
+
+
+def test_rate_limited_faults_count_only_the_requests_they_apply_to() -> None:
+    with Emulator() as emulator:
+        emulator.inject(status=503, vendor="tei", times=2, rate=0.5, seed=1)
+        failures = 0
+        for _ in range(40):
+            try:
+                post(emulator, "capital")
+            except urllib.error.HTTPError:
+                failures += 1
+        assert failures == 2 and emulator.faults == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"corrupt": "upside-down"}, "corrupt must be one of"),
+        ({"rate": 0}, "rate must be"),
+        ({"rate": 1.5}, "rate must be"),
+        ({"rate": True}, "rate must be"),
+    ],
+)
+def test_fault_fields_are_checked(fields: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        emulator_server.Fault(**fields)

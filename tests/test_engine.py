@@ -560,6 +560,28 @@ async def test_throttling_is_retried_past_the_count_while_the_budget_lasts(kind:
     assert 2 <= len(backend.requests) < 10
 
 
+@pytest.mark.parametrize("kind", [MemoryBackend, AsyncMemoryBackend])
+async def test_only_waiting_spends_the_retry_budget(kind: type[MemoryBackend]) -> None:
+    """A slow request (a vendor's processing, an SDK's first connection) leaves the budget whole."""
+    wait = ThrottledError("slow down", provider="memory", status=429, retry_after=0.05)
+    backend = kind(delay=0.2, fail_on={1: wait, 3: wait})
+    assert len(Reranker(backend, max_retries=1, retry_budget=0.1).rerank("q", ["a"])) == 1
+    assert len(await Reranker(backend, max_retries=1, retry_budget=0.1).arerank("q", ["a"])) == 1
+    assert len(backend.requests) == 4
+
+
+@pytest.mark.parametrize("kind", [MemoryBackend, AsyncMemoryBackend])
+async def test_requests_waiting_together_spend_the_budget_once(kind: type[MemoryBackend]) -> None:
+    """Four requests of a split list throttled at once wait side by side: 0.06 s of the call's
+    budget, not 0.24 s."""
+    wait = ThrottledError("slow down", provider="memory", status=429, retry_after=0.06)
+    backend = kind(max_documents=1, fail_on=dict.fromkeys(range(1, 5), wait))
+    response = await Reranker(backend, max_retries=1, retry_budget=0.1).arerank("q", ["a", "b", "c", "d"])
+    assert len(response) == 4 and len(backend.requests) == 8
+    backend = kind(max_documents=1, fail_on=dict.fromkeys(range(1, 5), wait))
+    assert len(Reranker(backend, max_retries=1, retry_budget=0.1).rerank("q", ["a", "b", "c", "d"])) == 4
+
+
 @pytest.mark.parametrize(
     "error",
     [

@@ -136,7 +136,7 @@ def test_vendor_usage_is_reported(emulator: Emulator, api_format: str, usage: st
         ("jina", {}, None, {"top_n": len(TEXTS), "return_documents": False}),
         (
             "bifrost",
-            {"fallbacks": ["jina/jina-reranker-v2"]},
+            {"gateway_fallbacks": ["jina/jina-reranker-v2"]},
             2,
             {"top_n": 2, "fallbacks": ["jina/jina-reranker-v2"]},
         ),
@@ -321,7 +321,7 @@ def test_bifrost_fallbacks_serve_when_the_model_fails(
     emulator.state["bifrost.failing_providers"] = {"cohere"}
     with (
         caplog.at_level(logging.INFO, logger="multirerank"),
-        reranker(emulator, "bifrost", fallbacks=["jina/jina-reranker-v2-base-multilingual"]) as rr,
+        reranker(emulator, "bifrost", gateway_fallbacks=["jina/jina-reranker-v2-base-multilingual"]) as rr,
     ):
         response = rr.rerank(QUERY, TEXTS)
     assert [r.index for r in response] == expected_order(emulator, QUERY, TEXTS)
@@ -560,7 +560,7 @@ def test_a_redirect_is_a_configuration_error(emulator: Emulator) -> None:
         ({"api_format": "vllm"}, "base_url is required for api_format 'vllm'"),
         ({"api_format": "tei"}, "base_url is required for api_format 'tei'"),
         ({"api_format": "cohere", "model": "m"}, "pass api_key or set COHERE_API_KEY or CO_API_KEY"),
-        ({"api_format": "tei", "base_url": "http://h", "fallbacks": ["a/b"]}, "fallbacks does not apply"),
+        ({"api_format": "tei", "base_url": "http://h", "gateway_fallbacks": ["a/b"]}, "gateway_fallbacks does not apply"),
         ({"api_format": "vllm", "base_url": "http://h", "truncate": True}, "truncate does not apply"),
         (
             {"api_format": "jina", "model": "m", "api_key": "k", "max_tokens_per_doc": 9},
@@ -586,8 +586,8 @@ def test_a_redirect_is_a_configuration_error(emulator: Emulator) -> None:
             "not a valid HTTP header",
         ),
         (
-            {"api_format": "bifrost", "base_url": "http://h", "model": "a/b", "fallbacks": ["b"]},
-            "fallbacks[0]",
+            {"api_format": "bifrost", "base_url": "http://h", "model": "a/b", "gateway_fallbacks": ["b"]},
+            "gateway_fallbacks[0]",
         ),
         (
             {"api_format": "vllm", "base_url": "http://h", "modle": "x"},

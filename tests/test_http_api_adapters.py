@@ -110,7 +110,7 @@ def test_langchain_rerank_returns_indices_and_scores(emulator: Emulator) -> None
     ("model", "prefix", "extra"),
     [
         ("vllm/BAAI/bge-reranker-v2-m3", "/vllm", {}),
-        ("bifrost/cohere/rerank-v3.5", "/bifrost", {"fallbacks": ["jina/jina-reranker-v2"]}),
+        ("bifrost/cohere/rerank-v3.5", "/bifrost", {"gateway_fallbacks": ["jina/jina-reranker-v2"]}),
         ("cohere/rerank-v3.5", "/cohere", {"api_key": API_KEY}),
         ("jina/jina-reranker-m0", "/jina", {"api_key": API_KEY}),
         ("tei", "/tei", {}),

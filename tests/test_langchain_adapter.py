@@ -310,7 +310,9 @@ def test_max_concurrency_field_bounds_split_requests() -> None:
         ({"unknown_field": 1}, "unknown_field"),
         ({"rerank_fields": "title"}, "rerank_fields"),
         ({"rerank_fields": ["title", ""]}, "rerank_fields[1] must be a non-empty string"),
-        ({"max_concurrency": 0}, "max_concurrency must be at least 1"),
+        ({"max_concurrency": 0}, "max_concurrency\n  Input should be greater than or equal to 1"),
+        ({"top_n": True}, "top_n\n  Input should be a valid integer"),
+        ({"top_n": 2.0}, "top_n\n  Input should be a valid integer"),
     ],
 )
 def test_constructor_validation(fields: dict[str, Any], fragment: str) -> None:
@@ -357,5 +359,6 @@ def test_setup_errors_reach_the_caller_as_configuration_errors() -> None:
     # Not a ValueError, so pydantic passes it through instead of wrapping it in a ValidationError.
     with pytest.raises(ConfigurationError, match="unknown provider 'nope' in model 'nope/model'"):
         MultiRerank(model="nope/model")
+    # A backend whose own default the engine refuses; a field pydantic refuses is a ValidationError.
     with pytest.raises(ConfigurationError, match="max_concurrency must be at least 1"):
-        compressor(max_concurrency=0)
+        compressor(backend=MemoryBackend(max_concurrency=0))

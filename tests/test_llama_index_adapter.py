@@ -287,7 +287,9 @@ def test_class_names() -> None:
         ({"unknown_field": 1}, "unknown_field"),
         ({"rerank_fields": "title"}, "rerank_fields"),
         ({"metadata_mode": "everything"}, "metadata_mode"),
-        ({"max_concurrency": 0}, "max_concurrency must be at least 1"),
+        ({"max_concurrency": 0}, "max_concurrency\n  Input should be greater than or equal to 1"),
+        ({"top_n": True}, "top_n\n  Input should be a valid integer"),
+        ({"top_n": 2.0}, "top_n\n  Input should be a valid integer"),
     ],
 )
 def test_constructor_validation(fields: dict[str, Any], fragment: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,6 +29,7 @@ from multirerank import (
 from multirerank.backends.watsonx import WatsonxBackend, WatsonxOptions
 from multirerank.testing import Emulator
 from multirerank.testing.watsonx import RERANK_PATH, issue_token
+from multirerank.vendors import WATSONX
 from tests.emulator_support import emulator_fixtures, expected_order
 from tests.sdk_support import DOCS, QUERY, SDK_ENV, WATSONX_ENV, loaded_after_importing
 
@@ -268,16 +270,74 @@ def test_the_engine_leaves_5xx_to_the_sdks_retries(emulator: Emulator, status: i
     assert len(emulator.requests_to(RERANK_PATH)) == 1
 
 
-def test_should_retry_is_true_for_throttling_only(emulator: Emulator) -> None:
+def test_the_engine_retries_what_the_sdk_does_not(emulator: Emulator) -> None:
+    from ibm_watsonx_ai._wrappers.httpx.retry_transport import factories
+
     watsonx = backend(emulator)
-    assert watsonx.should_retry(ThrottledError("slow down", provider="watsonx"))
-    assert not watsonx.should_retry(ThrottledError("quota gone", provider="watsonx", retryable=False))
+    # Throttling, and what the SDK's transport raises at once: read timeouts, failed connections.
     for error in (
-        ProviderError("5xx", provider="watsonx"),
-        RerankTimeoutError("slow", provider="watsonx"),
-        AuthenticationError("401", provider="watsonx", retryable=True),
+        ThrottledError("slow down", provider="watsonx", status=429),
+        RerankTimeoutError("no answer in time", provider="watsonx"),
+        ProviderError("connection refused", provider="watsonx"),
     ):
-        assert not watsonx.should_retry(error)
+        assert watsonx.should_retry(error), error
+    # Not what it has retried already (its forcelist: 5xx, 401), nor what cannot succeed.
+    for error in (
+        ProviderError("503", provider="watsonx", status=503),
+        ProviderError("500", provider="watsonx", status=500),
+        RerankTimeoutError("gateway timeout", provider="watsonx", status=504),
+        AuthenticationError("401", provider="watsonx", status=401, retryable=True),
+        ThrottledError("quota gone", provider="watsonx", retryable=False),
+    ):
+        assert not watsonx.should_retry(error), error
+    assert WATSONX.retry.sdk_statuses == frozenset(factories.TRANSPORT_STATUS_FORCELIST)
+
+
+def test_a_read_timeout_is_retried_by_the_engine(emulator: Emulator) -> None:
+    # The SDK's transport re-raises httpx.ReadTimeout at once.
+    emulator.inject(vendor="watsonx", path=RERANK_PATH, latency=1.0)
+    with Reranker(backend(emulator, timeout=0.3)) as reranker:
+        response = reranker.rerank(QUERY, DOCS)
+    assert [result.index for result in response] == expected_order(emulator, QUERY, DOCS)
+    assert len(emulator.requests_to(RERANK_PATH)) == 2
+
+
+def test_a_read_timeout_answered_every_time_ends_in_a_retryable_timeout(emulator: Emulator) -> None:
+    emulator.inject(vendor="watsonx", path=RERANK_PATH, latency=1.0, times=None)
+    with (
+        Reranker(backend(emulator, timeout=0.3), max_retries=1) as reranker,
+        pytest.raises(RerankTimeoutError) as caught,
+    ):
+        reranker.rerank(QUERY, DOCS)
+    assert caught.value.retryable and caught.value.provider == "watsonx"
+    assert len(emulator.requests_to(RERANK_PATH)) == 2
+
+
+def closed_port_url() -> str:
+    """An https URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"https://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{"token": "a-token-for-nowhere"}, {"username": "admin", "api_key": SECRET}],
+    ids=["token", "cloud-pak-api-key"],
+)
+def test_an_unreachable_service_is_a_retryable_provider_error(credentials: dict[str, str]) -> None:
+    # With these credentials the SDK first asks the (Cloud Pak) version endpoint, and calls a
+    # refused connection there "The provided URL is invalid": the service is down, not the URL wrong.
+    watsonx = WatsonxOptions(
+        model_id=MODEL, url=closed_port_url(), project_id="project-1", verify=False, **credentials
+    ).build_backend()
+    with Reranker(watsonx, max_retries=0) as reranker, pytest.raises(ProviderError) as caught:
+        reranker.rerank(QUERY, DOCS)
+    error = caught.value
+    assert type(error) is ProviderError and error.retryable and error.provider == "watsonx"
+    assert "connection failed" in str(error) and SECRET not in str(error)
+    assert watsonx.should_retry(error)
 
 
 def test_unknown_model_is_not_found(emulator: Emulator) -> None:
@@ -300,8 +360,12 @@ def test_unknown_project_is_not_found_when_connecting(emulator: Emulator) -> Non
 
 def test_a_slow_answer_is_a_timeout(emulator: Emulator) -> None:
     emulator.inject(vendor="watsonx", path=RERANK_PATH, latency=1.0)
-    with Reranker(backend(emulator, timeout=0.3)) as reranker, pytest.raises(RerankTimeoutError):
+    with (
+        Reranker(backend(emulator, timeout=0.3), max_retries=0) as reranker,
+        pytest.raises(RerankTimeoutError) as caught,
+    ):
         reranker.rerank(QUERY, DOCS)
+    assert caught.value.retryable and caught.value.status is None
 
 
 # -- configuration -----------------------------------------------------------------------------

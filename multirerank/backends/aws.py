@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -20,6 +20,8 @@ from multirerank.errors import (
     RerankError,
 )
 from multirerank.options import env_secret, env_text, env_value
+from multirerank.redaction import SecretValue
+from multirerank.types import BatchResult, DocumentInput
 from multirerank.vendor_spec import ErrorRules
 from multirerank.vendors import AWS_ENV
 
@@ -37,6 +39,12 @@ def _shared_loader() -> Any:
 #: botocore's retry settings unless the user's ``config`` names a mode: "standard" mode retries
 #: throttling, 500/502/503/504 and dropped connections, 3 attempts in all (botocore's retry docs).
 DEFAULT_RETRIES: Mapping[str, Any] = {"mode": "standard"}
+
+#: botocore settings the user's ``config`` may override. Connections: as many as the engine's
+#: thread pool runs requests (``multirerank.engine.POOL_THREADS``) (botocore keeps 10 and drops the rest after use). No parameter
+#: validation: the engine has checked every input, and botocore's check of each document costs
+#: about a third of a request's CPU.
+DEFAULT_CONFIG: Mapping[str, Any] = {"max_pool_connections": 64, "parameter_validation": False}
 
 
 class AWSClientOptions(BaseModel):
@@ -203,7 +211,7 @@ class AWSClientOptions(BaseModel):
         return options
 
     def _botocore_config(self) -> Any:
-        """The user's botocore Config, on top of :data:`DEFAULT_RETRIES`."""
+        """The user's botocore Config, on top of :data:`DEFAULT_CONFIG` and :data:`DEFAULT_RETRIES`."""
         from botocore.config import Config
 
         if self.config is None or isinstance(self.config, Config):
@@ -218,12 +226,12 @@ class AWSClientOptions(BaseModel):
                 f"config must be a botocore.config.Config or a dict, got {type(self.config).__name__}"
             )
         chosen: Mapping[str, Any] = getattr(given, "retries", None) or {}
-        if chosen.get("mode"):
-            return given
         # botocore's default mode is "legacy" before 1.44 (which aiobotocore pins) and "standard"
         # from it: naming it keeps the retries the same whichever botocore is installed.
-        retries: Any = {**DEFAULT_RETRIES, **chosen}
-        return Config(retries=retries) if given is None else given.merge(Config(retries=retries))
+        retries: Any = chosen if chosen.get("mode") else {**DEFAULT_RETRIES, **chosen}
+        defaults = Config(**DEFAULT_CONFIG)
+        merged = defaults if given is None else defaults.merge(given)
+        return merged.merge(Config(retries=retries))
 
 
 class AWSBackend(Backend):
@@ -248,19 +256,44 @@ class AWSBackend(Backend):
     def has_native_async(self) -> bool:
         """Whether :meth:`arerank_batch` awaits an aiobotocore client. Not for a boto3 client the
         user passed in, whose settings cannot be copied: the engine then runs it on its pool."""
-        return self.async_clients is not None and super().has_native_async
+        return self.async_clients is not None
+
+    async def arerank_batch(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        """:meth:`rerank_batch` through the aiobotocore client, run on the process's AWS I/O loop
+        (see :mod:`multirerank.backends.aws_async`) and awaited from the caller's loop."""
+        from multirerank.backends.aws_async import on_io_loop
+
+        return await on_io_loop(self.arerank_on_io_loop(query, documents, top_n))
+
+    async def arerank_on_io_loop(
+        self, query: str, documents: Sequence[DocumentInput], top_n: int | None
+    ) -> BatchResult:
+        """The async request itself, running on the I/O loop; each AWS backend implements it."""
+        raise NotImplementedError
 
     async def async_client(self) -> Any:
-        """The running loop's aiobotocore client."""
+        """The aiobotocore client; it lives on the AWS I/O loop, and only requests run there use it."""
+        from multirerank.backends.aws_async import on_io_loop
+
         if self.async_clients is None:
             raise NotImplementedError(
                 f"{type(self).__name__} has no async client (it was given a boto3 client); "
                 "call rerank_batch, or let the Reranker run it on its thread pool"
             )
-        return await self.async_clients.get()
+        return await on_io_loop(self.async_clients.get())
 
     def describe(self) -> dict[str, Any]:
         return {"region": client_region(self.client)}
+
+    def secrets(self) -> Iterable[SecretValue]:
+        """The access key id, secret key and session token the clients sign with, sync and
+        async, whether given or found by boto3 (environment, profile, assumed role)."""
+        found = client_credentials(self.client)
+        if self.async_clients is not None:
+            found += self.async_clients.secrets()
+        return found
 
     def close(self) -> None:
         """Close the clients this backend made; async ones of running loops close with their loop."""
@@ -286,6 +319,31 @@ def client_region(client: Any) -> str | None:
     meta = getattr(client, "meta", None)
     region = getattr(meta, "region_name", None)
     return region if isinstance(region, str) else None
+
+
+def client_credentials(client: Any) -> list[str]:
+    """The access key id, secret key and session token a botocore (or aiobotocore) client signs
+    with, as it holds them now: read as stored, since asking refreshable credentials for them
+    may refresh them over the network."""
+    signer = getattr(client, "_request_signer", None)
+    credentials = getattr(signer, "_credentials", None)
+    found: list[str] = []
+    # aiobotocore's refreshable credentials also keep a frozen copy (a named tuple).
+    for holder in (credentials, _stored(credentials).get("_frozen_credentials")):
+        state = _stored(holder)
+        if not state and isinstance(holder, tuple) and hasattr(holder, "_asdict"):
+            state = dict(holder._asdict())
+        for name in ("access_key", "secret_key", "token"):
+            value = state.get(name, state.get(f"_{name}"))
+            if isinstance(value, str):
+                found.append(value)
+    return found
+
+
+def _stored(thing: object) -> dict[str, Any]:
+    """An object's attributes as stored (no property runs), or nothing."""
+    state = getattr(thing, "__dict__", None)
+    return state if isinstance(state, dict) else {}
 
 
 def close_client(client: Any) -> None:

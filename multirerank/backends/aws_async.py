@@ -1,20 +1,29 @@
-"""aiobotocore clients for the AWS backends' native async path, one per event loop.
+"""aiobotocore clients for the AWS backends' native async path, on one I/O loop per process.
 
 Each is built from the settings of the backend's boto3 client (region, endpoint, credentials or
-profile, botocore ``Config``), so both paths reach the same service the same way. aiobotocore is
-imported when the first async client is made, never when a backend module is, and on a thread of
-its own: with aiohttp under it the import takes over a tenth of a second, and a session takes a
-few hundredths more to register its handlers, which would stall the event loop (whose default
-executor is the application's, not ours to borrow).
+profile, botocore ``Config``), so both paths reach the same service the same way.
+
+botocore spends a millisecond or more of CPU building and parsing one rerank request (shape
+validation and serialisation of every document). Run on the caller's event loop, 64 concurrent
+calls would hold it for a fifth of a second at a time; run on 64 threads, they fight over the GIL
+and hold it as long. So the clients live on :func:`io_loop`, a loop of the process's own on one
+daemon thread: that thread does the botocore work, the caller's loop only awaits the answer, and
+the GIL changes hands between just two threads (every few milliseconds at most).
+
+aiobotocore is imported when the first async client is made, never when a backend module is, and
+on a thread of its own: with aiohttp under it the import takes over a tenth of a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
+import os
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -101,6 +110,10 @@ class _LoopClient:
                 self._client = await self._settings.open()
             return self._client
 
+    def current(self) -> Any:
+        """The client, when it has been made."""
+        return self._client
+
     async def aclose(self) -> None:
         self.closed = True
         async with self._lock:
@@ -127,6 +140,8 @@ class AioClients:
     def __init__(self, settings: AioClientSettings) -> None:
         self.settings = settings
         self._slots: PerLoop[_LoopClient] = PerLoop(self._new_slot, _close_slot, _slot_closed)
+        # Closed at interpreter exit if nobody closed them, while the I/O loop still runs.
+        _open_clients.add(self)
 
     def _new_slot(self) -> _LoopClient:
         return _LoopClient(self.settings)
@@ -140,16 +155,98 @@ class AioClients:
         """How many loops hold a client (or are making one)."""
         return self._slots.count()
 
+    def secrets(self) -> list[str]:
+        """The keys the clients are made with, and the credentials each loop's client signs with
+        (those it found itself: a profile's, the environment's, an assumed role's)."""
+        from multirerank.backends.aws import client_credentials
+
+        found = [secret.get_secret_value() for _, secret in self.settings.keys]
+        for slot in self._slots.resources():
+            found += client_credentials(slot.current())
+        return found
+
     def close(self) -> None:
-        """Close the clients of loops that are not running; running loops close theirs at shutdown."""
+        """Close the client on the I/O loop (waiting a few seconds at most), and any other."""
+        loop = _running_io_loop()
+        if loop is not None and threading.current_thread() is not _io_thread():
+            closing = asyncio.run_coroutine_threadsafe(self._slots.aclose(), loop)
+            with contextlib.suppress(Exception):
+                closing.result(timeout=CLOSE_TIMEOUT)
         self._slots.close()
 
     async def aclose(self) -> None:
-        """Close the running loop's client, and the others as far as :meth:`close` can."""
-        await self._slots.aclose()
+        """Close the client on the I/O loop, and any other as :meth:`close` does."""
+        if _running_io_loop() is not None:
+            await on_io_loop(self._slots.aclose())
+        self._slots.close()
 
     def __repr__(self) -> str:
         return f"AioClients({self.settings!r})"
+
+
+#: Seconds :meth:`AioClients.close` waits for a client to close on the I/O loop.
+CLOSE_TIMEOUT = 5.0
+
+_io_lock = threading.Lock()
+#: The I/O loop, its thread and the process that started them (a forked child starts its own).
+_io: tuple[asyncio.AbstractEventLoop, threading.Thread, int] | None = None
+
+
+_open_clients: weakref.WeakSet[AioClients] = weakref.WeakSet()
+
+
+def io_loop() -> asyncio.AbstractEventLoop:
+    """The process's loop for aiobotocore clients, started on a daemon thread on first use."""
+    global _io
+    with _io_lock:
+        if _io is None or _io[2] != os.getpid() or not _io[1].is_alive():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="multirerank-aws-io", daemon=True)
+            thread.start()
+            if _io is None:
+                atexit.register(_shut_down)
+            _io = (loop, thread, os.getpid())
+        return _io[0]
+
+
+def _shut_down() -> None:
+    """At exit: close the clients still open, on their loop, then stop it (aiohttp's sessions
+    must close on the loop they belong to, not from the exiting main thread)."""
+    loop = _running_io_loop()
+    if loop is None:
+        return
+    for clients in list(_open_clients):
+        clients.close()
+    # Clients whose backend was dropped unclosed are held by their keepers: close those too.
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=CLOSE_TIMEOUT)
+    loop.call_soon_threadsafe(loop.stop)
+    thread = _io_thread()
+    if thread is not None:
+        thread.join(timeout=CLOSE_TIMEOUT)
+    if not loop.is_running():
+        loop.close()
+
+
+def _running_io_loop() -> asyncio.AbstractEventLoop | None:
+    with _io_lock:
+        if _io is None or _io[2] != os.getpid() or not _io[1].is_alive():
+            return None
+        return _io[0]
+
+
+def _io_thread() -> threading.Thread | None:
+    with _io_lock:
+        return None if _io is None else _io[1]
+
+
+async def on_io_loop(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` run on :func:`io_loop` and awaited from the running loop; cancelling the awaiting
+    task cancels it there."""
+    loop = io_loop()
+    if asyncio.get_running_loop() is loop:
+        return await work
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
 
 
 async def run_off_loop(function: Callable[[], T]) -> T:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
+from multirerank import redaction
 from multirerank.errors import RerankError
 from multirerank.types import BatchResult, DocumentInput, Limits, ScoreScale, document_text
+
+B = TypeVar("B", bound="Backend")
 
 
 class Backend(ABC):
@@ -35,6 +38,13 @@ class Backend(ABC):
     model: str = ""
     #: Whether the vendor API takes document ids: texts with an id then arrive as IdentifiedText.
     sends_ids: bool = False
+
+    def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
+        # Registered from the start, whatever a subclass's __init__ does: the project's log
+        # records mask this backend's secrets for as long as it lives.
+        backend = super().__new__(cls)
+        redaction.register(backend)
+        return backend
 
     @abstractmethod
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
@@ -72,6 +82,16 @@ class Backend(ABC):
         A backend whose SDK already retries some failures narrows this to the rest.
         """
         return error.retryable
+
+    def secrets(self) -> Iterable[redaction.SecretValue]:
+        """The secrets this backend holds or has obtained: API keys, passwords, session tokens,
+        bearer tokens an SDK got from an auth endpoint and keeps.
+
+        Nothing in an error leaving a backend call, nor in the project's log records, shows them
+        (:mod:`multirerank.redaction`). Asking must be cheap and must not reach the network: read
+        what is there now. A backend holding secrets overrides this; the default holds none.
+        """
+        return ()
 
     @property
     def has_native_async(self) -> bool:

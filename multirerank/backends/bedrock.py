@@ -190,10 +190,10 @@ class BedrockBackend(AWSBackend):
             pages.read(self._call(request))
         return pages.result()
 
-    async def arerank_batch(
+    async def arerank_on_io_loop(
         self, query: str, documents: Sequence[DocumentInput], top_n: int | None
     ) -> BatchResult:
-        """:meth:`rerank_batch` through this loop's aiobotocore client."""
+        """:meth:`rerank_batch` through the aiobotocore client (on the AWS I/O loop)."""
         client = await self.async_client()
         pages = _Pages(self._request(query, documents, top_n), len(documents))
         while (request := pages.next_request()) is not None:

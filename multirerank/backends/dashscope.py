@@ -14,7 +14,7 @@ import importlib.util
 import re
 import ssl
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import ConfigurationError, MalformedResponseError, RerankError
 from multirerank.http_headers import header_value, parse_retry_after
 from multirerank.options import env_secret, options_from, with_model_from_string
+from multirerank.redaction import SecretValue, install
 from multirerank.types import BatchResult, DocumentInput, Usage, document_text
 from multirerank.vendor_spec import Handler
 from multirerank.vendors import DASHSCOPE
@@ -35,6 +36,8 @@ PROVIDER = SPEC.provider
 DEFAULT_MODEL = SPEC.default_model
 MAX_DOCUMENTS = SPEC.limit("max_documents")
 INSTALL_HINT = SPEC.install_hint
+#: The SDK's logger, which records every refused request with the vendor's message.
+SDK_LOGGER = "dashscope"
 #: The first SDK release with ``AioTextReRank`` and caller-owned aiohttp sessions.
 MIN_SDK_VERSION = "1.25.22"
 #: Tokens one request may carry, counted as query tokens x documents + document tokens.
@@ -71,9 +74,12 @@ class DashScopeOptions(BaseModel):
         default=None, min_length=1, description="Task instruction (qwen3 rerankers)."
     )
     workspace: str | None = Field(default=None, min_length=1, description="DashScope workspace id.")
-    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one request.")
+    timeout: float = Field(default=60.0, gt=0, strict=True, description="Seconds to wait for one request.")
     max_retries: int = Field(
-        default=SPEC.retry.max_retries, ge=0, description="Retries of throttled or failed requests."
+        default=SPEC.retry.max_retries,
+        ge=0,
+        strict=True,
+        description="Retries of throttled or failed requests.",
     )
 
     def build_backend(self) -> DashScopeBackend:
@@ -143,6 +149,8 @@ def _load_sdk() -> _Sdk:
     import aiohttp.helpers  # noqa: F401
     import yarl  # noqa: F401
 
+    # The SDK logs each refusal with the vendor's message, which may echo the key.
+    install(SDK_LOGGER)
     return _Sdk(TextReRank, AioTextReRank, get_ssl_context())
 
 
@@ -212,6 +220,10 @@ class DashScopeBackend(Backend):
             tokens = estimate_tokens(query)
             self._query_tokens = (query, tokens)
         return tokens
+
+    def secrets(self) -> Iterable[SecretValue]:
+        """The API key, which DashScope echoes when it refuses it."""
+        return (self._api_key,)
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model": self.model}

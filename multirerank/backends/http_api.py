@@ -8,6 +8,7 @@ this module is.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import importlib
@@ -15,7 +16,7 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import ConfigurationError, MalformedResponseError
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_value, options_from, with_model_from_string
+from multirerank.redaction import SecretValue, redactor
 from multirerank.types import BatchResult, DocumentInput, Limits
 from multirerank.vendors import HTTP_RETRY
 
@@ -50,9 +52,10 @@ INSTALL_HINT = API_FORMATS["cohere"].spec.install_hint
 _SECRET_HEADER_WORDS = ("key", "token", "secret", "auth", "password")
 #: Credential headers whose names say nothing of it: Bifrost's virtual key, session cookies.
 _SECRET_HEADERS = frozenset({"x-bf-vk", "cookie"})
-# Scrubbing a shorter value from messages would mangle ordinary words ("rerank" for a key "k")
-# while hiding next to nothing.
-_MIN_SECRET_LENGTH = 4
+#: Connections one client keeps to the service (httpx's default), every one kept alive between
+#: requests; an async client hands httpx at most this many requests at once, the rest waiting
+#: their turn here (see :meth:`HTTPBackend._gate`).
+MAX_CONNECTIONS = 100
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -90,19 +93,30 @@ class HTTPOptions(BaseModel):
         exclude=True,
         description="Extra request headers; values are kept secret since they often carry keys.",
     )
-    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for an answer.")
-    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
+    timeout: float = Field(default=60.0, gt=0, strict=True, description="Seconds to wait for an answer.")
+    connect_timeout: float = Field(
+        default=10.0, gt=0, strict=True, description="Seconds to wait for a connection."
+    )
     max_documents_per_request: int | None = Field(
-        default=None, ge=1, description="Split larger lists into requests of at most this many documents."
+        default=None,
+        ge=1,
+        strict=True,
+        description="Split larger lists into requests of at most this many documents.",
     )
     max_retries: int = Field(
-        default=HTTP_RETRY.max_retries, ge=0, description="Retries of throttled or failed requests."
+        default=HTTP_RETRY.max_retries,
+        ge=0,
+        strict=True,
+        description="Retries of throttled or failed requests.",
     )
-    fallbacks: list[str] | None = Field(
+    gateway_fallbacks: list[str] | None = Field(
         default=None, description="bifrost: 'provider/model' names to try when the model fails."
     )
     max_tokens_per_doc: int | None = Field(
-        default=None, ge=1, description="cohere, bifrost: the vendor truncates documents to this many tokens."
+        default=None,
+        ge=1,
+        strict=True,
+        description="cohere, bifrost: the vendor truncates documents to this many tokens.",
     )
     truncate: bool | None = Field(
         default=None, description="tei: let the server cut inputs longer than the model's window."
@@ -151,13 +165,15 @@ class HTTPOptions(BaseModel):
                 raise ValueError(f"header {name!r} has a line break or NUL in its value")
         return value
 
-    @field_validator("fallbacks")
+    @field_validator("gateway_fallbacks")
     @classmethod
     def _fallbacks_named(cls, value: list[str] | None) -> list[str] | None:
         for position, name in enumerate(value or ()):
             provider, _, model = name.partition("/")
             if not provider.strip() or not model.strip():
-                raise ValueError(f"fallbacks[{position}] must be a 'provider/model' name, got {name!r}")
+                raise ValueError(
+                    f"gateway_fallbacks[{position}] must be a 'provider/model' name, got {name!r}"
+                )
         return value
 
     def build_backend(self) -> HTTPBackend:
@@ -195,6 +211,7 @@ class HTTPBackend(Backend):
         self._path_index = 0
         self._options = options
         self._headers, self._secrets = _headers(options)
+        self._redactor = redactor(self._secrets)
         # Importing httpx and loading the CA store take a tenth of a second or more: done here,
         # they never block an event loop on a backend's first async request.
         self._client_settings = _client_settings(options, self.base_url, self._headers)
@@ -203,6 +220,9 @@ class HTTPBackend(Backend):
         # An AsyncClient's connections belong to the loop that opened them: one client per loop.
         self._async_clients: PerLoop[httpx.AsyncClient] = PerLoop(
             self._new_async_client, _close_async_client, _async_client_closed
+        )
+        self._gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
         )
 
     # -- the contract -------------------------------------------------------------------------
@@ -225,13 +245,19 @@ class HTTPBackend(Backend):
         request = self._wire_request(query, documents, top_n)
         body = self.api_format.build_body(request)
         client = await self._async_clients.get()
+        gate = self._gate(client)
         for sent, (position, path, last) in enumerate(self._path_order(), start=1):
             with self._transport_errors(path):
-                response = await client.post(path, json=body)
+                async with gate:
+                    response = await client.post(path, json=body)
             if self._should_fall_back(response, path, last):
                 continue
             return self._answer(position, path, response, request, sent)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def secrets(self) -> Iterable[SecretValue]:
+        """The API key and the values of headers that carry credentials."""
+        return self._secrets
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -274,7 +300,7 @@ class HTTPBackend(Backend):
             top_n=top_n,
             max_tokens_per_doc=options.max_tokens_per_doc,
             truncate=options.truncate,
-            fallbacks=tuple(options.fallbacks or ()),
+            fallbacks=tuple(options.gateway_fallbacks or ()),
         )
 
     def _sync_client(self) -> httpx.Client:
@@ -286,6 +312,20 @@ class HTTPBackend(Backend):
                 # Adapters are seldom closed: release the sockets when the backend goes away.
                 weakref.finalize(self, self._client.close)
             return self._client
+
+    def _gate(self, client: httpx.AsyncClient) -> asyncio.Semaphore:
+        """What admits ``client``'s requests, :data:`MAX_CONNECTIONS` at a time.
+
+        httpcore queues the requests a full pool cannot take, and rescans every queued request
+        against every connection whenever one finishes: hundreds in flight at once (dozens of
+        calls split into many requests each) cost it more than the requests themselves. Waiting
+        here costs nothing per request.
+        """
+        with self._lock:
+            gate = self._gates.get(client)
+            if gate is None:
+                gate = self._gates[client] = asyncio.Semaphore(MAX_CONNECTIONS)
+            return gate
 
     def _new_async_client(self) -> httpx.AsyncClient:
         import httpx
@@ -340,9 +380,9 @@ class HTTPBackend(Backend):
     # -- failures -----------------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        """``text`` without any secret this backend sends, shortened for an error message."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        """``text`` without any secret this backend sends (:mod:`multirerank.redaction`),
+        shortened for an error message."""
+        text = self._redactor.mask(text)
         return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
 
     def _status_error(self, response: httpx.Response, path: str) -> Exception:
@@ -391,8 +431,9 @@ class HTTPBackend(Backend):
             raise translated from error
 
 
-def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:
-    """The headers every request carries, and the secret values to scrub from messages."""
+def _headers(options: HTTPOptions) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The headers every request carries, and the secret values among them (the redaction
+    module also masks the credentials of a ``<scheme> <credentials>`` value on its own)."""
     from multirerank import __version__
 
     headers = {"Accept": "application/json", "User-Agent": f"multirerank/{__version__}"}
@@ -407,22 +448,13 @@ def _headers(options: HTTPOptions) -> tuple[dict[str, str], list[str]]:
             del headers[existing]
         headers[name] = value.get_secret_value()
         if _is_secret_header(name):
-            secrets.extend(_credentials(value.get_secret_value()))
-    kept = {secret for secret in secrets if len(secret) >= _MIN_SECRET_LENGTH}
-    # Longest first, so a secret that contains another is scrubbed whole.
-    return headers, sorted(kept, key=len, reverse=True)
+            secrets.append(value.get_secret_value())
+    return headers, tuple(secrets)
 
 
 def _is_secret_header(name: str) -> bool:
     lowered = name.lower()
     return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_HEADER_WORDS)
-
-
-def _credentials(value: str) -> list[str]:
-    """A header value, and for ``<scheme> <credentials>`` its credentials alone, which a server
-    may echo without the scheme."""
-    _, _, credentials = value.strip().partition(" ")
-    return [value, credentials.strip()] if credentials.strip() else [value]
 
 
 def _client_settings(options: HTTPOptions, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -439,6 +471,10 @@ def _client_settings(options: HTTPOptions, base_url: str, headers: dict[str, str
         "headers": headers,
         "timeout": httpx.Timeout(options.timeout, connect=options.connect_timeout),
         "follow_redirects": False,
+        # httpcore 1.0 closes an idle connection whenever its pool holds more connections than
+        # max_keepalive_connections (it counts them all, not the idle ones): with httpx's 20, a
+        # busy client would open a new connection for nearly every request.
+        "limits": httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
         # The CA store as httpx loads it (SSL_CERT_FILE, SSL_CERT_DIR, else certifi).
         "verify": httpx.create_ssl_context(),
     }
@@ -495,7 +531,7 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
         raise ConfigurationError(
             f"api_key is required for api_format {name!r}: pass api_key or set {variables}", provider=name
         )
-    for option in ("max_tokens_per_doc", "truncate", "fallbacks"):
+    for option in ("max_tokens_per_doc", "truncate", "gateway_fallbacks"):
         if getattr(options, option) is not None and option not in api_format.options:
             supported = sorted(fmt.name for fmt in API_FORMATS.values() if option in fmt.options)
             raise ConfigurationError(

@@ -23,7 +23,7 @@ logger = logging.getLogger("multirerank")
 ApiFormatName: TypeAlias = Literal["cohere", "cohere-v1", "bifrost", "vllm", "tei", "jina"]
 
 #: Options that only some formats send; naming one for another format is a configuration error.
-FormatOption: TypeAlias = Literal["max_tokens_per_doc", "truncate", "fallbacks"]
+FormatOption: TypeAlias = Literal["max_tokens_per_doc", "truncate", "gateway_fallbacks"]
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ API_FORMATS: dict[str, ApiFormat] = {
             build_body=_bifrost_body,
             parse_body=_bifrost_answer,
             provider_prefixed_model=True,
-            options=frozenset({"max_tokens_per_doc", "fallbacks"}),
+            options=frozenset({"max_tokens_per_doc", "gateway_fallbacks"}),
         ),
         ApiFormat(vendors.VLLM, build_body=_vllm_body, parse_body=_token_answer, needs_model=False),
         ApiFormat(

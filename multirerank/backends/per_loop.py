@@ -52,6 +52,11 @@ class PerLoop(Generic[T]):
         with self._lock:
             return len(self._entries)
 
+    def resources(self) -> list[T]:
+        """The resources held now, of every loop."""
+        with self._lock:
+            return [entry.resource for entry in self._entries.values()]
+
     async def get(self) -> T:
         """The running loop's resource, made now if it has none (or only a closed one)."""
         loop = asyncio.get_running_loop()

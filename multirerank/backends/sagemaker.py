@@ -297,10 +297,10 @@ class SageMakerBackend(AWSBackend):
         # Every half of a body that had to be split was a request of its own.
         return BatchResult(scores, Usage(requests=len(pieces)))
 
-    async def arerank_batch(
+    async def arerank_on_io_loop(
         self, query: str, documents: Sequence[DocumentInput], top_n: int | None
     ) -> BatchResult:
-        """:meth:`rerank_batch` through this loop's aiobotocore client."""
+        """:meth:`rerank_batch` through the aiobotocore client (on the AWS I/O loop)."""
         client = await self.async_client()
         pieces = self._pieces(str(query), [str(document_text(document)) for document in documents], 0)
         scores: list[tuple[int, float]] = []

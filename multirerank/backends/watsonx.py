@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +33,9 @@ from multirerank.errors import (
 )
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_secret, env_text, options_from, with_model_from_string
+from multirerank.redaction import SecretValue, install
 from multirerank.types import BatchResult, DocumentInput, Usage, document_text
-from multirerank.vendor_spec import Handler
+from multirerank.vendor_spec import Handler, exception_class
 from multirerank.vendors import WATSONX
 
 SPEC = WATSONX
@@ -45,6 +46,8 @@ INSTALL_HINT = SPEC.install_hint
 # reranker's verify=False or CPD mode does not leak into the rest of the process.
 _SDK_WRITTEN_ENV = ("WX_CLIENT_VERIFY_REQUESTS", "DEPLOYMENT_PLATFORM", "DEPLOYMENT_PRIVATE")
 _env_lock = threading.Lock()
+#: Where the SDK logs every error it raises (at WARNING), the vendor's message included.
+SDK_LOGGER = "ibm_watsonx_ai.wml_client_error"
 
 
 class WatsonxOptions(BaseModel):
@@ -87,10 +90,13 @@ class WatsonxOptions(BaseModel):
     platform_url: str | None = Field(
         default=None, description="IBM Cloud data platform URL for a service URL the SDK does not know."
     )
-    truncate_input_tokens: int | None = Field(default=None, ge=1)
-    max_documents_per_request: int = Field(default=DEFAULT_MAX_DOCUMENTS, ge=1)
+    truncate_input_tokens: int | None = Field(default=None, ge=1, strict=True)
+    max_documents_per_request: int = Field(default=DEFAULT_MAX_DOCUMENTS, ge=1, strict=True)
     timeout: float = Field(
-        default=60.0, gt=0, description="Seconds to wait for one request (an api_client keeps its own)."
+        default=60.0,
+        gt=0,
+        strict=True,
+        description="Seconds to wait for one request (an api_client keeps its own).",
     )
     api_client: Any = Field(
         default=None,
@@ -246,8 +252,8 @@ class WatsonxBackend(Backend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
-    # The SDK's transport retries 401 and 5xx answers itself, but not 429: the engine retries
-    # throttling only (SPEC.retry).
+    # The SDK's transport retries 401 and 5xx answers itself, but not 429, read timeouts or
+    # refused connections: the engine retries those (SPEC.retry).
     max_retries = SPEC.retry.max_retries
 
     def __init__(
@@ -268,6 +274,8 @@ class WatsonxBackend(Backend):
             )
         if importlib.util.find_spec("ibm_watsonx_ai") is None:
             raise ConfigurationError(f"watsonx.ai needs its SDK: {INSTALL_HINT}", provider=PROVIDER)
+        # The SDK logs each of its errors with the vendor's message, which may echo a credential.
+        install(SDK_LOGGER)
         self.model = model_id
         self.limits = dataclasses.replace(SPEC.limits, max_documents=max_documents)
         self.project_id = project_id
@@ -277,12 +285,27 @@ class WatsonxBackend(Backend):
         self._connection = connection
         self._api_client = api_client
         self._owned_client: Any = None
+        # The client being built, kept from before it signs in (see secrets()).
+        self._signing_in: Any = None
         self._rerank: Any = None
         self._lock = threading.Lock()
 
     def should_retry(self, error: RerankError) -> bool:
-        """Only throttling: the SDK has already retried 5xx answers, and more would multiply them."""
+        """Not the statuses the SDK's transport has already retried (5xx, 401), since more would
+        multiply its attempts; throttling, timeouts and failed connections, which it raises at once."""
         return SPEC.retry.engine_retries(error)
+
+    def secrets(self) -> Iterable[SecretValue]:
+        """The credentials given (the service URL too, a secret as in langchain-ibm) and those of
+        the SDK clients: theirs, and the tokens they obtained from IAM or Cloud Pak for Data,
+        also from a client whose set-up failed after it signed in."""
+        found: list[SecretValue] = []
+        if self._connection is not None:
+            connection = self._connection
+            found += [connection.url, connection.api_key, connection.token, connection.password]
+        for client in (self._api_client, self._owned_client, self._signing_in):
+            found += sdk_client_secrets(client)
+        return found
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model_id": self.model}
@@ -337,13 +360,19 @@ class WatsonxBackend(Backend):
         assert self._connection is not None
         config = HttpClientConfig(timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)))
         with _sdk_environment():
-            return APIClient(
+            client = APIClient.__new__(APIClient)
+            # Known before its constructor signs in, so the token it obtains is masked even when
+            # the rest of its set-up fails (a project this user may not open).
+            self._signing_in = client
+            APIClient.__init__(
+                client,
                 self._connection.credentials(),
                 project_id=self.project_id,
                 space_id=self.space_id,
                 httpx_client=config,
                 async_httpx_client=config,
             )
+            return client
 
     def close(self) -> None:
         with self._lock:
@@ -354,6 +383,27 @@ class WatsonxBackend(Backend):
     def __repr__(self) -> str:
         scope = f"project_id={self.project_id!r}" if self.project_id else f"space_id={self.space_id!r}"
         return f"WatsonxBackend(model={self.model!r}, {scope})"
+
+
+def sdk_client_secrets(client: Any) -> list[SecretValue]:
+    """The secrets an ``APIClient`` holds: its credentials, and the token its auth method
+    obtained (read as stored, never asked for: asking may sign in again)."""
+    if client is None:
+        return []
+    credentials = _state(getattr(client, "credentials", None))
+    found = [credentials.get(name) for name in ("api_key", "password", "token", "projects_token")]
+    auth = _state(client).get("_auth_method")
+    for _ in range(4):
+        found.append(_state(auth).get("_token"))
+        # A trusted-profile method signs in through another one first.
+        auth = _state(auth).get("_internal_auth_method")
+    return [value for value in found if isinstance(value, str)]
+
+
+def _state(thing: object) -> dict[str, Any]:
+    """An object's attributes as stored (no property runs), or nothing."""
+    state = getattr(thing, "__dict__", None)
+    return state if isinstance(state, dict) else {}
 
 
 @contextmanager
@@ -409,6 +459,13 @@ def translate_error(error: BaseException, *, connecting: bool = False) -> Rerank
     def scope(error: Any) -> RerankError:
         return _scope_error(error.reason)
 
+    def transport_cause(error: BaseException) -> RerankError | None:
+        cause = error.__cause__
+        transport = exception_class("httpx:TransportError")
+        if transport is None or not isinstance(cause, transport):
+            return None
+        return translate_error(cause, connecting=connecting)
+
     def client_error(error: Any) -> RerankError:
         message = str(error.error_msg)
         if "parsing json" in message:
@@ -421,6 +478,7 @@ def translate_error(error: BaseException, *, connecting: bool = False) -> Rerank
         "last_reason": last_reason,
         "credentials": credentials,
         "scope": scope,
+        "transport_cause": transport_cause,
         "client_error": client_error,
     }
     translated = SPEC.errors.translate(error, provider=PROVIDER, handlers=handlers)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
-from typing import Any, cast
+from typing import Annotated, Any, cast
+
+from pydantic import Field, TypeAdapter, ValidationError
 
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
@@ -26,6 +28,11 @@ QUERY_REQUIRED = "query is required for rerank"
 DOCUMENTS_REQUIRED = "documents are required for rerank"
 DOCUMENT_TEXT_REQUIRED = "document text is required for rerank at index {index}"
 TOP_N_TOO_SMALL = "top_n must be at least 1"
+
+#: The one rule for a number of seconds or a score, at construction, on assignment and per call:
+#: ints and floats (numpy's too) but never a bool or a string. Framework fields say
+#: ``Field(strict=True)``, which is this same pydantic rule.
+_STRICT_FLOAT: TypeAdapter[float] = TypeAdapter(Annotated[float, Field(strict=True)])
 
 
 @dataclass(frozen=True)
@@ -116,16 +123,28 @@ def check_top_n(top_n: object) -> int | None:
     return top_n
 
 
+def strict_float(value: object) -> float | None:
+    """``value`` as a float if it is a number pydantic's strict float takes, else ``None``.
+
+    Ints and floats (numpy's too) pass; bools, strings and anything else do not.
+    """
+    try:
+        return _STRICT_FLOAT.validate_python(value)
+    except ValidationError:
+        return None
+
+
 def check_score_threshold(score_threshold: object) -> float | None:
     if score_threshold is None:
         return None
-    if isinstance(score_threshold, bool) or not isinstance(score_threshold, Real):
+    threshold = strict_float(score_threshold)
+    if threshold is None:
         raise RerankInputError(
             f"score_threshold must be a number or None, got {type(score_threshold).__name__}"
         )
-    if not math.isfinite(float(score_threshold)):
+    if not math.isfinite(threshold):
         raise RerankInputError("score_threshold must be a finite number")
-    return float(score_threshold)
+    return threshold
 
 
 def check_items(items: object, what: str) -> Sequence[Any]:
@@ -169,10 +188,23 @@ def candidate_text(
             continue
         if value is None:
             continue
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        text = value if isinstance(value, str) else _field_text(value)
         if text.strip():
             parts.append(text)
     return "\n".join(parts)
+
+
+def _field_text(value: object) -> str:
+    """A metadata value as text: its JSON, or ``str`` where JSON cannot take it (a tuple key, a
+    value that contains itself), so odd metadata never fails a call."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return str(value)
+    except RecursionError:
+        return reprlib.repr(value)
 
 
 def _item_list(documents: object) -> Sequence[object]:
@@ -300,6 +332,13 @@ def plan_call(
         document_id = id_list[index] if id_list is not None else None
         if document_id is not None and not isinstance(document_id, str):
             raise RerankInputError(f"ids[{index}] must be a string or None, got {type(document_id).__name__}")
+        if document_id and not _encodable(document_id):
+            # APIs that take ids would fail to encode it; the others refuse it alike.
+            raise RerankInputError.for_document(
+                "the id of the document at index {index} is not valid text: it has a lone surrogate, "
+                "which UTF-8 cannot encode",
+                index,
+            )
         if document_id:
             if document_id in seen:
                 repeated += 1

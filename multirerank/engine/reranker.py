@@ -19,15 +19,17 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from multirerank.backends.base import Backend
 from multirerank.engine.answers import merge
-from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n
+from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
-from multirerank.errors import ConfigurationError
+from multirerank.engine.routed import Call, arun_routed, is_router, run_routed
+from multirerank.errors import ConfigurationError, RerankTimeoutError
+from multirerank.redaction import scrub_failure
 from multirerank.types import BatchResult, DocumentInput, RerankResponse
 
 T = TypeVar("T")
@@ -62,6 +64,10 @@ class Reranker:
         max_retries: int | None = None,
         retry_budget: float | None = None,
         normalize_scores: bool = False,
+        deadline: float | None = None,
+        rate_limit: str | Mapping[str, str] | None = None,
+        rate_limit_storage: str | None = None,
+        fallbacks: Sequence[Any] | None = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -76,11 +82,24 @@ class Reranker:
             raise ConfigurationError(
                 f"backend must be a Backend or a model string, got {type(backend).__name__}"
             )
+        if fallbacks:
+            from multirerank.routing import Router
+
+            backend = Router([backend, *fallbacks], strategy="fallback")
         self.backend = backend
         self.max_concurrency = _setting("max_concurrency", backend.max_concurrency, max_concurrency, minimum=1)
         self.max_retries = _setting("max_retries", backend.max_retries, max_retries, minimum=0)
         self.retry_budget = _budget(retry_budget)
         self.normalize_scores = normalize_scores
+        self.deadline = None if deadline is None else _seconds("deadline", deadline, positive=True)
+        self.rate_limit = rate_limit
+        self.rate_limit_storage = rate_limit_storage
+        # What was asked for, not the backend's defaults: each route of a router has its own.
+        self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
+        #: Client-side rate limits every request of this reranker waits for.
+        self._limits: tuple[Any, ...] = (
+            (rate_limit_for(rate_limit, rate_limit_storage, backend),) if rate_limit else ()
+        )
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         # A twin made by with_backend borrows this reranker's pool instead of starting its own.
@@ -122,12 +141,11 @@ class Reranker:
         ``skip_blank=True`` (as retriever pipelines want) is left out, and a list with nothing
         left returns an empty response without a request.
         """
-        started = time.perf_counter()
-        plan = plan_call(
-            self.backend, query, documents, top_n, score_threshold, ids=ids, skip_blank=skip_blank
-        )
-        batches = self._send(plan, progress)
-        return self._merge(plan, batches, return_documents, started)
+        call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
+        until = self._until()
+        if is_router(self.backend):
+            return run_routed(self, call, until)
+        return self._run(call, until)
 
     async def arerank(
         self,
@@ -146,12 +164,31 @@ class Reranker:
         Backends with an async client are awaited directly; the others run on this reranker's
         own thread pool, so the event loop never blocks and its default executor is left alone.
         """
+        call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
+        until = self._until()
+        routed = arun_routed(self, call, until) if is_router(self.backend) else self._arun(call, until)
+        if until is None:
+            return await routed
+        try:
+            return await asyncio.wait_for(routed, max(0.0, until - time.monotonic()))
+        except asyncio.TimeoutError:
+            # wait_for cancelled the requests in flight.
+            raise deadline_error(self.deadline, self.provider) from None
+
+    def _run(self, call: Call, until: float | None) -> RerankResponse:
+        """One call through this reranker's own backend."""
         started = time.perf_counter()
-        plan = plan_call(
-            self.backend, query, documents, top_n, score_threshold, ids=ids, skip_blank=skip_blank
-        )
-        batches = await self._asend(plan, progress)
-        return self._merge(plan, batches, return_documents, started)
+        plan = call.plan(self.backend)
+        return self._merge(plan, self._send(plan, call.progress, until), call.return_documents, started)
+
+    async def _arun(self, call: Call, until: float | None) -> RerankResponse:
+        started = time.perf_counter()
+        plan = call.plan(self.backend)
+        batches = await self._asend(plan, call.progress, until)
+        return self._merge(plan, batches, call.return_documents, started)
+
+    def _until(self) -> float | None:
+        return None if self.deadline is None else time.monotonic() + self.deadline
 
     def count_requests(self, query: str, documents: Sequence[DocumentInput]) -> int:
         """How many requests :meth:`rerank` would send for these inputs (checked as it checks them)."""
@@ -169,8 +206,28 @@ class Reranker:
             max_retries=self.max_retries,
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores,
+            deadline=self.deadline,
         )
         twin._pool_owner = self
+        twin._limits = self._limits
+        return twin
+
+    def for_route(
+        self, backend: Backend, limits: tuple[Any, ...], *, normalize: bool, last: bool
+    ) -> Reranker:
+        """The reranker one route of this reranker's router runs a call with: the settings asked
+        for here (the route's backend's defaults otherwise), this pool, the route's rate limits.
+        Only the last route retries: for the others, the next route is the retry, so a failing
+        route costs one request, not several, and a throttled one no waiting."""
+        twin = Reranker(
+            backend,
+            max_concurrency=self._asked["max_concurrency"],
+            max_retries=self._asked["max_retries"] if last else 0,
+            retry_budget=self.retry_budget,
+            normalize_scores=self.normalize_scores or normalize,
+        )
+        twin._pool_owner = self
+        twin._limits = (*limits, *self._limits)
         return twin
 
     def close(self) -> None:
@@ -196,18 +253,19 @@ class Reranker:
 
     # -- sending --------------------------------------------------------------------------------
 
-    def _send(self, plan: Plan, progress: ProgressCallback | None) -> list[BatchResult]:
-        """Every chunk's answer, in order. One request runs in the caller's thread; a split list
-        runs on the pool, at most ``max_concurrency`` at a time, while this thread schedules
-        retries and does their waiting."""
+    def _send(self, plan: Plan, progress: ProgressCallback | None, until: float | None) -> list[BatchResult]:
+        """Every chunk's answer, in order. One request runs in the caller's thread (unless a
+        deadline needs a thread to stop waiting for); a split list runs on the pool, at most
+        ``max_concurrency`` at a time, while this thread schedules retries and does their
+        waiting. Past ``until`` (a ``time.monotonic()`` time), a RerankTimeoutError."""
         chunks = plan.chunks
         if not chunks:
             return []
-        retries = CallRetries(self.backend, self.max_retries, self.retry_budget)
-        if len(chunks) == 1:
+        retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
+        if len(chunks) == 1 and until is None:
             while True:
                 try:
-                    result = self._request(plan, chunks[0])
+                    result = self._request(plan, chunks[0], None)
                 except Exception as error:
                     delay = retries.delay(error, 0)
                     if delay is None:
@@ -228,8 +286,12 @@ class Reranker:
                     ready.append(heapq.heappop(waiting)[1])
                 while ready and len(running) < self.max_concurrency:
                     number = ready.popleft()
-                    running[pool.submit(self._request, plan, chunks[number])] = number
+                    running[pool.submit(self._request, plan, chunks[number], until)] = number
                 timeout = max(0.0, waiting[0][0] - now) if waiting else None
+                if until is not None:
+                    if now >= until:
+                        raise deadline_error(self.deadline, self.provider)
+                    timeout = min(until - now, timeout if timeout is not None else until - now)
                 if not running:
                     time.sleep(timeout or 0.0)
                     continue
@@ -250,13 +312,15 @@ class Reranker:
                 future.cancel()
         return results  # type: ignore[return-value]
 
-    async def _asend(self, plan: Plan, progress: ProgressCallback | None) -> list[BatchResult]:
+    async def _asend(
+        self, plan: Plan, progress: ProgressCallback | None, until: float | None
+    ) -> list[BatchResult]:
         """The non-blocking twin of :meth:`_send`: a task per chunk, a slot held only while a
-        request is in flight."""
+        request is in flight (the caller's ``wait_for`` enforces the deadline)."""
         chunks = plan.chunks
         if not chunks:
             return []
-        retries = CallRetries(self.backend, self.max_retries, self.retry_budget)
+        retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
         slots = asyncio.Semaphore(self.max_concurrency)
         call = self._arequest if self.backend.has_native_async else self._request_on_pool
 
@@ -264,7 +328,7 @@ class Reranker:
             while True:
                 async with slots:
                     try:
-                        result = await call(plan, chunks[number])
+                        result = await call(plan, chunks[number], until)
                     except Exception as error:
                         delay = retries.delay(error, number)
                         if delay is None:
@@ -278,15 +342,44 @@ class Reranker:
             return [await run(0)]
         return await _gather_or_cancel([run(number) for number in range(len(chunks))])
 
-    def _request(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        return self.backend.rerank_batch(plan.query, chunk.documents, request_top_n(plan, len(chunk.documents)))
+    # Every backend call goes through these two (the pool runs _request), and so every exception
+    # leaving one passes through scrub_failure: the backend's secrets show nowhere in it. A
+    # stand-in is raised after the handler, so the original is not chained to it as context.
 
-    async def _arequest(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        return await self.backend.arerank_batch(plan.query, chunk.documents, request_top_n(plan, len(chunk.documents)))
+    def _request(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
+        for limit in self._limits:
+            limit.acquire(requests=1, documents=len(chunk.documents), deadline=until)
+        return self._call_backend(plan, chunk)
 
-    async def _request_on_pool(self, plan: Plan, chunk: Chunk) -> BatchResult:
+    def _call_backend(self, plan: Plan, chunk: Chunk) -> BatchResult:
+        try:
+            return self.backend.rerank_batch(
+                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+            )
+        except Exception as error:
+            failure = scrub_failure(error, self.backend)
+            if failure is error:
+                raise
+        raise failure
+
+    async def _arequest(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
+        for limit in self._limits:
+            await limit.aacquire(requests=1, documents=len(chunk.documents), deadline=until)
+        try:
+            return await self.backend.arerank_batch(
+                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+            )
+        except Exception as error:
+            failure = scrub_failure(error, self.backend)
+            if failure is error:
+                raise
+        raise failure
+
+    async def _request_on_pool(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
+        for limit in self._limits:
+            await limit.aacquire(requests=1, documents=len(chunk.documents), deadline=until)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), functools.partial(self._request, plan, chunk))
+        return await loop.run_in_executor(self._pool(), functools.partial(self._call_backend, plan, chunk))
 
     def _merge(
         self, plan: Plan, batches: list[BatchResult], return_documents: bool, started: float
@@ -325,7 +418,11 @@ def _report(progress: ProgressCallback | None, chunk: Chunk) -> None:
 
 
 def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
-    """A reranker-level integer setting, checked so a wrong type names the setting."""
+    """A reranker-level integer setting, checked so a wrong type names the setting.
+
+    The rule of the framework classes' strict integer fields: a bool, a float such as 2.0 or a
+    string such as "3" is refused, not converted.
+    """
     if value is None:
         value = default
     if isinstance(value, bool) or not isinstance(value, int):
@@ -335,12 +432,35 @@ def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
     return value
 
 
+def _seconds(name: str, value: object, *, positive: bool) -> float:
+    seconds = strict_float(value)
+    if seconds is None or not (seconds > 0 if positive else seconds >= 0):
+        raise ConfigurationError(f"{name} must be a number of seconds, {'above' if positive else 'at least'} 0")
+    return seconds
+
+
+def deadline_error(deadline: float | None, provider: str) -> RerankTimeoutError:
+    """The error of a call whose ``deadline`` (seconds) passed."""
+    return RerankTimeoutError(f"the call's deadline of {deadline} s passed", provider=provider, retryable=True)
+
+
+def rate_limit_for(spec: str | Mapping[str, str], storage: str | None, backend: Backend) -> Any:
+    """The client-side rate limit ``spec`` of a reranker over ``backend``, shared in the process
+    (and through ``storage``) by every reranker reaching the same deployment."""
+    from multirerank.ratelimit import RateLimit
+    from multirerank.routing import route_key
+
+    return RateLimit.parse(spec, key=repr(route_key(backend)), storage=storage)
+
+
 def _budget(value: object) -> float:
+    """``retry_budget`` checked by the rule of the framework classes' strict ``ge=0`` field."""
     if value is None:
         return DEFAULT_RETRY_BUDGET
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    budget = strict_float(value)
+    if budget is None or not budget >= 0:
         raise ConfigurationError("retry_budget must be a number of seconds, at least 0")
-    return float(value)
+    return budget
 
 
 async def _gather_or_cancel(awaitables: list[Awaitable[T]]) -> list[T]:

@@ -30,12 +30,22 @@ class CallRetries:
     (the vendor's ``Retry-After`` included) is not waited for: the error is raised at once, its
     ``retry_after`` telling the caller how long the vendor asked for. ``max_retries=0`` turns
     engine retries off altogether (for SDKs that retry themselves).
+
+    The budget is spent by waiting alone: time spent on requests (a slow answer, the SDK's
+    first connection) does not use it up. Requests of a split call waiting at the same time
+    spend it once, as the call's wall time it spends waiting.
     """
 
-    def __init__(self, backend: Backend, max_retries: int, budget: float) -> None:
+    def __init__(self, backend: Backend, max_retries: int, budget: float, *, until: float | None = None) -> None:
         self._backend = backend
+        #: The call's deadline (``time.monotonic()``): no wait is scheduled past it.
+        self._until = until
         self._max_retries = max_retries
-        self._deadline = time.monotonic() + budget
+        self._budget = budget
+        #: Seconds of waiting scheduled so far, overlapping waits counted once.
+        self._spent = 0.0
+        #: When the last scheduled wait ends.
+        self._waiting_until = 0.0
         self._failures: dict[Hashable, int] = {}
 
     def delay(self, error: BaseException, request: Hashable) -> float | None:
@@ -51,8 +61,13 @@ class CallRetries:
         if throttled and failures > self._max_retries:
             # Past the count, a vendor answering "Retry-After: 0" again and again is not hammered.
             wait = max(wait, _backoff(failures))
-        if time.monotonic() + wait > self._deadline:
+        now = time.monotonic()
+        # Only the part of this wait that no other request of the call is already waiting out.
+        added = max(0.0, now + wait - max(now, self._waiting_until))
+        if self._spent + added > self._budget or (self._until is not None and now + wait > self._until):
             return None
+        self._spent += added
+        self._waiting_until = max(self._waiting_until, now + wait)
         return wait
 
 

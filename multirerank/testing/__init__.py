@@ -5,6 +5,14 @@ with Emulator() as emulator:
     client = boto3.client("bedrock-agent-runtime", endpoint_url=emulator.url, ...)
 """
 
-from multirerank.testing.server import Emulator, Fault, Request, Response, Route, lexical_scorer
+from multirerank.testing.server import (
+    CORRUPTIONS,
+    Emulator,
+    Fault,
+    Request,
+    Response,
+    Route,
+    lexical_scorer,
+)
 
-__all__ = ["Emulator", "Fault", "Request", "Response", "Route", "lexical_scorer"]
+__all__ = ["CORRUPTIONS", "Emulator", "Fault", "Request", "Response", "Route", "lexical_scorer"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
@@ -47,25 +48,55 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
         metavar="SECONDS",
         help="wait this long before answering each request, like a vendor's processing time (default: 0)",
     )
+    parser.add_argument(
+        "--instances",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="run N independent emulators, each on its own port (from --port up, or free ones), "
+        "e.g. to test routing across deployments (default: 1)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="LIMIT",
+        help="answer requests beyond LIMIT per emulator (e.g. 10/second, or 10/second;300/minute) "
+        "with the vendor's throttling error (default: no limit)",
+    )
     parser.set_defaults(handler=run_emulate)
 
 
 def run_emulate(args: argparse.Namespace) -> int:
     from multirerank.testing.server import Emulator
 
-    emulator = Emulator(
-        args.host, args.port, tls=args.tls, scorer=args.scorer, record=args.record, latency=args.latency
-    )
-    _start(emulator, args)
-    try:
-        print(f"multirerank emulator listening on {emulator.url} (Ctrl-C stops it)", flush=True)
+    count = args.instances
+    if args.port and args.port + count - 1 > 65535:
+        raise CliError(f"--port {args.port} leaves no room for {count} instances below port 65536")
+    with contextlib.ExitStack() as running:
+        for number in range(count):
+            port = args.port + number if args.port else 0
+            emulator = Emulator(
+                args.host,
+                port,
+                tls=args.tls,
+                scorer=args.scorer,
+                record=args.record,
+                latency=args.latency,
+                rate_limit=args.rate_limit,
+            )
+            _start(emulator, args.host, port)
+            running.callback(emulator.stop)
+            name = "multirerank emulator" if count == 1 else f"multirerank emulator {number + 1} of {count}"
+            print(
+                f"{name} listening on {emulator.url} (Ctrl-C stops {'it' if count == 1 else 'them'})",
+                flush=True,
+            )
         threading.Event().wait()
-    finally:
-        emulator.stop()
     return 0
 
 
-def _start(emulator: Emulator, args: argparse.Namespace) -> None:
+def _start(emulator: Emulator, host: str, port: int) -> None:
     try:
         emulator.start()
     except OSError as error:
@@ -74,7 +105,7 @@ def _start(emulator: Emulator, args: argparse.Namespace) -> None:
         if error.filename is not None:
             raise
         reason = error.strerror or str(error)
-        raise CliError(f"cannot listen on {args.host}:{args.port} (--host/--port): {reason}") from None
+        raise CliError(f"cannot listen on {host}:{port} (--host/--port): {reason}") from None
 
 
 def _port(value: str) -> int:
@@ -92,6 +123,28 @@ def _seconds(value: str) -> float:
     if not 0 <= seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds, at least 0, got {value!r}")
     return seconds
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, got {value!r}")
+    return number
+
+
+def _rate_limit(value: str) -> str:
+    from multirerank.testing.throttling import Throttle
+
+    try:
+        Throttle(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must look like 10/second or 10/second;300/minute, got {value!r}"
+        ) from None
+    return value
 
 
 def _whole_number(value: str) -> int:

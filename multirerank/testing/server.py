@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 import re
 import socket
 import ssl
@@ -21,8 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from multirerank.testing.throttling import Throttle
 
 #: Scores ``texts`` against ``query`` in 0..1, higher is more relevant, one per text in order.
 Scorer = Callable[[str, list[str]], list[float]]
@@ -78,7 +82,8 @@ def local_model_scorer() -> Scorer:
 
 @dataclass
 class Request:
-    """What the emulator received, as a vendor module and a test see it."""
+    """What the emulator received, as a vendor module and a test see it. ``client`` is the
+    address of the connection it came on: requests on one kept-alive connection share it."""
 
     method: str
     path: str
@@ -86,6 +91,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     match: re.Match[str] | None = None
+    client: tuple[str, int] | None = None
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -110,14 +116,36 @@ class Response:
         return json.dumps(self.body).encode("utf-8")
 
 
+#: What ``Fault(corrupt=...)`` does to the vendor's usual answer, in that vendor's shape: the first
+#: result's index one past the results answered (out of range when they cover every document
+#: sent, as with no ``top_n``) or -1; the second result repeating the first's index; the first
+#: result's score NaN (sent as the bare ``NaN`` Python's ``json`` writes and reads) or missing;
+#: no results at all; or the last result left out.
+CORRUPTIONS = (
+    "index-out-of-range",
+    "negative-index",
+    "duplicate-index",
+    "nan-score",
+    "missing-score",
+    "empty-results",
+    "short-results",
+)
+
+
 @dataclass
 class Fault:
     """A failure to inject into matching requests.
 
     ``status`` with ``code``/``message`` answers with that vendor's error body; ``latency`` delays
     the answer; ``malformed`` sends invalid JSON; ``truncated`` sends half a body and closes;
-    ``drop`` closes the connection without an answer. ``vendor`` and ``path`` (a regex searched in
-    the request path) choose the requests; ``times`` is how many it applies to (``None``: all).
+    ``drop`` closes the connection without an answer; ``corrupt`` (one of :data:`CORRUPTIONS`)
+    spoils the results of an answer that is otherwise the vendor's usual one. ``vendor`` and
+    ``path`` (a regex searched in the request path) choose the requests; ``times`` is how many
+    it applies to (``None``: all). ``rate`` below 1 applies it to that share of the matching
+    requests at random, drawn from ``random.Random(seed)``; the others pass untouched and do not
+    count against ``times``. ``echo`` (with ``status``) puts the credentials the request carried
+    into the error answer, as some vendors do: ``"message"``, ``"body"`` or ``"text"`` (see
+    :mod:`multirerank.testing.echo`).
     """
 
     status: int | None = None
@@ -131,22 +159,44 @@ class Fault:
     vendor: str | None = None
     path: str | None = None
     times: int | None = 1
+    corrupt: str | None = None
+    rate: float = 1.0
+    seed: int | None = None
+    echo: str | None = None
+    _random: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from multirerank.testing.echo import check_echo
+
+        check_echo(self.echo)
+        if self.corrupt is not None and self.corrupt not in CORRUPTIONS:
+            raise ValueError(f"corrupt must be one of {', '.join(CORRUPTIONS)}; got {self.corrupt!r}")
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 < self.rate <= 1:
+            raise ValueError(f"rate must be a share of requests above 0 and at most 1; got {self.rate!r}")
+        self._random = random.Random(self.seed)
 
     def matches(self, vendor: str, path: str) -> bool:
         if self.vendor is not None and self.vendor != vendor:
             return False
         return self.path is None or re.search(self.path, path) is not None
 
+    def fires(self) -> bool:
+        """Whether it applies to this matching request (always, unless ``rate`` is below 1)."""
+        return self.rate >= 1 or self._random.random() < self.rate
+
 
 @dataclass(frozen=True)
 class Route:
-    """One vendor endpoint: ``pattern`` is a regex matched against the whole path."""
+    """One vendor endpoint: ``pattern`` is a regex matched against the whole path.
+    ``rate_limited``: whether the emulator's ``rate_limit`` counts its requests: a rerank endpoint's,
+    not a token service's or an SDK's set-up lookups'."""
 
     vendor: str
     method: str
     pattern: str
     handler: Callable[[Emulator, Request], Response]
     error: Callable[[int, str | None, str], Response]
+    rate_limited: bool = True
 
 
 def _route_modules() -> list[str]:
@@ -184,7 +234,12 @@ class Emulator:
     :attr:`requests` keeps, the oldest dropped first (``None``: all, ``0``: none). ``latency`` is
     how many seconds every request to a vendor endpoint waits before its answer, like a vendor's
     own processing time (an injected fault's ``latency`` comes on top); it can be changed while
-    the server runs.
+    the server runs. ``rate_limit`` (``"10/second"``, ``"10/second;300/minute"``; ``None``: no
+    limit) answers requests beyond it with the vendor's throttling error, counted in
+    :attr:`throttled` (see :mod:`multirerank.testing.throttling`); it can be changed too.
+
+    Several emulators run side by side, each with its own port, faults, log and rate limit: one per
+    deployment of a routing test (:func:`multirerank.testing.routing.instances` starts ``n``).
     """
 
     def __init__(
@@ -197,6 +252,7 @@ class Emulator:
         routes: Iterable[Route] | None = None,
         record: int | None = DEFAULT_RECORD,
         latency: float = 0.0,
+        rate_limit: str | None = None,
     ) -> None:
         _check_record(record)
         _check_latency(latency)
@@ -209,6 +265,10 @@ class Emulator:
         self.record = record
         #: Seconds every request waits before its answer.
         self.latency = float(latency)
+        #: Requests answered with the vendor's throttling error because of :attr:`rate_limit`.
+        self.throttled = 0
+        self._throttle: Throttle | None = None
+        self.rate_limit = rate_limit
         self._recorded: deque[Request] = deque(maxlen=record)
         self.faults: list[Fault] = []
         #: Free-form per-vendor state (issued tokens, page cursors...).
@@ -228,7 +288,7 @@ class Emulator:
     def start(self) -> Emulator:
         context = self._tls_context() if self.tls else None
         try:
-            server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+            server = _Server((self.host, self.port), _handler_for(self))
         except BaseException:
             self._remove_tempdir()
             raise
@@ -299,6 +359,22 @@ class Emulator:
             self.faults.clear()
             self._recorded.clear()
 
+    def withdraw(self, fault: Fault) -> None:
+        """Stop injecting ``fault`` (as :meth:`inject` returned it); nothing if it is spent."""
+        with self._lock:
+            self.faults[:] = [queued for queued in self.faults if queued is not fault]
+
+    @property
+    def rate_limit(self) -> str | None:
+        """The emulator's own rate limit, ``None`` for none; a ``ValueError`` for a bad one."""
+        return self._throttle.spec if self._throttle is not None else None
+
+    @rate_limit.setter
+    def rate_limit(self, spec: str | None) -> None:
+        from multirerank.testing.throttling import Throttle
+
+        self._throttle = Throttle(spec) if spec is not None else None
+
     def requests_to(self, pattern: str) -> list[Request]:
         return [request for request in self.requests if re.search(pattern, request.path)]
 
@@ -322,13 +398,21 @@ class Emulator:
     def _take_fault(self, vendor: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(vendor, path):
+                if fault.matches(vendor, path) and fault.fires():
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
                             self.faults.remove(fault)
                     return fault
         return None
+
+    def _throttles(self, route: Route) -> bool:
+        throttle = self._throttle
+        if throttle is None or not route.rate_limited or throttle.admit():
+            return False
+        with self._lock:
+            self.throttled += 1
+        return True
 
     def _route(self, method: str, path: str) -> tuple[Route, re.Match[str]] | None:
         for route in self.routes:
@@ -337,6 +421,70 @@ class Emulator:
                 if match is not None:
                     return route, match
         return None
+
+
+def answer_results(body: Any) -> list[Any] | None:
+    """The results list of a vendor's answer, whichever vendor's shape: a bare list (TEI),
+    ``results`` (Bedrock, watsonx.ai, the Cohere-compatible APIs), ``output.results``
+    (DashScope) or ``scores`` (the HF toolkit's sentence ranking); ``None`` for other shapes."""
+    if isinstance(body, list):
+        return body
+    if not isinstance(body, dict):
+        return None
+    output = body.get("output")
+    for holder, key in ((body, "results"), (output, "results"), (body, "scores")):
+        if isinstance(holder, dict) and isinstance(holder.get(key), list):
+            found: list[Any] = holder[key]
+            return found
+    return None
+
+
+_SCORE_KEYS = ("relevance_score", "relevanceScore", "score")
+
+
+def corrupt_results(body: Any, corruption: str) -> None:
+    """Spoil ``body``'s results in place as :data:`CORRUPTIONS` describes; a ValueError when the
+    answer has no results of the kind the corruption needs."""
+    results = answer_results(body)
+    if results is None:
+        raise ValueError(f"cannot corrupt ({corruption}) an answer with no results list")
+    if corruption == "empty-results":
+        results.clear()
+        return
+    if corruption == "short-results":
+        if results:
+            results.pop()
+        return
+    items = [item for item in results if isinstance(item, dict)]
+    if not items or len(items) != len(results):
+        raise ValueError(f"cannot corrupt ({corruption}) results that are not objects")
+    first = items[0]
+    if corruption in ("index-out-of-range", "negative-index", "duplicate-index"):
+        if not all("index" in item for item in items):
+            raise ValueError(f"cannot corrupt ({corruption}) results without an index")
+        if corruption == "index-out-of-range":
+            first["index"] = len(items)
+        elif corruption == "negative-index":
+            first["index"] = -1
+        elif len(items) < 2:
+            raise ValueError("cannot repeat an index in fewer than two results")
+        else:
+            items[1]["index"] = first["index"]
+        return
+    key = next((key for key in _SCORE_KEYS if key in first), None)
+    if key is None:
+        raise ValueError(f"cannot corrupt ({corruption}) results without a score")
+    if corruption == "nan-score":
+        first[key] = math.nan
+    else:
+        del first[key]
+
+
+class _Server(ThreadingHTTPServer):
+    # The stdlib listens with a backlog of 5: a burst of new connections (a dozen async calls at
+    # once) overflows it, and each dropped handshake costs its client a one-second SYN
+    # retransmission. Vendors' servers have deep accept queues.
+    request_queue_size = 1024
 
 
 def _check_latency(latency: object) -> None:
@@ -389,7 +537,12 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             request = Request(
-                self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
+                self.command,
+                parts.path,
+                parse_qs(parts.query),
+                dict(self.headers.items()),
+                body,
+                client=(str(self.client_address[0]), int(self.client_address[1])),
             )
             emulator._record(request)
             found = emulator._route(self.command, parts.path)
@@ -397,6 +550,11 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._send(Response(404, {"message": f"no route for {self.command} {parts.path}"}))
                 return
             route, request.match = found
+            if emulator._throttles(route):
+                from multirerank.testing.throttling import throttled
+
+                self._send(throttled(route))
+                return
             fault = emulator._take_fault(route.vendor, parts.path)
             delay = emulator.latency + (fault.latency if fault is not None else 0.0)
             if delay > 0:
@@ -405,13 +563,20 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._drop()
                 return
             if fault is not None and fault.status is not None:
-                response = route.error(fault.status, fault.code, fault.message)
+                from multirerank.testing.echo import refusal
+
+                response = refusal(route.error, fault.status, fault.code, fault.message, fault.echo, request)
                 response.headers.update(fault.headers)
             else:
                 try:
                     response = route.handler(emulator, request)
                 except Exception as error:  # an emulator bug must reach the test as a 500
                     response = route.error(500, None, f"emulator error: {type(error).__name__}: {error}")
+                if fault is not None and fault.corrupt is not None and 200 <= response.status < 300:
+                    try:
+                        corrupt_results(response.body, fault.corrupt)
+                    except ValueError as error:  # a fault the answer cannot carry is a test's mistake
+                        response = route.error(500, None, f"emulator error: {error}")
             if fault is not None and fault.malformed:
                 response.raw = b'{"results": [ this is not json'
             if fault is not None and fault.truncated:

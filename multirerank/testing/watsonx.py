@@ -338,10 +338,16 @@ def _rerank(emulator: Emulator, request: Request) -> Response:
 
 
 ROUTES = [
-    Route(VENDOR, "GET", r"/ml/wml_services/v2/version", _version, error),
-    Route(VENDOR, "POST", r"/identity/token", _iam_token, iam_error),
-    Route(VENDOR, "POST", r"/icp4d-api/v1/authorize", _cpd_authorize, cpd_error),
-    Route(VENDOR, "GET", r"/v2/projects/([^/]+)", _scope("project", "watsonx_projects"), error),
-    Route(VENDOR, "GET", r"/v2/spaces/([^/]+)", _scope("space", "watsonx_spaces"), error),
+    # The token services and the SDK's set-up lookups are not counted by an emulator's rate_limit.
+    *(
+        Route(VENDOR, method, pattern, handler, answer, rate_limited=False)
+        for method, pattern, handler, answer in (
+            ("GET", r"/ml/wml_services/v2/version", _version, error),
+            ("POST", r"/identity/token", _iam_token, iam_error),
+            ("POST", r"/icp4d-api/v1/authorize", _cpd_authorize, cpd_error),
+            ("GET", r"/v2/projects/([^/]+)", _scope("project", "watsonx_projects"), error),
+            ("GET", r"/v2/spaces/([^/]+)", _scope("space", "watsonx_spaces"), error),
+        )
+    ),
     Route(VENDOR, "POST", RERANK_PATH, _rerank, error),
 ]

@@ -1,0 +1,145 @@
+"""A call through a :class:`~multirerank.routing.Router`: the routes are tried in the strategy's
+order, and a failure worth moving on for sends the whole call to the next one."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from multirerank.backends.base import Backend
+from multirerank.engine.inputs import Plan, plan_call
+from multirerank.errors import RerankError
+from multirerank.routing import Attempt, Route, Router
+from multirerank.types import RerankResponse
+
+if TYPE_CHECKING:
+    from multirerank.engine.reranker import Reranker
+
+# The project logs to "multirerank", where the secret-masking filter sits.
+logger = logging.getLogger("multirerank")
+
+#: Called with the number of documents each finished request carried (for progress bars).
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One rerank call's arguments, as the caller gave them: each route plans them by its limits."""
+
+    query: object
+    documents: object
+    top_n: object
+    score_threshold: object
+    ids: object
+    skip_blank: bool
+    return_documents: bool
+    progress: ProgressCallback | None
+
+    def plan(self, backend: Backend) -> Plan:
+        return plan_call(
+            backend,
+            self.query,
+            self.documents,
+            self.top_n,
+            self.score_threshold,
+            ids=self.ids,
+            skip_blank=self.skip_blank,
+        )
+
+
+def is_router(backend: Backend) -> bool:
+    return isinstance(backend, Router)
+
+
+def run_routed(reranker: Reranker, call: Call, until: float | None) -> RerankResponse:
+    """The call, served whole by the first route that answers; raises the last route's error,
+    with ``attempts`` listing every failed one."""
+    router: Router = reranker.backend  # type: ignore[assignment]
+    attempts: list[Attempt] = []
+    order = router.order()
+    for number, route in enumerate(order):
+        twin = reranker.for_route(
+            route.backend, router.limits_of(route), normalize=router.normalizes, last=number == len(order) - 1
+        )
+        started = time.monotonic()
+        state = router.started(route)
+        try:
+            response = twin._run(call, until)
+        except RerankError as error:
+            router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
+            _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
+            continue
+        except BaseException:
+            router.finished(state, ok=None, seconds=time.monotonic() - started)
+            raise
+        router.finished(state, ok=True, seconds=time.monotonic() - started)
+        return _served(response, route, attempts)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> RerankResponse:
+    """The non-blocking twin of :func:`run_routed`."""
+    router: Router = reranker.backend  # type: ignore[assignment]
+    attempts: list[Attempt] = []
+    order = router.order()
+    for number, route in enumerate(order):
+        twin = reranker.for_route(
+            route.backend, router.limits_of(route), normalize=router.normalizes, last=number == len(order) - 1
+        )
+        started = time.monotonic()
+        state = router.started(route)
+        try:
+            response = await twin._arun(call, until)
+        except RerankError as error:
+            router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
+            _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
+            continue
+        except BaseException:
+            # Cancelled (a deadline, the caller): the route did not fail.
+            router.finished(state, ok=None, seconds=time.monotonic() - started)
+            raise
+        router.finished(state, ok=True, seconds=time.monotonic() - started)
+        return _served(response, route, attempts)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _verdict(router: Router, error: RerankError) -> bool | None:
+    """A failure the route is to blame for counts toward its cooldown; bad input does not."""
+    return False if router.moves_on(error) else None
+
+
+def _move_on_or_raise(
+    router: Router,
+    route: Route,
+    error: RerankError,
+    attempts: list[Attempt],
+    *,
+    last: bool,
+    until: float | None,
+) -> None:
+    attempts.append(
+        Attempt(route.backend.provider, route.backend.model, type(error).__name__, error.status, error.message)
+    )
+    out_of_time = until is not None and time.monotonic() >= until
+    if last or out_of_time or not router.moves_on(error):
+        error.attempts = [attempt.as_dict() for attempt in attempts]
+        raise error
+    logger.warning(
+        "route %s failed (%s%s); moving the call to the next route",
+        route.name,
+        type(error).__name__,
+        f", status {error.status}" if error.status is not None else "",
+    )
+
+
+def _served(response: RerankResponse, route: Route, attempts: Sequence[Attempt]) -> RerankResponse:
+    metadata: dict[str, Any] = {
+        **response.metadata,
+        "route": route.name,
+        "attempts": [attempt.as_dict() for attempt in attempts],
+    }
+    return dataclasses.replace(response, metadata=metadata)
