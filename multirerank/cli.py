@@ -59,6 +59,14 @@ def add_rerank_parser(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--model", default="local", help="model string such as 'local' (default) or 'local/<path>'"
     )
+    parser.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="a model string to try when the ones before it fail (repeatable, tried in order)",
+    )
+    parser.add_argument("--deadline", type=float, help="seconds the whole call may take")
     parser.add_argument("--query", "-q", help='the query; defaults to the file\'s "query" field')
     parser.add_argument("--top-n", type=int, help="return only the best N documents")
     parser.add_argument("--score-threshold", type=float, help="drop documents scoring below this value")
@@ -90,7 +98,9 @@ def run_rerank(args: argparse.Namespace) -> int:
     if query is None:
         raise CliError('no query: pass --query or give the file a "query" field')
     with (
-        Reranker(args.model, **parse_options(args.option)) as reranker,
+        Reranker(
+            args.model, fallbacks=args.fallback, deadline=args.deadline, **parse_options(args.option)
+        ) as reranker,
         progress_bar(reranker, query, data.texts, args.progress) as progress,
     ):
         response = reranker.rerank(
