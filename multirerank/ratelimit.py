@@ -9,10 +9,12 @@ or a mapping of what to count to such a string::
     {"requests": "100/minute", "documents": "10000/minute", "tokens": "1000000/minute"}
 
 Limits use a moving window: no span of the period's length (so no shorter span either) holds
-more than its amount. Every :class:`RateLimit` with the same ``key`` and storage counts against the
-same windows: in memory, within the process (the default); in Redis (``storage="redis://host:port/db"``,
-``pip install 'multirerank[redis]'``), across every process using that Redis, whose clocks must
-agree. :meth:`RateLimit.acquire` sleeps until every limit has room for a call's cost, and
+more than its amount. Each window is kept :data:`HEADROOM` longer than its period, so that a vendor
+counting the same limit is not reached faster either, although requests reach it a little after
+they were counted here, and not all equally late. Every :class:`RateLimit` with the same ``key``
+and storage counts against the same windows: in memory, within the process (the default); in
+Redis (``storage="redis://host:port/db"``, ``pip install 'multirerank[redis]'``), across every
+process using that Redis, whose clocks must agree. :meth:`RateLimit.acquire` sleeps until every limit has room for a call's cost, and
 :meth:`RateLimit.aacquire` awaits the same; neither ever holds a thread or a lock while waiting.
 """
 
@@ -22,8 +24,12 @@ import asyncio
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from limits import RateLimitItem, parse_many
+from limits.aio.storage import MovingWindowSupport as AsyncWindows
+from limits.storage import MemoryStorage
+from limits.storage import MovingWindowSupport as SyncWindows
 
 from multirerank import ratelimit_storage
 from multirerank.errors import ConfigurationError, RerankInputError, RerankTimeoutError
@@ -33,6 +39,12 @@ KINDS = ("requests", "documents", "tokens")
 
 #: Seconds added to each computed wait, so that the entry it waits for has expired when it wakes.
 _MARGIN = 0.002
+
+#: Seconds each window is kept longer than its period. A request reaches the vendor a moment after
+#: it was counted here, and not always the same moment (the first on a new connection, one whose
+#: thread waited its turn): with windows of exactly the period, the first and the last request of
+#: two windows in a row can reach a vendor counting the same limit less than a period apart.
+HEADROOM = 0.05
 
 
 @dataclass(frozen=True)
@@ -164,46 +176,64 @@ Costs = list[tuple[str, RateLimitItem, int]]
 def _attempt_sync(limiter: ratelimit_storage.SyncLimiter, ids: tuple[str, ...], costs: Costs) -> float | None:
     """Take ``costs`` from every limit and return ``None``, or the seconds to wait before trying again.
 
-    With several limits each is tested before any is taken, so a call that one limit refuses
-    does not use up the others. Should another caller take the room between the test and the
-    take, what this attempt took is left taken (counted, never sent): the limits may be spent
-    early, but never exceeded.
+    Each limit is tested (over its period and :data:`HEADROOM`) before any is taken, so a call
+    that one limit refuses does not use up the others. Should another caller take the room
+    between the test and the take, what this attempt took is left taken (counted, never sent):
+    the limits may be spent early, but never exceeded.
     """
-    if len(costs) > 1:
-        waits = [
-            _wait(limiter.get_window_stats(item, *ids, kind).reset_time)
-            for kind, item, cost in costs
-            if not limiter.test(item, *ids, kind, cost=cost)
-        ]
-        if waits:
-            return max(waits)
+    storage = cast(SyncWindows, limiter.storage)
+    kept = isinstance(storage, MemoryStorage)
+    waits = [
+        _wait_for(storage.get_moving_window(*_window(item, ids, kind)), item, cost)
+        for kind, item, cost in costs
+    ]
+    if any(wait is not None for wait in waits):
+        return max(wait for wait in waits if wait is not None)
     for kind, item, cost in costs:
-        if not limiter.hit(item, *ids, kind, cost=cost):
-            return _wait(limiter.get_window_stats(item, *ids, kind).reset_time)
+        key, amount, span = _window(item, ids, kind)
+        if not storage.acquire_entry(key, amount, _kept(item, kept), cost):
+            return _wait_for(storage.get_moving_window(key, amount, span), item, cost) or _MARGIN
     return None
 
 
 async def _attempt_async(
     limiter: ratelimit_storage.AsyncLimiter, ids: tuple[str, ...], costs: Costs
 ) -> float | None:
-    """:func:`_attempt_sync` over an async storage."""
-    if len(costs) > 1:
-        waits = [
-            _wait((await limiter.get_window_stats(item, *ids, kind)).reset_time)
-            for kind, item, cost in costs
-            if not await limiter.test(item, *ids, kind, cost=cost)
-        ]
-        if waits:
-            return max(waits)
+    """:func:`_attempt_sync` over an async storage (Redis)."""
+    storage = cast(AsyncWindows, limiter.storage)
+    waits = [
+        _wait_for(await storage.get_moving_window(*_window(item, ids, kind)), item, cost)
+        for kind, item, cost in costs
+    ]
+    if any(wait is not None for wait in waits):
+        return max(wait for wait in waits if wait is not None)
     for kind, item, cost in costs:
-        if not await limiter.hit(item, *ids, kind, cost=cost):
-            return _wait((await limiter.get_window_stats(item, *ids, kind)).reset_time)
+        key, amount, span = _window(item, ids, kind)
+        if not await storage.acquire_entry(key, amount, _kept(item, False), cost):
+            return _wait_for(await storage.get_moving_window(key, amount, span), item, cost) or _MARGIN
     return None
 
 
-def _wait(reset_time: float) -> float:
-    """Seconds until the oldest entry of a window expires (``reset_time`` is a :func:`time.time`)."""
-    return reset_time - time.time()
+def _window(item: RateLimitItem, ids: tuple[str, ...], kind: str) -> tuple[str, int, Any]:
+    """The storage key of a limit, its amount, and how far back it is tested: its period and
+    :data:`HEADROOM` (a float, which the storages' window reads take)."""
+    return item.key_for(*ids, kind), item.amount, item.get_expiry() + HEADROOM
+
+
+def _kept(item: RateLimitItem, in_memory: bool) -> Any:
+    """How long a taken entry is kept, long enough for the test to see it: in memory its period
+    and :data:`HEADROOM`; in Redis, whose key expiry counts whole seconds, its period, since the
+    key's list holds the newest entries for as long as it lives."""
+    return item.get_expiry() + HEADROOM if in_memory else item.get_expiry()
+
+
+def _wait_for(window: tuple[float, int], item: RateLimitItem, cost: int) -> float | None:
+    """``None`` when the tested window ``(oldest entry, entries)`` has room for ``cost``, else the
+    seconds until its oldest entry leaves it."""
+    start, count = window
+    if count + cost <= item.amount:
+        return None
+    return start + item.get_expiry() + HEADROOM - time.time()
 
 
 def _items(kind: str, text: object) -> list[RateLimitItem]:

@@ -25,6 +25,7 @@ from multirerank.errors import (
     NotFoundError,
     ProviderError,
     RerankError,
+    RerankInputError,
     ThrottledError,
 )
 from multirerank.health import ROUTE_HEALTH, Cooldown, RouteCall
@@ -203,8 +204,10 @@ class Router(Backend):
             call.end(ok, seconds)
 
     def moves_on(self, error: BaseException) -> bool:
-        """Whether ``error`` from one route sends the call to the next."""
-        return isinstance(error, self.fallback_on)
+        """Whether ``error`` from one route sends the call to the next. Bad input never does,
+        whatever ``fallback_on`` lists (``RerankError`` itself, say): it would fail everywhere, and
+        it is no route's failure."""
+        return isinstance(error, self.fallback_on) and not isinstance(error, RerankInputError)
 
     def draw(self, weights: Sequence[float]) -> int:
         """An index drawn with probability proportional to ``weights``."""

@@ -56,11 +56,13 @@ AWS_ENV = {
 
 #: Codes every AWS service may answer, whatever its own model lists, with no fixed status.
 AWS_COMMON_CODES = (
+    # What an AWS service answers a request with no or unusable credentials (an emulator answers
+    # these for a bare 403 or 401).
+    VendorCode("AccessDeniedException", statuses=(403,), kind=AuthenticationError),
+    VendorCode("UnrecognizedClientException", statuses=(401,), kind=AuthenticationError),
     *(
         VendorCode(code, kind=AuthenticationError)
         for code in (
-            "AccessDeniedException",
-            "UnrecognizedClientException",
             "InvalidSignatureException",
             "IncompleteSignature",
             "MissingAuthenticationToken",

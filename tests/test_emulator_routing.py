@@ -131,10 +131,11 @@ def test_watsonx_token_and_setup_calls_are_not_counted() -> None:
 
 
 def test_a_client_that_limits_itself_is_never_throttled() -> None:
-    # The client keeps a little below the vendor's rate: requests reach the server a moment after
-    # the client counted them, and not all after the same moment.
+    # The client keeps to half the vendor's rate: requests reach the server a moment after the
+    # client counted them, and on a busy machine not all after the same moment; any delay under a
+    # second still keeps every server window within 10.
     with Emulator(rate_limit="10/second") as emulator:
-        client = RateLimit.parse("8/second", key=f"client-{emulator.port}")
+        client = RateLimit.parse("5/second", key=f"client-{emulator.port}")
         statuses: list[int] = []
 
         def send(count: int) -> None:

@@ -823,3 +823,16 @@ def test_usage_counts_the_requests_each_batch_reports() -> None:
 def test_not_implemented_is_not_worth_retrying() -> None:
     assert not error_for_status(501, "no", provider="x").retryable
     assert error_for_status(502, "bad gateway", provider="x").retryable
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("max_concurrency", 0), ("max_concurrency", True), ("max_retries", -1), ("retry_budget", -1), ("deadline", 0)],
+)
+def test_settings_changed_after_construction_are_checked(name: str, value: object) -> None:
+    reranker = Reranker(MemoryBackend(max_documents=1), max_concurrency=2, deadline=5.0)
+    before = getattr(reranker, name)
+    with pytest.raises(ConfigurationError, match=name):
+        setattr(reranker, name, value)
+    assert getattr(reranker, name) == before
+    assert len(reranker.rerank("q", ["a", "b"])) == 2

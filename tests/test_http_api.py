@@ -805,3 +805,12 @@ def test_importing_the_backend_loads_no_http_client() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "options", [{"api_key": "sëcret-KEY-1"}, {"headers": {"X-Tok": "sëcret-KEY-1"}}]
+)
+def test_keys_and_headers_that_cannot_be_sent_are_refused_at_construction(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Reranker("cohere/rerank-v3.5", base_url="http://127.0.0.1:9/cohere", **{"api_key": "k", **options})
+    assert "sëcret" not in str(caught.value) and "ASCII" in str(caught.value)

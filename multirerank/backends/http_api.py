@@ -132,6 +132,10 @@ class HTTPOptions(BaseModel):
     @field_validator("api_key")
     @classmethod
     def _blank_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _sendable(value.get_secret_value()):
+            # httpx sends header values as ASCII; say so here rather than in an encoding error
+            # that would carry the key.
+            raise ValueError("api_key must be ASCII text with no line break")
         return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("base_url")
@@ -161,8 +165,8 @@ class HTTPOptions(BaseModel):
         for name, secret in value.items():
             if not _HEADER_NAME.match(name):
                 raise ValueError(f"header name {name!r} is not a valid HTTP header name")
-            if any(character in secret.get_secret_value() for character in "\r\n\0"):
-                raise ValueError(f"header {name!r} has a line break or NUL in its value")
+            if not _sendable(secret.get_secret_value()):
+                raise ValueError(f"header {name!r} must be ASCII text with no line break or NUL")
         return value
 
     @field_validator("gateway_fallbacks")
@@ -429,6 +433,11 @@ class HTTPBackend(Backend):
             if translated is None or translated is error:
                 raise
             raise translated from error
+
+
+def _sendable(value: str) -> bool:
+    """Whether ``value`` can go in a header as httpx sends it: ASCII, no line break or NUL."""
+    return value.isascii() and not any(character in value for character in "\r\n\0")
 
 
 def _headers(options: HTTPOptions) -> tuple[dict[str, str], tuple[str, ...]]:

@@ -105,6 +105,17 @@ class Reranker:
         # A twin made by with_backend borrows this reranker's pool instead of starting its own.
         self._pool_owner: Reranker | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Settings changed after construction pass the constructor's checks, or leave the old value.
+        if name in ("max_concurrency", "max_retries") and hasattr(self, "backend"):
+            default = getattr(self.backend, name)
+            value = _setting(name, default, value, minimum=1 if name == "max_concurrency" else 0)
+        elif name == "retry_budget" and hasattr(self, "backend"):
+            value = _budget(value)
+        elif name == "deadline" and hasattr(self, "backend") and value is not None:
+            value = _seconds("deadline", value, positive=True)
+        super().__setattr__(name, value)
+
     @property
     def provider(self) -> str:
         return self.backend.provider
@@ -166,11 +177,14 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        routed = arun_routed(self, call, until) if is_router(self.backend) else self._arun(call, until)
+        if is_router(self.backend):
+            # Each route is held to the deadline there, so that the error lists the routes tried.
+            return await arun_routed(self, call, until)
+        work = self._arun(call, until)
         if until is None:
-            return await routed
+            return await work
         try:
-            return await asyncio.wait_for(routed, max(0.0, until - time.monotonic()))
+            return await asyncio.wait_for(work, max(0.0, until - time.monotonic()))
         except asyncio.TimeoutError:
             # wait_for cancelled the requests in flight.
             raise deadline_error(self.deadline, self.provider) from None
@@ -225,6 +239,7 @@ class Reranker:
             max_retries=self._asked["max_retries"] if last else 0,
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores or normalize,
+            deadline=self.deadline,
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)

@@ -371,9 +371,12 @@ class Emulator:
 
     @rate_limit.setter
     def rate_limit(self, spec: str | None) -> None:
+        if spec is None:
+            self._throttle = None
+            return
         from multirerank.testing.throttling import Throttle
 
-        self._throttle = Throttle(spec) if spec is not None else None
+        self._throttle = Throttle(spec)
 
     def requests_to(self, pattern: str) -> list[Request]:
         return [request for request in self.requests if re.search(pattern, request.path)]
