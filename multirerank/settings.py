@@ -249,6 +249,9 @@ class RerankSettings(BaseModel):
     @property
     def reranker(self) -> Reranker:
         """The engine behind this object, built once (after unpickling, on first use)."""
+        built = self._reranker
+        if built is not None:  # the usual case, read without the lock
+            return built
         with self._lock:
             if self._reranker is None:
                 self._reranker = self._new_reranker()

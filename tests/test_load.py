@@ -67,8 +67,7 @@ def test_throttled_at_random_every_query_gets_its_fault_free_ranking(
 
 def test_an_async_client_hands_httpx_at_most_its_connection_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests beyond the pool's connections wait in the backend's own queue, not httpcore's
-    (whose bookkeeping grows with the square of the requests waiting there), and the
-    connections are kept alive for the next ones."""
+    (whose bookkeeping grows with the square of the requests waiting there)."""
     monkeypatch.setattr(http_api, "MAX_CONNECTIONS", 3)
     cohere = next(route for route in default_routes() if route.pattern == "/cohere/v2/rerank")
     lock = threading.Lock()
@@ -88,7 +87,7 @@ def test_an_async_client_hands_httpx_at_most_its_connection_count(monkeypatch: p
     with Emulator(routes=[route]) as emulator:
         options = http_options(emulator, "cohere") | {"base_url": f"{emulator.url}/counted"}
         backend = HTTPBackend(**options)
-        assert backend._client_settings["limits"].max_keepalive_connections == 3
+        assert backend._client_settings["limits"].max_connections == 3
 
         async def calls() -> list[RerankResponse]:
             async with Reranker(backend) as reranker:

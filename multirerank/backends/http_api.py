@@ -52,10 +52,12 @@ INSTALL_HINT = API_FORMATS["cohere"].spec.install_hint
 _SECRET_HEADER_WORDS = ("key", "token", "secret", "auth", "password")
 #: Credential headers whose names say nothing of it: Bifrost's virtual key, session cookies.
 _SECRET_HEADERS = frozenset({"x-bf-vk", "cookie"})
-#: Connections one client keeps to the service (httpx's default), every one kept alive between
-#: requests; an async client hands httpx at most this many requests at once, the rest waiting
-#: their turn here (see :meth:`HTTPBackend._gate`).
+#: Connections one client opens to the service at most (httpx's default); an async client hands
+#: httpx at most this many requests at once, the rest waiting their turn here (see
+#: :meth:`HTTPBackend._gate`).
 MAX_CONNECTIONS = 100
+#: Idle connections kept alive between requests (httpx's default).
+KEEPALIVE = 20
 
 
 def _api_key_from_env(data: dict[str, Any]) -> SecretStr | None:
@@ -480,10 +482,11 @@ def _client_settings(options: HTTPOptions, base_url: str, headers: dict[str, str
         "headers": headers,
         "timeout": httpx.Timeout(options.timeout, connect=options.connect_timeout),
         "follow_redirects": False,
-        # httpcore 1.0 closes an idle connection whenever its pool holds more connections than
-        # max_keepalive_connections (it counts them all, not the idle ones): with httpx's 20, a
-        # busy client would open a new connection for nearly every request.
-        "limits": httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+        # httpx's own limits. Keeping all 100 connections alive saves reconnects under heavy
+        # load, but httpcore then checks every idle connection (a system call each) whenever a
+        # request starts or ends, which measured 4x the event-loop time per call with 64 calls
+        # in flight (benchmarks/bench_concurrency.py).
+        "limits": httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=KEEPALIVE),
         # The CA store as httpx loads it (SSL_CERT_FILE, SSL_CERT_DIR, else certifi).
         "verify": httpx.create_ssl_context(),
     }

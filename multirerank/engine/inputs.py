@@ -290,6 +290,12 @@ def plan_call(
     items = _item_list(documents)
     id_list = _id_list(ids, len(items))
     limit = backend.limits.max_document_chars
+    if id_list is not None and not any(id_list):
+        id_list = None  # no document has an identity (LangChain Documents mostly have no id)
+    if id_list is None and _plain_texts(items, limit):
+        texts = cast("list[DocumentInput]", list(items))
+        every = list(range(len(texts)))
+        return Plan(checked_query, checked_top_n, threshold, every, texts, _split(backend, checked_query, texts, every))
     sends_ids = backend.sends_ids
     positions: list[int] = []
     originals: list[DocumentInput] = []
@@ -359,6 +365,19 @@ def plan_call(
         raise RerankInputError(DOCUMENTS_REQUIRED)
     chunks = _split(backend, checked_query, sent, positions) if sent else []
     return Plan(checked_query, checked_top_n, threshold, positions, originals, chunks)
+
+
+def _plain_texts(items: Sequence[object], limit: int | None) -> bool:
+    """Whether every item is ASCII text, not blank, within ``limit``: the usual list, checked in
+    a few passes in C, which then needs no per-document step."""
+    return (
+        bool(items)
+        and set(map(type, items)) == {str}
+        and all(items)
+        and all(map(str.isascii, items))  # type: ignore[arg-type]
+        and not any(map(str.isspace, items))  # type: ignore[arg-type]
+        and (limit is None or max(map(len, items)) <= limit)  # type: ignore[arg-type]
+    )
 
 
 def _split(backend: Backend, query: str, documents: list[DocumentInput], positions: list[int]) -> list[Chunk]:
