@@ -244,7 +244,10 @@ def _route(spec: RouteSpec, position: int) -> Route:
     if isinstance(spec, str):
         from multirerank.registry import backend_from_model
 
-        backend = backend_from_model(spec)
+        try:
+            backend = backend_from_model(spec)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"routes[{position}]: {error.message}", provider=error.provider) from None
         return Route(backend, owned=True, key=route_key(backend))
     if isinstance(spec, Mapping):
         options = dict(spec)
@@ -252,12 +255,15 @@ def _route(spec: RouteSpec, position: int) -> Route:
         if not isinstance(model, str):
             raise ConfigurationError(f"routes[{position}] needs a 'model' string")
         weight = options.pop("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
-            raise ConfigurationError(f"routes[{position}].weight must be a positive number")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < 1e100:
+            raise ConfigurationError(f"routes[{position}].weight must be a positive, finite number")
         rate_limit = options.pop("rate_limit", None)
         from multirerank.registry import backend_from_model
 
-        backend = backend_from_model(model, **options)
+        try:
+            backend = backend_from_model(model, **options)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"routes[{position}]: {error.message}", provider=error.provider) from None
         return Route(backend, float(weight), rate_limit, owned=True, key=route_key(backend))
     raise ConfigurationError(
         f"routes[{position}] must be a model string, a mapping or a Backend, got {type(spec).__name__}"

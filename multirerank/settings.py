@@ -23,6 +23,7 @@ from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
 from multirerank.errors import RerankInputError
+from multirerank.redaction import HiddenValues
 
 
 class RerankSettings(BaseModel):
@@ -66,6 +67,7 @@ class RerankSettings(BaseModel):
         default=None,
         strict=True,
         gt=0,
+        allow_inf_nan=False,
         description="Seconds a whole call may take (requests, retries, rate-limit waits, fallbacks).",
     )
     rate_limit: str | dict[str, str] | None = Field(
@@ -75,13 +77,24 @@ class RerankSettings(BaseModel):
     rate_limit_storage: str | None = Field(
         default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
     )
+    # Route options can hold keys, so they stay out of reprs and serialised forms.
     fallbacks: list[Any] | None = Field(
         default=None,
+        repr=False,
+        exclude=True,
         description=(
             "Routes to try in order when this one fails: model strings, {'model': ..., **options} "
             "mappings or backends."
         ),
     )
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _hide_route_options(cls, value: list[Any] | None) -> list[Any] | None:
+        # Mappings are kept as given, shown with their keys only wherever the object is looked into.
+        if value is None:
+            return None
+        return [HiddenValues(route) if isinstance(route, Mapping) else route for route in value]
 
     # Inputs stay out of validation errors: they can hold keys and tokens.
     # Assignments are validated like construction, and rebuild the engine (see __setattr__).

@@ -20,6 +20,7 @@ import pytest
 
 from multirerank import (
     BadRequestError,
+    ConfigurationError,
     ProviderError,
     Reranker,
     RerankError,
@@ -681,3 +682,40 @@ def test_command_line_fallback(
     report = json.loads(capsys.readouterr().out)
     assert (report["provider"], report["model"]) == ("jina", JINA_MODEL)
     assert [(item["index"], item["relevance_score"]) for item in report["results"]] == expected
+
+
+# -- found by a new user's review ----------------------------------------------------------------
+
+
+def test_route_options_given_as_fallbacks_stay_out_of_reprs_and_dumps() -> None:
+    import langchain_multirerank
+    import llama_index_multirerank
+
+    fallbacks = [{"model": "cohere/rerank-v3.5", "base_url": "http://127.0.0.1:9/cohere", "api_key": "SEKRIT-FB"}]
+    for package in (langchain_multirerank, llama_index_multirerank):
+        made = package.MultiRerank(model="tei", backend_options={"base_url": "http://127.0.0.1:9/tei"}, fallbacks=fallbacks)
+        for shown in (repr(made), str(made), json.dumps(made.model_dump(), default=str), made.model_dump_json()):
+            assert "SEKRIT-FB" not in shown
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Router([{"model": "tei", "base_url": "http://h", "weight": float("inf")}]), r"routes\[0\]\.weight"),
+        (lambda: Router([{"model": "tei", "base_url": "http://h", "bogus": 1}]), r"^routes\[0\]: "),
+        (lambda: Reranker("local", fallbacks="local"), "fallbacks must be a list"),
+        (lambda: Reranker(Router(["local"]), fallbacks=["local"]), "cannot be combined with a Router"),
+        (lambda: Reranker("tei", base_url="http://h", deadline=float("inf")), "deadline"),
+    ],
+)
+def test_wrong_routing_settings_are_named(make: Callable[[], object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make()
+
+
+def test_retries_cut_short_by_the_deadline_raise_the_deadlines_error() -> None:
+    with Emulator() as emulator:
+        emulator.inject(status=503, vendor="tei", times=None)
+        reranker = Reranker("tei", base_url=f"{emulator.url}/tei", deadline=1.0, max_retries=100)
+        with pytest.raises(RerankTimeoutError, match="deadline"):
+            reranker.rerank("q", ["a", "b"])

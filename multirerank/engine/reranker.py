@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from multirerank.backends.base import Backend
 from multirerank.engine.answers import merge
@@ -82,8 +83,13 @@ class Reranker:
             raise ConfigurationError(
                 f"backend must be a Backend or a model string, got {type(backend).__name__}"
             )
+        if fallbacks is not None and (isinstance(fallbacks, (str, Mapping)) or not isinstance(fallbacks, Sequence)):
+            raise ConfigurationError("fallbacks must be a list of model strings, mappings or backends")
         if fallbacks:
             from multirerank.routing import Router
+
+            if isinstance(backend, Router):
+                raise ConfigurationError("fallbacks cannot be combined with a Router: list them among its routes")
 
             backend = Router([backend, *fallbacks], strategy="fallback")
         self.backend = backend
@@ -284,7 +290,7 @@ class Reranker:
                 except Exception as error:
                     delay = retries.delay(error, 0)
                     if delay is None:
-                        raise
+                        self._give_up(retries, error)
                     time.sleep(delay)
                     continue
                 _report(progress, chunks[0])
@@ -320,7 +326,7 @@ class Reranker:
                         continue
                     delay = retries.delay(failure, number)
                     if delay is None:
-                        raise failure
+                        self._give_up(retries, failure)
                     heapq.heappush(waiting, (time.monotonic() + delay, number))
         finally:
             for future in running:
@@ -347,7 +353,7 @@ class Reranker:
                     except Exception as error:
                         delay = retries.delay(error, number)
                         if delay is None:
-                            raise
+                            self._give_up(retries, error)
                     else:
                         _report(progress, chunks[number])
                         return result
@@ -360,6 +366,12 @@ class Reranker:
     # Every backend call goes through these two (the pool runs _request), and so every exception
     # leaving one passes through scrub_failure: the backend's secrets show nowhere in it. A
     # stand-in is raised after the handler, so the original is not chained to it as context.
+
+    def _give_up(self, retries: CallRetries, error: BaseException) -> NoReturn:
+        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries."""
+        if retries.out_of_time:
+            raise deadline_error(self.deadline, self.provider) from error
+        raise error
 
     def _request(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         for limit in self._limits:
@@ -449,7 +461,7 @@ def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
 
 def _seconds(name: str, value: object, *, positive: bool) -> float:
     seconds = strict_float(value)
-    if seconds is None or not (seconds > 0 if positive else seconds >= 0):
+    if seconds is None or not math.isfinite(seconds) or not (seconds > 0 if positive else seconds >= 0):
         raise ConfigurationError(f"{name} must be a number of seconds, {'above' if positive else 'at least'} 0")
     return seconds
 

@@ -47,6 +47,8 @@ class CallRetries:
         #: When the last scheduled wait ends.
         self._waiting_until = 0.0
         self._failures: dict[Hashable, int] = {}
+        #: Whether a retry was given up because the call's deadline would pass first.
+        self.out_of_time = False
 
     def delay(self, error: BaseException, request: Hashable) -> float | None:
         """Seconds to wait before ``request`` is sent again after ``error``; ``None``: raise it."""
@@ -64,7 +66,10 @@ class CallRetries:
         now = time.monotonic()
         # Only the part of this wait that no other request of the call is already waiting out.
         added = max(0.0, now + wait - max(now, self._waiting_until))
-        if self._spent + added > self._budget or (self._until is not None and now + wait > self._until):
+        if self._until is not None and now + wait > self._until:
+            self.out_of_time = True
+            return None
+        if self._spent + added > self._budget:
             return None
         self._spent += added
         self._waiting_until = max(self._waiting_until, now + wait)
