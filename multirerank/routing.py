@@ -159,12 +159,9 @@ class Router(Backend):
         self.model = ",".join(route.name for route in built)
         self.max_concurrency = max(route.backend.max_concurrency for route in built)
         self._cooldown = Cooldown(allowed_fails, float(cooldown_seconds))
-        # The limits library loads only for a router that has rate limits.
-        if any(route.rate_limit for route in built):
-            from multirerank.ratelimit import RateLimit
         self._limits: dict[int, tuple[RateLimit, ...]] = {
             id(route): (
-                (RateLimit.parse(route.rate_limit, key=repr(route.key), storage=rate_limit_storage),)
+                (rate_limit_of(route.rate_limit, rate_limit_storage, route.backend),)
                 if route.rate_limit
                 else ()
             )
@@ -268,6 +265,15 @@ def _route(spec: RouteSpec, position: int) -> Route:
     raise ConfigurationError(
         f"routes[{position}] must be a model string, a mapping or a Backend, got {type(spec).__name__}"
     )
+
+
+def rate_limit_of(spec: str | Mapping[str, str], storage: str | None, backend: Backend) -> RateLimit:
+    """The client-side rate limit ``spec`` for requests to ``backend``, shared in the process (and
+    through ``storage``) by every router and reranker reaching the same deployment (its
+    :func:`route_key`). The limits library loads only here."""
+    from multirerank.ratelimit import RateLimit
+
+    return RateLimit.parse(spec, key=repr(route_key(backend)), storage=storage)
 
 
 def route_key(backend: Backend) -> Hashable:

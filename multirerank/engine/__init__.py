@@ -5,6 +5,7 @@
 checks and merges the vendors' answers, and :class:`Reranker` runs a call through them.
 """
 
-from multirerank.engine.reranker import POOL_THREADS, ProgressCallback, Reranker
+from multirerank.engine.reranker import POOL_THREADS, Reranker
+from multirerank.engine.routed import ProgressCallback
 
 __all__ = ["POOL_THREADS", "ProgressCallback", "Reranker"]

@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NoReturn, TypeVar
 
@@ -28,15 +28,14 @@ from multirerank.backends.base import Backend
 from multirerank.engine.answers import merge
 from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
-from multirerank.engine.routed import Call, arun_routed, is_router, run_routed
+from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
 from multirerank.errors import ConfigurationError, RerankTimeoutError
 from multirerank.redaction import scrub_failure
+from multirerank.routing import rate_limit_of
 from multirerank.types import BatchResult, DocumentInput, RerankResponse
 
 T = TypeVar("T")
 
-#: Called with the number of documents each finished request carried (for progress bars).
-ProgressCallback = Callable[[int], None]
 
 #: The most threads one reranker's pool runs at once: enough for dozens of concurrent callers.
 POOL_THREADS = 64
@@ -104,7 +103,7 @@ class Reranker:
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
         self._limits: tuple[Any, ...] = (
-            (rate_limit_for(rate_limit, rate_limit_storage, backend),) if rate_limit else ()
+            (rate_limit_of(rate_limit, rate_limit_storage, backend),) if rate_limit else ()
         )
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -186,20 +185,23 @@ class Reranker:
         if is_router(self.backend):
             # Each route is held to the deadline there, so that the error lists the routes tried.
             return await arun_routed(self, call, until)
-        work = self._arun(call, until)
-        if until is None:
-            return await work
-        try:
-            return await asyncio.wait_for(work, max(0.0, until - time.monotonic()))
-        except asyncio.TimeoutError:
-            # wait_for cancelled the requests in flight.
-            raise deadline_error(self.deadline, self.provider) from None
+        return await self._arun_within(call, until)
 
     def _run(self, call: Call, until: float | None) -> RerankResponse:
         """One call through this reranker's own backend."""
         started = time.perf_counter()
         plan = call.plan(self.backend)
         return self._merge(plan, self._send(plan, call.progress, until), call.return_documents, started)
+
+    async def _arun_within(self, call: Call, until: float | None) -> RerankResponse:
+        """:meth:`_arun`, its requests cancelled when ``until`` (a ``time.monotonic()`` time)
+        passes, and then the deadline's RerankTimeoutError."""
+        if until is None:
+            return await self._arun(call, until)
+        try:
+            return await asyncio.wait_for(self._arun(call, until), max(0.0, until - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise deadline_error(self.deadline, self.provider) from None
 
     async def _arun(self, call: Call, until: float | None) -> RerankResponse:
         started = time.perf_counter()
@@ -389,9 +391,13 @@ class Reranker:
                 raise
         raise failure
 
-    async def _arequest(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
+    async def _await_limits(self, chunk: Chunk, until: float | None) -> None:
+        """Wait until every rate limit of this reranker has room for ``chunk``'s request."""
         for limit in self._limits:
             await limit.aacquire(requests=1, documents=len(chunk.documents), deadline=until)
+
+    async def _arequest(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
+        await self._await_limits(chunk, until)
         try:
             return await self.backend.arerank_batch(
                 plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
@@ -403,8 +409,7 @@ class Reranker:
         raise failure
 
     async def _request_on_pool(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
-        for limit in self._limits:
-            await limit.aacquire(requests=1, documents=len(chunk.documents), deadline=until)
+        await self._await_limits(chunk, until)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool(), functools.partial(self._call_backend, plan, chunk))
 
@@ -469,15 +474,6 @@ def _seconds(name: str, value: object, *, positive: bool) -> float:
 def deadline_error(deadline: float | None, provider: str) -> RerankTimeoutError:
     """The error of a call whose ``deadline`` (seconds) passed."""
     return RerankTimeoutError(f"the call's deadline of {deadline} s passed", provider=provider, retryable=True)
-
-
-def rate_limit_for(spec: str | Mapping[str, str], storage: str | None, backend: Backend) -> Any:
-    """The client-side rate limit ``spec`` of a reranker over ``backend``, shared in the process
-    (and through ``storage``) by every reranker reaching the same deployment."""
-    from multirerank.ratelimit import RateLimit
-    from multirerank.routing import route_key
-
-    return RateLimit.parse(spec, key=repr(route_key(backend)), storage=storage)
 
 
 def _budget(value: object) -> float:

@@ -3,11 +3,10 @@ order, and a failure worth moving on for sends the whole call to the next one.""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +93,7 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
         started = time.monotonic()
         state = router.started(route)
         try:
-            response = await _by_deadline(twin._arun(call, until), reranker, route, until)
+            response = await twin._arun_within(call, until)
         except RerankError as error:
             router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
             _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
@@ -106,21 +105,6 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
         router.finished(state, ok=True, seconds=time.monotonic() - started)
         return _served(response, route, attempts)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _by_deadline(
-    work: Coroutine[Any, Any, RerankResponse], reranker: Reranker, route: Route, until: float | None
-) -> RerankResponse:
-    """``work``, its requests cancelled when the call's deadline ``until`` passes; then the
-    deadline's :class:`RerankTimeoutError`, which the route's attempt records as the sync path's does."""
-    if until is None:
-        return await work
-    try:
-        return await asyncio.wait_for(work, max(0.0, until - time.monotonic()))
-    except asyncio.TimeoutError:
-        from multirerank.engine.reranker import deadline_error
-
-        raise deadline_error(reranker.deadline, route.backend.provider) from None
 
 
 def _verdict(router: Router, error: RerankError) -> bool | None:
