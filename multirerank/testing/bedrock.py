@@ -151,14 +151,16 @@ def handle_rerank(emulator: Emulator, request: Request) -> Response:
     ranked = emulator.ranked(query, [_text(source) for source in body["sources"]])
     wanted = _field(body, "rerankingConfiguration", "bedrockRerankingConfiguration", "numberOfResults")
     ranked = ranked[:wanted] if wanted else ranked
-    fingerprint = _fingerprint(body)
+    page_size = emulator.state.get("bedrock.page_size") or len(ranked)
+    paged = page_size < len(ranked) or body.get("nextToken") is not None
+    # Hashing the whole body costs as much as scoring it: only for the pages that need it.
+    fingerprint = _fingerprint(body) if paged else ""
     offset = 0
     if body.get("nextToken") is not None:
         found = _offset(body["nextToken"], fingerprint)
         if found is None:
             return _validation(["The provided nextToken is not valid for this request"])
         offset = found
-    page_size = emulator.state.get("bedrock.page_size") or len(ranked)
     page = ranked[offset : offset + page_size]
     answer: dict[str, Any] = {"results": [{"index": index, "relevanceScore": score} for index, score in page]}
     if offset + page_size < len(ranked):
