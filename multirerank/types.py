@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 #: A document as a backend receives it: plain text, or a JSON object for vendors that take one.
 DocumentInput: TypeAlias = "str | Mapping[str, Any]"
+
+N = TypeVar("N", int, float)
 
 
 class IdentifiedText(str):
@@ -56,21 +58,37 @@ class Limits:
 
 @dataclass(frozen=True)
 class Usage:
-    """What the vendor reported it billed, when it reports it."""
+    """What a call used and, where known, what it cost.
+
+    ``requests``: requests the vendor answered (pages and billed retries included);
+    ``documents``: documents sent to the vendor (not those answered from the score cache);
+    ``search_units`` and ``total_tokens``: the vendor's own billing counts, ``None`` when it
+    reports none; ``cost_usd``: the call's cost in US dollars from the price table, ``None``
+    when a price is unknown (never a guessed 0); ``cache_hits`` / ``cache_misses``: documents
+    whose score the score cache held / did not hold.
+    """
 
     total_tokens: int | None = None
     search_units: int | None = None
     requests: int = 0
+    documents: int = 0
+    cost_usd: float | None = None
+    cache_hits: int = 0
+    cache_misses: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             total_tokens=_add_optional(self.total_tokens, other.total_tokens),
             search_units=_add_optional(self.search_units, other.search_units),
             requests=self.requests + other.requests,
+            documents=self.documents + other.documents,
+            cost_usd=_add_optional(self.cost_usd, other.cost_usd),
+            cache_hits=self.cache_hits + other.cache_hits,
+            cache_misses=self.cache_misses + other.cache_misses,
         )
 
 
-def _add_optional(left: int | None, right: int | None) -> int | None:
+def _add_optional(left: N | None, right: N | None) -> N | None:
     if left is None:
         return right
     if right is None:
