@@ -112,7 +112,9 @@ def recorder() -> Iterator[Recorder]:
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
-async def test_llama_index_event_inside_the_postprocessing_span(recorder: Recorder, asynchronous: bool) -> None:
+async def test_llama_index_event_inside_the_postprocessing_span(
+    recorder: Recorder, asynchronous: bool
+) -> None:
     reranker = postprocessor(top_n=2)
     nodes, bundle = make_nodes(), QueryBundle(QUERY)
     if asynchronous:
