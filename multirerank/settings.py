@@ -77,6 +77,10 @@ class RerankSettings(BaseModel):
     rate_limit_storage: str | None = Field(
         default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
     )
+    trace_content: bool = Field(
+        default=True,
+        description="Put the query and document texts on OpenTelemetry spans; False leaves them out.",
+    )
     # Route options can hold keys, so they stay out of reprs and serialised forms.
     fallbacks: list[Any] | None = Field(
         default=None,
@@ -257,6 +261,7 @@ class RerankSettings(BaseModel):
             rate_limit=self.rate_limit,
             rate_limit_storage=self.rate_limit_storage,
             fallbacks=self.fallbacks,
+            trace_content=self.trace_content,
         )
 
     @property

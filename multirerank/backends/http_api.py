@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
-import logging
 import re
 import threading
 import weakref
@@ -35,14 +34,14 @@ from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import ConfigurationError, MalformedResponseError
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_value, options_from, with_model_from_string
-from multirerank.redaction import SecretValue, redactor
+from multirerank.redaction import SecretValue, module_logger, redactor
 from multirerank.types import BatchResult, DocumentInput, Limits
 from multirerank.vendors import HTTP_RETRY
 
 if TYPE_CHECKING:
     import httpx
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _MESSAGE_LIMIT = 500

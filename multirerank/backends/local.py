@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,6 +27,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, ProviderError
 from multirerank.options import options_from, with_model_from_string
+from multirerank.redaction import module_logger
 from multirerank.types import BatchResult, DocumentInput, ScoreScale, document_text
 from multirerank.vendors import LOCAL
 
@@ -54,7 +54,7 @@ _WHAT_TO_PASS = (
 _verified: set[tuple[str, int, int]] = set()
 _verified_lock = threading.Lock()
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 
 class LocalBackend(Backend):

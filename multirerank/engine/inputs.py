@@ -8,7 +8,6 @@ caller's list, so every result and every error names the caller's own index.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -19,9 +18,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
+from multirerank.redaction import module_logger
 from multirerank.types import DocumentInput, IdentifiedText, document_size
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 # Worded as the Bifrost gateway words them, so gateway users meet familiar messages.
 QUERY_REQUIRED = "query is required for rerank"
@@ -358,7 +358,8 @@ def plan_call(
         originals.append(content)
         sent.append(wire)
     if blank:
-        logger.warning("skipped %d document(s) with blank text; they are not reranked or returned", blank)
+        # Retriever pipelines skip blanks as a matter of course: worth a note, not a warning.
+        logger.info("skipped %d document(s) with blank text; they are not reranked or returned", blank)
     if repeated:
         logger.info("scored %d document(s) once that shared an id with an earlier one", repeated)
     if not sent and not skip_blank:

@@ -14,6 +14,7 @@ slot and no pool thread.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import heapq
 import math
@@ -32,6 +33,7 @@ from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_ro
 from multirerank.errors import ConfigurationError, RerankTimeoutError
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
+from multirerank.tracing import request_answered, traced_call, traced_request
 from multirerank.types import BatchResult, DocumentInput, RerankResponse
 
 T = TypeVar("T")
@@ -52,7 +54,9 @@ class Reranker:
     retryable failure other than throttling, and throttled requests are retried while the
     call's ``retry_budget`` (seconds of waiting, default 30) lasts. ``normalize_scores=True``
     maps every score into 0..1 (see :mod:`multirerank.scales`), so one threshold means the same
-    whatever the vendor; the ranking is unchanged. Raises :class:`ConfigurationError` for a
+    whatever the vendor; the ranking is unchanged. With OpenTelemetry installed each call is a
+    span (:mod:`multirerank.tracing`); ``trace_content=False`` keeps the query and document
+    texts off it. Raises :class:`ConfigurationError` for a
     backend or setting it cannot use.
     """
 
@@ -68,6 +72,7 @@ class Reranker:
         rate_limit: str | Mapping[str, str] | None = None,
         rate_limit_storage: str | None = None,
         fallbacks: Sequence[Any] | None = None,
+        trace_content: bool = True,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -99,6 +104,8 @@ class Reranker:
         self.deadline = None if deadline is None else _seconds("deadline", deadline, positive=True)
         self.rate_limit = rate_limit
         self.rate_limit_storage = rate_limit_storage
+        #: Whether OpenTelemetry spans carry the query and document texts (see multirerank.tracing).
+        self.trace_content = trace_content
         # What was asked for, not the backend's defaults: each route of a router has its own.
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
@@ -159,9 +166,11 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        if is_router(self.backend):
-            return run_routed(self, call, until)
-        return self._run(call, until)
+        with traced_call(self.provider, self.model, call, self.trace_content) as trace:
+            response = run_routed(self, call, until) if is_router(self.backend) else self._run(call, until)
+            if trace is not None:
+                trace.finished(response, call)
+            return response
 
     async def arerank(
         self,
@@ -182,10 +191,15 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        if is_router(self.backend):
-            # Each route is held to the deadline there, so that the error lists the routes tried.
-            return await arun_routed(self, call, until)
-        return await self._arun_within(call, until)
+        with traced_call(self.provider, self.model, call, self.trace_content) as trace:
+            if is_router(self.backend):
+                # Each route is held to the deadline there, so that the error lists the routes tried.
+                response = await arun_routed(self, call, until)
+            else:
+                response = await self._arun_within(call, until)
+            if trace is not None:
+                trace.finished(response, call)
+            return response
 
     def _run(self, call: Call, until: float | None) -> RerankResponse:
         """One call through this reranker's own backend."""
@@ -229,6 +243,7 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores,
             deadline=self.deadline,
+            trace_content=self.trace_content,
         )
         twin._pool_owner = self
         twin._limits = self._limits
@@ -248,6 +263,7 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores or normalize,
             deadline=self.deadline,
+            trace_content=self.trace_content,
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)
@@ -309,7 +325,9 @@ class Reranker:
                     ready.append(heapq.heappop(waiting)[1])
                 while ready and len(running) < self.max_concurrency:
                     number = ready.popleft()
-                    running[pool.submit(self._request, plan, chunks[number], until)] = number
+                    # In a copy of this context: the request's span is a child of the call's.
+                    request = contextvars.copy_context().run
+                    running[pool.submit(request, self._request, plan, chunks[number], until)] = number
                 timeout = max(0.0, waiting[0][0] - now) if waiting else None
                 if until is not None:
                     if now >= until:
@@ -381,15 +399,17 @@ class Reranker:
         return self._call_backend(plan, chunk)
 
     def _call_backend(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        try:
-            return self.backend.rerank_batch(
-                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
-            )
-        except Exception as error:
-            failure = scrub_failure(error, self.backend)
-            if failure is error:
-                raise
-        raise failure
+        with traced_request(self.backend, plan.query, chunk.documents, chunk.offset) as span:
+            try:
+                result = self.backend.rerank_batch(
+                    plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+                )
+                return request_answered(span, result)
+            except Exception as error:
+                failure = scrub_failure(error, self.backend)
+                if failure is error:
+                    raise
+            raise failure
 
     async def _await_limits(self, chunk: Chunk, until: float | None) -> None:
         """Wait until every rate limit of this reranker has room for ``chunk``'s request."""
@@ -398,20 +418,24 @@ class Reranker:
 
     async def _arequest(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         await self._await_limits(chunk, until)
-        try:
-            return await self.backend.arerank_batch(
-                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
-            )
-        except Exception as error:
-            failure = scrub_failure(error, self.backend)
-            if failure is error:
-                raise
-        raise failure
+        with traced_request(self.backend, plan.query, chunk.documents, chunk.offset) as span:
+            try:
+                result = await self.backend.arerank_batch(
+                    plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+                )
+                return request_answered(span, result)
+            except Exception as error:
+                failure = scrub_failure(error, self.backend)
+                if failure is error:
+                    raise
+            raise failure
 
     async def _request_on_pool(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         await self._await_limits(chunk, until)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), functools.partial(self._call_backend, plan, chunk))
+        # In a copy of this context: the request's span is a child of the call's.
+        request = functools.partial(contextvars.copy_context().run, self._call_backend, plan, chunk)
+        return await loop.run_in_executor(self._pool(), request)
 
     def _merge(
         self, plan: Plan, batches: list[BatchResult], return_documents: bool, started: float

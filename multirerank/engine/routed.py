@@ -4,7 +4,6 @@ order, and a failure worth moving on for sends the whole call to the next one.""
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 from multirerank.backends.base import Backend
 from multirerank.engine.inputs import Plan, plan_call
 from multirerank.errors import RerankError
+from multirerank.redaction import module_logger
 from multirerank.routing import Attempt, Route, Router
+from multirerank.tracing import fell_back
 from multirerank.types import RerankResponse
 
 if TYPE_CHECKING:
     from multirerank.engine.reranker import Reranker
 
-# The project logs to "multirerank", where the secret-masking filter sits.
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 #: Called with the number of documents each finished request carried (for progress bars).
 ProgressCallback = Callable[[int], None]
@@ -128,6 +128,7 @@ def _move_on_or_raise(
     if last or out_of_time or not router.moves_on(error):
         error.attempts = [attempt.as_dict() for attempt in attempts]
         raise error
+    fell_back(route.name, error)
     logger.warning(
         "route %s failed (%s%s); moving the call to the next route",
         route.name,
