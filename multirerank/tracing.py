@@ -140,7 +140,8 @@ class CallTrace:
 
     def answered(self, span: Any, result: BatchResult) -> None:
         """Record a request's usage (tokens, search units) on its span."""
-        if span.is_recording():
+        # Not yet checked here: the engine refuses a backend's malformed answer after this.
+        if span.is_recording() and isinstance(result, BatchResult):
             usage = result.usage
             for name in ("total_tokens", "search_units"):
                 value = getattr(usage, name)
@@ -280,6 +281,20 @@ def _call_attributes(provider: str, model: str, call: Call, trace_content: bool)
         for index, document in enumerate(documents):
             prefix = f"{INPUT_DOCUMENTS}.{index}."
             attributes[prefix + DOCUMENT_ID] = _document_id(ids, index)
-            if trace_content and isinstance(document, (str, Mapping)):
-                attributes[prefix + DOCUMENT_CONTENT] = document_text(document)
+            content = _content(document) if trace_content else None
+            if content is not None:
+                attributes[prefix + DOCUMENT_CONTENT] = content
     return attributes
+
+
+def _content(document: object) -> str | None:
+    """A document's text for a span, or None for one the engine is about to refuse: the span
+    opens before the input checks, and must not raise in their place."""
+    if isinstance(document, str):
+        return document
+    if isinstance(document, Mapping):
+        try:
+            return document_text(document)
+        except (TypeError, ValueError):
+            return None
+    return None
