@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from typing_extensions import Self
 
 from multirerank.backends.base import Backend
+from multirerank.cache.base import ScoreCache, check_cache_setting
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
 from multirerank.errors import RerankInputError
@@ -77,6 +78,13 @@ class RerankSettings(BaseModel):
     rate_limit_storage: str | None = Field(
         default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
     )
+    cache: bool | str | ScoreCache | None = Field(
+        default=None,
+        description=(
+            "Score cache for repeated calls: True (in memory), 'sqlite:///path', 'redis://host:6379/0' "
+            "or a multirerank.cache store."
+        ),
+    )
     # Route options can hold keys, so they stay out of reprs and serialised forms.
     fallbacks: list[Any] | None = Field(
         default=None,
@@ -115,6 +123,12 @@ class RerankSettings(BaseModel):
     _not_compared: ClassVar[frozenset[str]] = frozenset()
     #: Fields that may hold an SDK client the caller made; an object holding one cannot be pickled.
     _client_fields: ClassVar[tuple[str, ...]] = ("client", "api_client")
+
+    @field_validator("cache")
+    @classmethod
+    def _valid_cache(cls, value: object) -> object:
+        check_cache_setting(value)
+        return value
 
     @field_validator("top_n")
     @classmethod
@@ -257,6 +271,7 @@ class RerankSettings(BaseModel):
             rate_limit=self.rate_limit,
             rate_limit_storage=self.rate_limit_storage,
             fallbacks=self.fallbacks,
+            cache=self.cache,
         )
 
     @property

@@ -25,14 +25,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NoReturn, TypeVar
 
 from multirerank.backends.base import Backend
-from multirerank.engine.answers import merge
+from multirerank.cache.base import ScoreCache, resolve_cache
+from multirerank.engine.answers import merge, rank
+from multirerank.engine.cached import CachedCall, uses_cache
 from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
 from multirerank.errors import ConfigurationError, RerankTimeoutError
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
-from multirerank.types import BatchResult, DocumentInput, RerankResponse
+from multirerank.types import BatchResult, DocumentInput, RerankResponse, Usage
 
 T = TypeVar("T")
 
@@ -52,9 +54,16 @@ class Reranker:
     retryable failure other than throttling, and throttled requests are retried while the
     call's ``retry_budget`` (seconds of waiting, default 30) lasts. ``normalize_scores=True``
     maps every score into 0..1 (see :mod:`multirerank.scales`), so one threshold means the same
-    whatever the vendor; the ranking is unchanged. Raises :class:`ConfigurationError` for a
+    whatever the vendor; the ranking is unchanged. ``cache`` keeps scores for repeated calls
+    (``True``: in memory; ``"sqlite:///path"``, ``"redis://..."`` or a
+    :class:`~multirerank.cache.ScoreCache`; see :mod:`multirerank.engine.cached`). Raises
+    :class:`ConfigurationError` for a
     backend or setting it cannot use.
     """
+
+    #: The score cache, or None (set from ``cache=``).
+    cache: ScoreCache | None
+    _owns_cache: bool
 
     def __init__(
         self,
@@ -68,6 +77,7 @@ class Reranker:
         rate_limit: str | Mapping[str, str] | None = None,
         rate_limit_storage: str | None = None,
         fallbacks: Sequence[Any] | None = None,
+        cache: bool | str | ScoreCache | None = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -99,6 +109,8 @@ class Reranker:
         self.deadline = None if deadline is None else _seconds("deadline", deadline, positive=True)
         self.rate_limit = rate_limit
         self.rate_limit_storage = rate_limit_storage
+        # Resolved to a store (or None) by __setattr__, as later assignments are.
+        self.cache = cache  # type: ignore[assignment]
         # What was asked for, not the backend's defaults: each route of a router has its own.
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
@@ -119,6 +131,11 @@ class Reranker:
             value = _budget(value)
         elif name == "deadline" and hasattr(self, "backend") and value is not None:
             value = _seconds("deadline", value, positive=True)
+        elif name == "cache":
+            # A store made here from True or a URL is this reranker's to close; one given is not.
+            owned = value is True or isinstance(value, str)
+            value = resolve_cache(value)
+            super().__setattr__("_owns_cache", owned)
         super().__setattr__(name, value)
 
     @property
@@ -191,6 +208,13 @@ class Reranker:
         """One call through this reranker's own backend."""
         started = time.perf_counter()
         plan = call.plan(self.backend)
+        if uses_cache(self.cache, self.backend):
+            cached = CachedCall(self.cache, self.backend, plan)
+            cached.look_up()
+            _report_cached(call.progress, cached)
+            scored, usage = cached.combine(self._send(cached.to_send, call.progress, until))
+            cached.store()
+            return self._rank(plan, scored, usage, call.return_documents, started)
         return self._merge(plan, self._send(plan, call.progress, until), call.return_documents, started)
 
     async def _arun_within(self, call: Call, until: float | None) -> RerankResponse:
@@ -206,6 +230,13 @@ class Reranker:
     async def _arun(self, call: Call, until: float | None) -> RerankResponse:
         started = time.perf_counter()
         plan = call.plan(self.backend)
+        if uses_cache(self.cache, self.backend):
+            cached = CachedCall(self.cache, self.backend, plan)
+            await cached.alook_up()
+            _report_cached(call.progress, cached)
+            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until))
+            await cached.astore()
+            return self._rank(plan, scored, usage, call.return_documents, started)
         batches = await self._asend(plan, call.progress, until)
         return self._merge(plan, batches, call.return_documents, started)
 
@@ -229,6 +260,7 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores,
             deadline=self.deadline,
+            cache=self.cache,
         )
         twin._pool_owner = self
         twin._limits = self._limits
@@ -248,19 +280,24 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores or normalize,
             deadline=self.deadline,
+            cache=self.cache,  # keyed by the route's backend, which scores
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)
         return twin
 
     def close(self) -> None:
-        """Shut the thread pool and the backend's clients."""
+        """Shut the thread pool, the backend's clients, and a score cache this reranker made."""
         self._shutdown_pool()
         self.backend.close()
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
 
     async def aclose(self) -> None:
         self._shutdown_pool()
         await self.backend.aclose()
+        if self._owns_cache and self.cache is not None:
+            await self.cache.aclose()
 
     def __enter__(self) -> Reranker:
         return self
@@ -425,6 +462,24 @@ class Reranker:
             started=started,
         )
 
+    def _rank(
+        self,
+        plan: Plan,
+        scored: list[tuple[int, float]],
+        usage: Usage,
+        return_documents: bool,
+        started: float,
+    ) -> RerankResponse:
+        return rank(
+            self.backend,
+            plan,
+            scored,
+            usage,
+            normalize_scores=self.normalize_scores,
+            return_documents=return_documents,
+            started=started,
+        )
+
     # -- the pool -------------------------------------------------------------------------------
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -442,6 +497,12 @@ class Reranker:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _report_cached(progress: ProgressCallback | None, cached: CachedCall) -> None:
+    """Documents the cache scored are done before any request."""
+    if progress is not None and cached.hits:
+        progress(len(cached.hits))
 
 
 def _report(progress: ProgressCallback | None, chunk: Chunk) -> None:
