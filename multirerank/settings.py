@@ -78,8 +78,10 @@ class RerankSettings(BaseModel):
     rate_limit_storage: str | None = Field(
         default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
     )
+    # A Redis URL may carry a password: kept out of reprs like route options.
     cache: bool | str | ScoreCache | None = Field(
         default=None,
+        repr=False,
         description=(
             "Score cache for repeated calls: True (in memory), 'sqlite:///path', 'redis://host:6379/0' "
             "or a multirerank.cache store."

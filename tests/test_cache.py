@@ -345,6 +345,10 @@ def test_vendor_classes_pickle_with_a_cache(tmp_path: Path) -> None:
             made = package.HTTPRerank(api_format="tei", base_url="http://127.0.0.1:1", cache=cache)
             copied = pickle.loads(pickle.dumps(made))
             assert isinstance(copied.reranker.cache, ScoreCache)
+        with_password = package.HTTPRerank(
+            api_format="tei", base_url="http://127.0.0.1:1", cache="redis://:pw-secret@127.0.0.1:1/0"
+        )
+        assert "pw-secret" not in repr(with_password) + repr(with_password.reranker.cache)
 
 
 def test_cli_cache_keeps_scores_between_runs(
