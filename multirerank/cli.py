@@ -67,6 +67,11 @@ def add_rerank_parser(subparsers: SubParsers) -> None:
         help="a model string to try when the ones before it fail (repeatable, tried in order)",
     )
     parser.add_argument("--deadline", type=float, help="seconds the whole call may take")
+    parser.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="SQLite file of scores kept between runs: documents scored before are not sent again",
+    )
     parser.add_argument("--query", "-q", help='the query; defaults to the file\'s "query" field')
     parser.add_argument("--top-n", type=int, help="return only the best N documents")
     parser.add_argument("--score-threshold", type=float, help="drop documents scoring below this value")
@@ -99,7 +104,11 @@ def run_rerank(args: argparse.Namespace) -> int:
         raise CliError('no query: pass --query or give the file a "query" field')
     with (
         Reranker(
-            args.model, fallbacks=args.fallback, deadline=args.deadline, **parse_options(args.option)
+            args.model,
+            fallbacks=args.fallback,
+            deadline=args.deadline,
+            cache=None if args.cache is None else f"sqlite:///{args.cache}",
+            **parse_options(args.option),
         ) as reranker,
         progress_bar(reranker, query, data.texts, args.progress) as progress,
     ):

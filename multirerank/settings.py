@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from typing_extensions import Self
 
 from multirerank.backends.base import Backend
+from multirerank.cache.base import ScoreCache, check_cache_setting
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
 from multirerank.errors import RerankInputError
@@ -81,6 +82,15 @@ class RerankSettings(BaseModel):
         default=True,
         description="Put the query and document texts on OpenTelemetry spans; False leaves them out.",
     )
+    # A Redis URL may carry a password: kept out of reprs like route options.
+    cache: bool | str | ScoreCache | None = Field(
+        default=None,
+        repr=False,
+        description=(
+            "Score cache for repeated calls: True (in memory), 'sqlite:///path', 'redis://host:6379/0' "
+            "or a multirerank.cache store."
+        ),
+    )
     # Route options can hold keys, so they stay out of reprs and serialised forms.
     fallbacks: list[Any] | None = Field(
         default=None,
@@ -119,6 +129,12 @@ class RerankSettings(BaseModel):
     _not_compared: ClassVar[frozenset[str]] = frozenset()
     #: Fields that may hold an SDK client the caller made; an object holding one cannot be pickled.
     _client_fields: ClassVar[tuple[str, ...]] = ("client", "api_client")
+
+    @field_validator("cache")
+    @classmethod
+    def _valid_cache(cls, value: object) -> object:
+        check_cache_setting(value)
+        return value
 
     @field_validator("top_n")
     @classmethod
@@ -262,6 +278,7 @@ class RerankSettings(BaseModel):
             rate_limit_storage=self.rate_limit_storage,
             fallbacks=self.fallbacks,
             trace_content=self.trace_content,
+            cache=self.cache,
         )
 
     @property

@@ -251,7 +251,9 @@ class VendorSpec:
     (tried in order where ``fallback_statuses`` answer). ``cost_unit`` is what
     ``limits.max_request_cost`` counts; ``max_text_tokens``, how much of one text the vendor reads
     (it cuts the rest; 0: all). ``takes_ids``: requests carry each document's id (the caller's,
-    when it has one). ``default_model`` is empty when a model must be named. ``sources``
+    when it has one). ``per_document_scores``: a document's score depends on the query and that
+    document alone, not on the others in the request (what the engine's splitting and the score
+    cache rely on; true of every cross-encoder and embedding API here). ``default_model`` is empty when a model must be named. ``sources``
     say where the facts come from. The
     ``langchain_class`` / ``llama_index_class``, ``model_strings`` and ``limit_note`` fill the
     README's backend table (see :mod:`multirerank.vendor_table`).
@@ -274,6 +276,7 @@ class VendorSpec:
     cost_unit: str = "bytes"
     max_text_tokens: int = 0
     takes_ids: bool = False
+    per_document_scores: bool = True
     models: tuple[Model, ...] = ()
     default_model: str = ""
     model_pattern: str = ""

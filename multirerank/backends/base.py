@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from multirerank import redaction
@@ -38,6 +38,10 @@ class Backend(ABC):
     model: str = ""
     #: Whether the vendor API takes document ids: texts with an id then arrive as IdentifiedText.
     sends_ids: bool = False
+    #: Whether a document's score depends on it and the query alone, not on the other documents
+    #: of the request: the engine's splitting assumes it, and only then does the score cache
+    #: serve the backend (a vendor backend takes it from its VendorSpec).
+    per_document_scores: bool = True
 
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log
@@ -103,6 +107,16 @@ class Backend(ABC):
         The engine adds the backend's score scale itself, as ``backend_score_scale``.
         """
         return {}
+
+    def score_identity(self) -> Mapping[str, Any]:
+        """What decides this backend's scores besides the query and the document: the score
+        cache's keys hash it, so two backends share cached scores only when this is equal.
+
+        By default the provider, model and score scale; a backend adds each option that changes
+        scores (an instruction, a server's URL, a token cut). Values must be JSON-encodable (or
+        have a stable ``str``); never a secret.
+        """
+        return {"provider": self.provider, "model": self.model, "score_scale": self.score_scale}
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release clients and pools. Safe to call more than once."""

@@ -155,6 +155,7 @@ class BedrockBackend(AWSBackend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
+    per_document_scores = SPEC.per_document_scores
     max_retries = SPEC.retry.max_retries
     max_concurrency = 4
 
@@ -237,6 +238,12 @@ class BedrockBackend(AWSBackend):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model_arn": self.model}
+
+    def score_identity(self) -> Mapping[str, Any]:
+        return {
+            **super().score_identity(),
+            "additional_model_request_fields": self.additional_model_request_fields,
+        }
 
 
 class BedrockOptions(AWSClientOptions):

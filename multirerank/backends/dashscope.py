@@ -172,6 +172,7 @@ class DashScopeBackend(Backend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
+    per_document_scores = SPEC.per_document_scores
     cost_unit = f"{SPEC.cost_unit} (estimated)"
     # The SDK retries nothing but a dropped pooled connection (SPEC.retry).
     max_retries = SPEC.retry.max_retries
@@ -224,6 +225,9 @@ class DashScopeBackend(Backend):
     def secrets(self) -> Iterable[SecretValue]:
         """The API key, which DashScope echoes when it refuses it."""
         return (self._api_key,)
+
+    def score_identity(self) -> Mapping[str, Any]:
+        return {**super().score_identity(), "instruct": self.instruct}
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model": self.model}

@@ -15,7 +15,7 @@ import importlib
 import re
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -208,6 +208,7 @@ class HTTPBackend(Backend):
         self.model = options.model or ""
         self.score_scale = api_format.score_scale
         self.sends_ids = api_format.spec.takes_ids
+        self.per_document_scores = api_format.spec.per_document_scores
         self.limits = Limits(max_documents=options.max_documents_per_request or api_format.max_documents)
         self.max_retries = options.max_retries
         self.base_url = options.base_url or api_format.default_base_url or ""
@@ -263,6 +264,18 @@ class HTTPBackend(Backend):
     def secrets(self) -> Iterable[SecretValue]:
         """The API key and the values of headers that carry credentials."""
         return self._secrets
+
+    def score_identity(self) -> Mapping[str, Any]:
+        # A self-hosted server (vLLM, TEI) may name no model: its URL stands for it.
+        options = self._options
+        return {
+            **super().score_identity(),
+            "api_format": self.api_format.name,
+            "base_url": self.base_url,
+            "max_tokens_per_doc": options.max_tokens_per_doc,
+            "truncate": options.truncate,
+            "gateway_fallbacks": options.gateway_fallbacks,
+        }
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ import importlib.util
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -70,6 +70,7 @@ class LocalBackend(Backend):
 
     provider = LOCAL.provider
     limits = LOCAL.limits
+    per_document_scores = LOCAL.per_document_scores
     # torch already keeps both cores busy; parallel requests would only contend for them.
     max_concurrency = 1
 
@@ -99,6 +100,7 @@ class LocalBackend(Backend):
         else:
             self.model = model
             self._path = _local_dir(model)
+        self._kind = kind
         self.model_kind: ResolvedKind | None = None
         if kind != "auto":
             self._set_kind(kind)
@@ -116,6 +118,17 @@ class LocalBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model_kind": self.model_kind or "auto"}
+
+    def score_identity(self) -> Mapping[str, Any]:
+        # The kind asked for, not the one found on loading (nor the scale it sets): keys made
+        # before the first load must match those made after.
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "kind": self._kind,
+            "max_length": self.max_length,
+            "long_documents": self.long_documents,
+        }
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [document_text(document) for document in documents]

@@ -106,9 +106,25 @@ def merge(
 
     Result indices are the caller's; ``usage`` sums every request the batches report.
     """
+    scored, usage = gather(backend, plan, batches)
+    return rank(
+        backend,
+        plan,
+        scored,
+        usage,
+        normalize_scores=normalize_scores,
+        return_documents=return_documents,
+        started=started,
+    )
+
+
+def gather(
+    backend: Backend, plan: Plan, batches: Sequence[BatchResult]
+) -> tuple[list[tuple[int, float]], Usage]:
+    """Every batch checked: ``(sent index, raw score)`` pairs over the plan's sent documents, and
+    the usage the requests report summed."""
     usage = Usage()
     scored: list[tuple[int, float]] = []
-    positions = plan.positions
     for chunk, batch in zip(plan.chunks, batches, strict=True):
         size = len(chunk.documents)
         pairs = check_batch(batch, size, request_top_n(plan, size), backend.provider)
@@ -117,6 +133,22 @@ def merge(
         usage = usage + dataclasses.replace(batch.usage, requests=max(1, batch.usage.requests))
         offset = chunk.offset
         scored.extend(pairs if offset == 0 else [(offset + index, score) for index, score in pairs])
+    return scored, usage
+
+
+def rank(
+    backend: Backend,
+    plan: Plan,
+    scored: list[tuple[int, float]],
+    usage: Usage,
+    *,
+    normalize_scores: bool,
+    return_documents: bool,
+    started: float,
+) -> RerankResponse:
+    """The response for ``(sent index, raw score)`` pairs of ``plan``: normalized if asked,
+    best first (ties by the caller's index), cut by threshold and ``top_n``."""
+    positions = plan.positions
     scale = backend.score_scale
     if normalize_scores and scale != "probability":
         scored = [(sent, to_probability(score, scale)) for sent, score in scored]

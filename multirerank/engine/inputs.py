@@ -59,6 +59,16 @@ class Plan:
     chunks: list[Chunk]
 
 
+def subplan(backend: Backend, plan: Plan, keep: Sequence[int]) -> Plan:
+    """The plan of ``plan``'s sent documents at ``keep`` (sent indices, in order) alone, split
+    afresh, and asking every score (no ``top_n`` or threshold): what the score cache lacks."""
+    sent = [document for chunk in plan.chunks for document in chunk.documents]
+    documents = [sent[index] for index in keep]
+    positions = [plan.positions[index] for index in keep]
+    originals = [plan.originals[index] for index in keep]
+    chunks = _split(backend, plan.query, documents, positions) if documents else []
+    return Plan(plan.query, None, None, positions, originals, chunks)
+
 
 def request_top_n(plan: Plan, size: int) -> int | None:
     """How many results to ask a request carrying ``size`` documents for; ``None``: all of them.

@@ -26,7 +26,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NoReturn, TypeVar
 
 from multirerank.backends.base import Backend
-from multirerank.engine.answers import merge
+from multirerank.cache.base import ScoreCache, resolve_cache
+from multirerank.engine.answers import merge, rank
+from multirerank.engine.cached import CachedCall, uses_cache
 from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
@@ -34,7 +36,7 @@ from multirerank.errors import ConfigurationError, RerankTimeoutError
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
 from multirerank.tracing import request_answered, traced_call, traced_request
-from multirerank.types import BatchResult, DocumentInput, RerankResponse
+from multirerank.types import BatchResult, DocumentInput, RerankResponse, Usage
 
 T = TypeVar("T")
 
@@ -54,11 +56,18 @@ class Reranker:
     retryable failure other than throttling, and throttled requests are retried while the
     call's ``retry_budget`` (seconds of waiting, default 30) lasts. ``normalize_scores=True``
     maps every score into 0..1 (see :mod:`multirerank.scales`), so one threshold means the same
-    whatever the vendor; the ranking is unchanged. With OpenTelemetry installed each call is a
-    span (:mod:`multirerank.tracing`); ``trace_content=False`` keeps the query and document
-    texts off it. Raises :class:`ConfigurationError` for a
+    whatever the vendor; the ranking is unchanged. ``cache`` keeps scores for repeated calls
+    (``True``: in memory; ``"sqlite:///path"``, ``"redis://..."`` or a
+    :class:`~multirerank.cache.ScoreCache`; see :mod:`multirerank.engine.cached`). With
+    OpenTelemetry installed each call is a span (:mod:`multirerank.tracing`);
+    ``trace_content=False`` keeps the query and document texts off it. Raises
+    :class:`ConfigurationError` for a
     backend or setting it cannot use.
     """
+
+    #: The score cache, or None (set from ``cache=``).
+    cache: ScoreCache | None
+    _owns_cache: bool
 
     def __init__(
         self,
@@ -73,6 +82,7 @@ class Reranker:
         rate_limit_storage: str | None = None,
         fallbacks: Sequence[Any] | None = None,
         trace_content: bool = True,
+        cache: bool | str | ScoreCache | None = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -106,6 +116,8 @@ class Reranker:
         self.rate_limit_storage = rate_limit_storage
         #: Whether OpenTelemetry spans carry the query and document texts (see multirerank.tracing).
         self.trace_content = trace_content
+        # Resolved to a store (or None) by __setattr__, as later assignments are.
+        self.cache = cache  # type: ignore[assignment]
         # What was asked for, not the backend's defaults: each route of a router has its own.
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
@@ -126,6 +138,11 @@ class Reranker:
             value = _budget(value)
         elif name == "deadline" and hasattr(self, "backend") and value is not None:
             value = _seconds("deadline", value, positive=True)
+        elif name == "cache":
+            # A store made here from True or a URL is this reranker's to close; one given is not.
+            owned = value is True or isinstance(value, str)
+            value = resolve_cache(value)
+            super().__setattr__("_owns_cache", owned)
         super().__setattr__(name, value)
 
     @property
@@ -205,6 +222,13 @@ class Reranker:
         """One call through this reranker's own backend."""
         started = time.perf_counter()
         plan = call.plan(self.backend)
+        if uses_cache(self.cache, self.backend):
+            cached = CachedCall(self.cache, self.backend, plan)
+            cached.look_up()
+            _report_cached(call.progress, cached)
+            scored, usage = cached.combine(self._send(cached.to_send, call.progress, until))
+            cached.store()
+            return self._rank(plan, scored, usage, call.return_documents, started)
         return self._merge(plan, self._send(plan, call.progress, until), call.return_documents, started)
 
     async def _arun_within(self, call: Call, until: float | None) -> RerankResponse:
@@ -220,6 +244,13 @@ class Reranker:
     async def _arun(self, call: Call, until: float | None) -> RerankResponse:
         started = time.perf_counter()
         plan = call.plan(self.backend)
+        if uses_cache(self.cache, self.backend):
+            cached = CachedCall(self.cache, self.backend, plan)
+            await cached.alook_up()
+            _report_cached(call.progress, cached)
+            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until))
+            await cached.astore()
+            return self._rank(plan, scored, usage, call.return_documents, started)
         batches = await self._asend(plan, call.progress, until)
         return self._merge(plan, batches, call.return_documents, started)
 
@@ -244,6 +275,7 @@ class Reranker:
             normalize_scores=self.normalize_scores,
             deadline=self.deadline,
             trace_content=self.trace_content,
+            cache=self.cache,
         )
         twin._pool_owner = self
         twin._limits = self._limits
@@ -264,19 +296,24 @@ class Reranker:
             normalize_scores=self.normalize_scores or normalize,
             deadline=self.deadline,
             trace_content=self.trace_content,
+            cache=self.cache,  # keyed by the route's backend, which scores
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)
         return twin
 
     def close(self) -> None:
-        """Shut the thread pool and the backend's clients."""
+        """Shut the thread pool, the backend's clients, and a score cache this reranker made."""
         self._shutdown_pool()
         self.backend.close()
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
 
     async def aclose(self) -> None:
         self._shutdown_pool()
         await self.backend.aclose()
+        if self._owns_cache and self.cache is not None:
+            await self.cache.aclose()
 
     def __enter__(self) -> Reranker:
         return self
@@ -449,6 +486,24 @@ class Reranker:
             started=started,
         )
 
+    def _rank(
+        self,
+        plan: Plan,
+        scored: list[tuple[int, float]],
+        usage: Usage,
+        return_documents: bool,
+        started: float,
+    ) -> RerankResponse:
+        return rank(
+            self.backend,
+            plan,
+            scored,
+            usage,
+            normalize_scores=self.normalize_scores,
+            return_documents=return_documents,
+            started=started,
+        )
+
     # -- the pool -------------------------------------------------------------------------------
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -466,6 +521,12 @@ class Reranker:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _report_cached(progress: ProgressCallback | None, cached: CachedCall) -> None:
+    """Documents the cache scored are done before any request."""
+    if progress is not None and cached.hits:
+        progress(len(cached.hits))
 
 
 def _report(progress: ProgressCallback | None, chunk: Chunk) -> None:
