@@ -72,6 +72,7 @@ class _Api:
     """``opentelemetry.trace``, imported when first needed; ``None`` when it is not installed."""
 
     _module: Any = None
+    _tracer: Any = None
     _checked = False
 
     @classmethod
@@ -83,6 +84,15 @@ class _Api:
                 cls._module = None
             cls._checked = True
         return cls._module
+
+    @classmethod
+    def tracer(cls, api: Any) -> Any:
+        """The project's tracer, got once: the API's proxy follows a provider set later."""
+        if cls._tracer is None:
+            from multirerank import __version__
+
+            cls._tracer = api.get_tracer("multirerank", __version__)
+        return cls._tracer
 
 
 class CallTrace:
@@ -185,13 +195,17 @@ def traced_call(provider: str, model: str, call: Call, trace_content: bool) -> I
     if api is None:
         yield None
         return
-    from multirerank import __version__
-
-    tracer = api.get_tracer("multirerank", __version__)
-    with tracer.start_as_current_span(CALL_SPAN) as span:
+    tracer = _Api.tracer(api)
+    span = tracer.start_span(CALL_SPAN)
+    if not span.is_recording():
+        # No tracer provider set up, or the call not sampled: its requests are not either
+        # (parent-based sampling), so nothing of it is made current or recorded.
+        span.end()
+        yield None
+        return
+    with api.use_span(span, end_on_exit=True):
         trace = CallTrace(api, tracer, span, trace_content)
-        if trace.recording:
-            span.set_attributes(_call_attributes(provider, model, call, trace_content))
+        span.set_attributes(_call_attributes(provider, model, call, trace_content))
         token = _current.set(trace)
         try:
             yield trace
