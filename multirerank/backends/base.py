@@ -39,6 +39,10 @@ class Backend(ABC):
     #: Whether the vendor API takes document ids: texts with an id then arrive as IdentifiedText.
     sends_ids: bool = False
 
+    #: A metadata key whose value the vendor takes as each document's title (Vertex AI): the
+    #: adapters then send documents that have one as :class:`~multirerank.types.TitledText`.
+    title_field: str | None = None
+
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log
         # records mask this backend's secrets for as long as it lives.
