@@ -36,15 +36,15 @@ class TitledText(str):
     record ``title``); a plain ``str`` to every other backend. Adapters make it from the metadata
     key a backend's ``title_field`` names."""
 
-    title: str
+    document_title: str
 
     def __new__(cls, text: str, title: str) -> TitledText:
         instance = super().__new__(cls, text)
-        instance.title = title
+        instance.document_title = title
         return instance
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (TitledText, (str(self), self.title))
+        return (TitledText, (str(self), self.document_title))
 
 
 #: What a backend's scores mean, so callers can compare or threshold them knowingly.

@@ -198,7 +198,7 @@ def record_title(document: DocumentInput, title_field: str | None) -> str | None
     ``title_field`` value; ``None`` when blank or absent."""
     title: object = None
     if isinstance(document, TitledText):
-        title = document.title
+        title = document.document_title
     elif title_field is not None and isinstance(document, Mapping):
         title = document.get(title_field)
     if title is None:
