@@ -20,7 +20,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -67,6 +67,9 @@ class VertexOptions(BaseModel):
     model_config = ConfigDict(
         extra="forbid", populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
     )
+    #: A framework object holding credentials the caller made refuses to pickle, naming the field
+    #: (they may hold refresh handlers and signers); without them it pickles and finds ADC again.
+    _client_fields: ClassVar[tuple[str, ...]] = ("credentials",)
 
     model: str = Field(
         default=DEFAULT_MODEL, min_length=1, description="Ranking model, e.g. semantic-ranker-fast@latest."
