@@ -365,3 +365,63 @@ def test_reprs_and_dumps_show_no_credentials(emulator: Emulator) -> None:
     assert "credentials" not in compressor.model_dump()
     multi = langchain_multirerank.MultiRerank(model="vertex", backend_options=options(emulator))
     assert TOKEN not in repr(multi)
+
+
+# -- the emulator's Ranking API --------------------------------------------------------------------
+
+
+def _post(emulator: Emulator, body: Any, *, token: str | None = TOKEN, version: str = "v1") -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    path = f"/{version}/projects/p/locations/global/rankingConfigs/default_ranking_config:rank"
+    return httpx.post(emulator.url + path, json=body, headers=headers)
+
+
+def test_emulator_answers_like_the_ranking_api(emulator: Emulator) -> None:
+    records = [{"id": "a", "title": "solar", "content": "panels"}, {"id": "b", "content": "clay"}]
+    full = _post(emulator, {"query": "solar panels", "records": records, "topN": 0}, version="v1beta").json()
+    assert [record["id"] for record in full["records"]] == ["a", "b"]
+    assert full["records"][0]["title"] == "solar" and 0 < full["records"][1]["score"] <= 1
+    brief = _post(
+        emulator, {"query": "solar", "records": records, "topN": "1", "ignoreRecordDetailsInResponse": True}
+    )
+    assert brief.json() == {"records": [{"id": "a", "score": full["records"][0]["score"]}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "token", "status", "code"),
+    [
+        ({"query": "q", "records": [{"id": "a", "content": "x"}]}, None, 401, "UNAUTHENTICATED"),
+        ({"query": "q", "records": [{"id": "a"}]}, TOKEN, 400, "INVALID_ARGUMENT"),
+        (
+            {"query": "q", "records": [{"id": "a", "content": "x"}, {"id": "a", "content": "y"}]},
+            TOKEN,
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        ({"query": " ", "records": [{"id": "a", "content": "x"}]}, TOKEN, 400, "INVALID_ARGUMENT"),
+        (
+            {"query": "q", "model": "no-such-model", "records": [{"id": "a", "content": "x"}]},
+            TOKEN,
+            400,
+            "INVALID_ARGUMENT",
+        ),
+    ],
+)
+def test_emulator_refuses_in_googles_error_shape(
+    emulator: Emulator, body: dict[str, Any], token: str | None, status: int, code: str
+) -> None:
+    answer = _post(emulator, body, token=token)
+    assert answer.status_code == status
+    error = answer.json()["error"]
+    assert (error["code"], error["status"]) == (status, code) and error["message"]
+
+
+def test_emulator_rate_limit_answers_resource_exhausted(emulator: Emulator) -> None:
+    emulator.rate_limit = "1/minute"
+    try:
+        body = {"query": "q", "records": [{"id": "a", "content": "q"}]}
+        assert _post(emulator, body).status_code == 200
+        refused = _post(emulator, body)
+    finally:
+        emulator.rate_limit = None
+    assert refused.status_code == 429 and refused.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
