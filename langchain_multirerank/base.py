@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
-from multirerank.engine.inputs import candidate_text, check_items
+from multirerank.engine.inputs import candidate_text, check_items, titled
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
 from multirerank.tracing import EVENT_NAME, call_summary
@@ -97,15 +97,17 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         """What the engine ranks: each Document's text and id; strings and dicts as given."""
         documents = check_items(documents, "documents")
         fields = self.rerank_fields
+        title_field = self.reranker.backend.title_field
         # The usual call, a list of Documents, in two passes that make no per-document objects.
-        if not fields and set(map(type, documents)) <= {Document}:
+        if not fields and title_field is None and set(map(type, documents)) <= {Document}:
             return [document.page_content for document in documents], [document.id for document in documents]
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
         for index, document in enumerate(documents):
             if isinstance(document, Document):
                 text = document.page_content
-                texts.append(candidate_text(text, document.metadata, fields, "page_content") if fields else text)
+                text = candidate_text(text, document.metadata, fields, "page_content") if fields else text
+                texts.append(titled(text, document.metadata, title_field))
                 ids.append(document.id)
             elif isinstance(document, (str, Mapping)) and not documents_only:
                 texts.append(document)

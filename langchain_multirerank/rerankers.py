@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from multirerank.backends.http_api import HTTPOptions
     from multirerank.backends.local import LocalOptions
     from multirerank.backends.sagemaker import SageMakerOptions
+    from multirerank.backends.vertex import VertexOptions
     from multirerank.backends.watsonx import WatsonxOptions
     from multirerank.registry import ModelStringOptions
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     class WatsonxRerank(WatsonxOptions, RerankCompressor): ...
 
     class DashScopeRerank(DashScopeOptions, RerankCompressor): ...
+
+    class VertexAIRerank(VertexOptions, RerankCompressor): ...
 
     class HTTPRerank(HTTPOptions, RerankCompressor): ...
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         LocalRerank,
         MultiRerank,
         SageMakerRerank,
+        VertexAIRerank,
         WatsonxRerank,
     )
 
@@ -28,6 +29,7 @@ __all__ = [
     "MultiRerank",
     "RerankPostprocessor",
     "SageMakerRerank",
+    "VertexAIRerank",
     "WatsonxRerank",
 ]
 

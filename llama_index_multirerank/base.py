@@ -13,7 +13,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
-from multirerank.engine.inputs import candidate_text, check_items
+from multirerank.engine.inputs import candidate_text, check_items, titled
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
 from multirerank.tracing import call_summary
@@ -79,6 +79,7 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         ids: list[str | None] = []
         fields = self.rerank_fields
         mode = _METADATA_MODES[self.metadata_mode]
+        title_field = self.reranker.backend.title_field
         for index, item in enumerate(check_items(nodes, "nodes")):
             if not isinstance(item, NodeWithScore):
                 raise RerankInputError(
@@ -87,9 +88,10 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
             node = item.node
             if fields:
                 content = node.get_content(metadata_mode=MetadataMode.NONE)
-                texts.append(candidate_text(content, node.metadata, fields, "text"))
+                text = candidate_text(content, node.metadata, fields, "text")
             else:
-                texts.append(node.get_content(metadata_mode=mode))
+                text = node.get_content(metadata_mode=mode)
+            texts.append(titled(text, node.metadata, title_field))
             ids.append(node.node_id)
         return texts, ids
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from multirerank.backends.http_api import HTTPOptions
     from multirerank.backends.local import LocalOptions
     from multirerank.backends.sagemaker import SageMakerOptions
+    from multirerank.backends.vertex import VertexOptions
     from multirerank.backends.watsonx import WatsonxOptions
     from multirerank.registry import ModelStringOptions
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     class WatsonxRerank(WatsonxOptions, RerankPostprocessor): ...
 
     class DashScopeRerank(DashScopeOptions, RerankPostprocessor): ...
+
+    class VertexAIRerank(VertexOptions, RerankPostprocessor): ...
 
     class HTTPRerank(HTTPOptions, RerankPostprocessor): ...
 

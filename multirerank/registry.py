@@ -29,6 +29,7 @@ PROVIDERS: dict[str, str] = {
     "jina": "multirerank.backends.http_api:jina_from_model_string",
     "watsonx": "multirerank.backends.watsonx:from_model_string",
     "dashscope": "multirerank.backends.dashscope:from_model_string",
+    "vertex": "multirerank.backends.vertex:from_model_string",
 }
 
 

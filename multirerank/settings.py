@@ -334,6 +334,12 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
         "Reranks with an Alibaba DashScope text rerank model (``gte-rerank-v2``, ``qwen3-rerank`` "
         "with ``instruct``); scores are 0..1.",
     ),
+    "VertexAIRerank": (
+        "multirerank.backends.vertex:VertexOptions",
+        "Reranks with the Google Vertex AI Ranking API (``semantic-ranker-default@latest`` unless "
+        "``model`` says otherwise); scores are 0..1, ``title_field`` sends a metadata key as each "
+        "record's title, credentials are Application Default Credentials unless given.",
+    ),
     "HTTPRerank": (
         "multirerank.backends.http_api:HTTPOptions",
         "Reranks through a Cohere-compatible HTTP API chosen by ``api_format`` (cohere, cohere-v1, "

@@ -31,6 +31,22 @@ class IdentifiedText(str):
         return (IdentifiedText, (str(self), self.document_id))
 
 
+class TitledText(str):
+    """Document text with a title, for vendors that take one beside the content (Vertex AI's
+    record ``title``); a plain ``str`` to every other backend. Adapters make it from the metadata
+    key a backend's ``title_field`` names."""
+
+    document_title: str
+
+    def __new__(cls, text: str, title: str) -> TitledText:
+        instance = super().__new__(cls, text)
+        instance.document_title = title
+        return instance
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (TitledText, (str(self), self.document_title))
+
+
 #: What a backend's scores mean, so callers can compare or threshold them knowingly.
 #: ``probability``: 0..1, higher is more relevant (sigmoid of a cross-encoder, most vendor APIs).
 #: ``logit``: unbounded raw cross-encoder output (watsonx.ai, TEI with raw_scores).

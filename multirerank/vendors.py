@@ -591,10 +591,107 @@ JINA = _http(
     model_strings=("jina/<model>",),
 )
 
+# -- Google Vertex AI Ranking API (Discovery Engine RankService.Rank) ----------------------------
+
+#: Google's canonical error statuses (google.rpc.Code) as its JSON APIs answer them: ``status`` in
+#: ``{"error": {"code", "message", "status", "details"}}`` with ``code`` the HTTP status.
+GOOGLE_STATUSES = (
+    VendorCode("INVALID_ARGUMENT", (400,), BadRequestError),
+    VendorCode("FAILED_PRECONDITION", (400,), BadRequestError),
+    VendorCode("OUT_OF_RANGE", (400,), BadRequestError),
+    VendorCode("UNAUTHENTICATED", (401,), AuthenticationError),
+    # Also an API not enabled on the project, or a caller without the role.
+    VendorCode("PERMISSION_DENIED", (403,), AuthenticationError),
+    VendorCode("NOT_FOUND", (404,), NotFoundError),
+    VendorCode("ABORTED", (409,), ProviderError),
+    VendorCode("ALREADY_EXISTS", (409,), BadRequestError),
+    VendorCode("RESOURCE_EXHAUSTED", (429,), ThrottledError, message="Quota exceeded for quota metric."),
+    VendorCode("CANCELLED", (499,), ProviderError),
+    VendorCode("INTERNAL", (500,), ProviderError),
+    VendorCode("UNIMPLEMENTED", (501,), ProviderError, permanent=True),
+    VendorCode("UNAVAILABLE", (503,), ProviderError),
+    VendorCode("DEADLINE_EXCEEDED", (504,), RerankTimeoutError),
+)
+#: The OAuth scope a Ranking API token needs.
+GOOGLE_CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+_GOOGLE_AUTH = "google.auth.exceptions:"
+
+VERTEX = VendorSpec(
+    name="vertex",
+    provider="vertex",
+    title="Google Vertex AI Ranking API",
+    sources=(
+        "https://cloud.google.com/generative-ai-app-builder/docs/ranking",
+        "https://cloud.google.com/generative-ai-app-builder/docs/reference/rest/v1/projects.locations.rankingConfigs/rank",
+        "googleapis/googleapis google/cloud/discoveryengine/v1/rank_service.proto",
+        "google-cloud-discoveryengine 0.20.5 source (RankServiceClient), read for the wire only",
+    ),
+    # The proto's per-request maximum ("at most 200 records").
+    limits=Limits(max_documents=200),
+    errors=ErrorRules(
+        codes=GOOGLE_STATUSES,
+        fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
+        exceptions=(
+            # Getting or refreshing the OAuth token failed: no credentials (ADC found none), a
+            # refused refresh token or service account, or the token endpoint unreachable.
+            ExceptionRule(
+                _GOOGLE_AUTH + "DefaultCredentialsError",
+                ConfigurationError,
+                "Vertex AI found no Google credentials: pass credentials= or set up Application "
+                "Default Credentials (gcloud auth application-default login): {error}",
+            ),
+            ExceptionRule(_GOOGLE_AUTH + "RefreshError", handler="refresh"),
+            ExceptionRule(
+                _GOOGLE_AUTH + "TransportError",
+                ProviderError,
+                "Google token endpoint unreachable: {error}",
+                retryable=True,
+            ),
+            *HTTP_EXCEPTIONS,
+        ),
+    ),
+    # No SDK in between: the engine retries RESOURCE_EXHAUSTED (429), 5xx and dropped connections.
+    retry=RetryPolicy(max_retries=2),
+    env={"project_id": ("GOOGLE_CLOUD_PROJECT",), "location": ("GOOGLE_CLOUD_LOCATION",)},
+    default_base_url="https://discoveryengine.googleapis.com",
+    paths=("/v1/projects/{project}/locations/{location}/rankingConfigs/{config}:rank",),
+    models=tuple(
+        Model(name, instruct=False)
+        for name in (
+            "semantic-ranker-default@latest",
+            "semantic-ranker-fast@latest",
+            "semantic-ranker-default-004",
+            "semantic-ranker-fast-004",
+            "semantic-ranker-default-003",
+            "semantic-ranker-default-002",
+            "semantic-ranker-512@latest",
+        )
+    ),
+    default_model="semantic-ranker-default@latest",
+    extra="vertex",
+    model_strings=("vertex/<model>",),
+    langchain_class="VertexAIRerank",
+    llama_index_class="VertexAIRerank",
+    limit_note="longer lists are split",
+)
+
 #: Every spec by name, in the README table's order.
 VENDORS: dict[str, VendorSpec] = {
     spec.name: spec
-    for spec in (LOCAL, BEDROCK, SAGEMAKER, WATSONX, DASHSCOPE, COHERE, COHERE_V1, BIFROST, VLLM, TEI, JINA)
+    for spec in (
+        LOCAL,
+        BEDROCK,
+        SAGEMAKER,
+        WATSONX,
+        DASHSCOPE,
+        VERTEX,
+        COHERE,
+        COHERE_V1,
+        BIFROST,
+        VLLM,
+        TEI,
+        JINA,
+    )
 }
 
 

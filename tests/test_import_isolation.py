@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LANGCHAIN = ("langchain", "langchain_core", "langchain_classic", "langchain_aws", "langchain_community")
 LLAMA_INDEX = ("llama_index",)
 MODEL_LIBRARIES = ("torch", "sentence_transformers", "transformers")
-VENDOR_SDKS = ("boto3", "botocore", "aiobotocore", "aiohttp", "dashscope", "ibm_watsonx_ai", "httpx")
+VENDOR_SDKS = ("boto3", "botocore", "aiobotocore", "aiohttp", "dashscope", "ibm_watsonx_ai", "httpx", "google")
 #: Optional libraries loaded only when used: tracing on a call (multirerank.tracing), shared rate limits.
 OPTIONAL = ("opentelemetry",)
 

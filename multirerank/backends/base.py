@@ -43,6 +43,10 @@ class Backend(ABC):
     #: serve the backend (a vendor backend takes it from its VendorSpec).
     per_document_scores: bool = True
 
+    #: A metadata key whose value the vendor takes as each document's title (Vertex AI): the
+    #: adapters then send documents that have one as :class:`~multirerank.types.TitledText`.
+    title_field: str | None = None
+
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log
         # records mask this backend's secrets for as long as it lives.

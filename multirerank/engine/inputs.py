@@ -19,7 +19,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
 from multirerank.redaction import module_logger
-from multirerank.types import DocumentInput, IdentifiedText, document_size
+from multirerank.types import DocumentInput, IdentifiedText, TitledText, document_size
 
 logger = module_logger(__name__)
 
@@ -202,6 +202,18 @@ def candidate_text(
         if text.strip():
             parts.append(text)
     return "\n".join(parts)
+
+
+def titled(text: str, metadata: Mapping[str, Any], title_field: str | None) -> str:
+    """``text``, as :class:`~multirerank.types.TitledText` when ``title_field`` names a metadata
+    value that is not blank (for vendors that take a title beside the content)."""
+    if title_field is None:
+        return text
+    value = metadata.get(title_field)
+    if value is None:
+        return text
+    title = value if isinstance(value, str) else _field_text(value)
+    return TitledText(text, title) if title.strip() else text
 
 
 def _field_text(value: object) -> str:
