@@ -384,3 +384,11 @@ def test_loop_cache_is_not_leaked_between_event_loops(redis_url: str) -> None:  
         asyncio.run(store.aset_many({"a": 0.5}))
         assert asyncio.run(store.aget_many(["a"])) == {"a": 0.5}
     store.close()
+
+
+def test_a_title_sent_beside_the_text_is_part_of_the_key() -> None:
+    from multirerank.engine.cached import _scored_text
+    from multirerank.types import TitledText
+
+    assert _scored_text(TitledText("body", "Title A")) != _scored_text(TitledText("body", "Title B"))
+    assert _scored_text(TitledText("body", "")) != _scored_text("body")

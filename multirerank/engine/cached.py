@@ -24,7 +24,7 @@ from multirerank.backends.base import Backend
 from multirerank.cache.base import ScoreCache, logger
 from multirerank.engine.answers import gather
 from multirerank.engine.inputs import Plan, subplan
-from multirerank.types import BatchResult, Usage, document_text
+from multirerank.types import BatchResult, DocumentInput, TitledText, Usage, document_text
 
 #: The key format's version: a change of how keys are made changes it, so old entries are not read.
 KEY_VERSION = "mr1"
@@ -59,13 +59,18 @@ def document_keys(backend: Backend, plan: Plan) -> list[str]:
     """One key per sent document of ``plan``, from the text as sent (after any cut)."""
     prefix = key_prefix(backend, plan.query)
     return [
-        prefix
-        + sha256(
-            (document if isinstance(document, str) else document_text(document)).encode("utf-8")
-        ).hexdigest()
+        prefix + sha256(_scored_text(document).encode("utf-8")).hexdigest()
         for chunk in plan.chunks
         for document in chunk.documents
     ]
+
+
+def _scored_text(document: DocumentInput) -> str:
+    """Everything of a document that its score depends on: its text, and a title sent beside it."""
+    if isinstance(document, TitledText):
+        # As a JSON pair: no title and text can read as another pair, nor as an untitled text.
+        return json.dumps([document.document_title, str(document)], ensure_ascii=False)
+    return document if isinstance(document, str) else document_text(document)
 
 
 class CachedCall:
