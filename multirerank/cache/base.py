@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -12,9 +11,7 @@ from multirerank import redaction
 from multirerank.errors import ConfigurationError
 
 #: The logger of cache use: hits and misses per call (debug), bypasses, and store failures (warning).
-logger = logging.getLogger("multirerank.cache")
-# Records of a child logger skip the parent's filters: this one masks secrets too.
-redaction.install(logger.name)
+logger = redaction.module_logger("multirerank.cache")
 
 #: Seconds an entry lives unless a store is given another ``ttl``: one day, so that a vendor
 #: updating a model behind the same name is picked up within a day.
