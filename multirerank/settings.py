@@ -23,6 +23,7 @@ from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
 from multirerank.errors import RerankInputError
+from multirerank.prices import check_prices
 from multirerank.redaction import HiddenValues
 
 
@@ -87,6 +88,20 @@ class RerankSettings(BaseModel):
             "mappings or backends."
         ),
     )
+
+    prices: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Prices for usage.cost_usd, overriding or adding to the list prices: "
+            "{'provider/model': {'usd': 2.0, 'per': '1k_searches'} or a Price or None (unknown)}."
+        ),
+    )
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _valid_prices(cls, value: object) -> dict[str, Any] | None:
+        # Checked by the engine's rule, so a bad price names its key here as on Reranker.
+        return None if value is None else check_prices(value)
 
     @field_validator("fallbacks")
     @classmethod
@@ -257,6 +272,7 @@ class RerankSettings(BaseModel):
             rate_limit=self.rate_limit,
             rate_limit_storage=self.rate_limit_storage,
             fallbacks=self.fallbacks,
+            prices=self.prices,
         )
 
     @property
@@ -290,8 +306,8 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
     ),
     "MultiRerank": (
         "multirerank.registry:ModelStringOptions",
-        "Any backend of the project, named by a model string such as ``\"local\"`` or "
-        "``\"bedrock/cohere.rerank-v3-5:0\"``; ``backend_options`` go to that backend.",
+        'Any backend of the project, named by a model string such as ``"local"`` or '
+        '``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to that backend.',
     ),
     "BedrockRerank": (
         "multirerank.backends.bedrock:BedrockOptions",

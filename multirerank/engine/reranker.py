@@ -25,11 +25,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NoReturn, TypeVar
 
 from multirerank.backends.base import Backend
-from multirerank.engine.answers import merge
+from multirerank.engine.answers import billed, merge
 from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
-from multirerank.errors import ConfigurationError, RerankTimeoutError
+from multirerank.errors import ConfigurationError, RerankError, RerankTimeoutError
+from multirerank.prices import Price, check_prices, price_for
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
 from multirerank.types import BatchResult, DocumentInput, RerankResponse
@@ -52,8 +53,10 @@ class Reranker:
     retryable failure other than throttling, and throttled requests are retried while the
     call's ``retry_budget`` (seconds of waiting, default 30) lasts. ``normalize_scores=True``
     maps every score into 0..1 (see :mod:`multirerank.scales`), so one threshold means the same
-    whatever the vendor; the ranking is unchanged. Raises :class:`ConfigurationError` for a
-    backend or setting it cannot use.
+    whatever the vendor; the ranking is unchanged. ``prices`` adds or overrides list prices
+    for ``response.usage.cost_usd``: ``{"provider/model": Price | {"usd": 2.0, "per":
+    "1k_searches"} | None}`` (see :mod:`multirerank.prices`). Raises :class:`ConfigurationError`
+    for a backend or setting it cannot use.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class Reranker:
         rate_limit: str | Mapping[str, str] | None = None,
         rate_limit_storage: str | None = None,
         fallbacks: Sequence[Any] | None = None,
+        prices: Mapping[str, Price | Mapping[str, Any] | None] | None = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -99,6 +103,8 @@ class Reranker:
         self.deadline = None if deadline is None else _seconds("deadline", deadline, positive=True)
         self.rate_limit = rate_limit
         self.rate_limit_storage = rate_limit_storage
+        #: The caller's prices, checked (on assignment too): ``"provider/model"`` -> Price or None.
+        self.prices: dict[str, Price | None] = prices  # type: ignore[assignment]
         # What was asked for, not the backend's defaults: each route of a router has its own.
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
@@ -119,6 +125,8 @@ class Reranker:
             value = _budget(value)
         elif name == "deadline" and hasattr(self, "backend") and value is not None:
             value = _seconds("deadline", value, positive=True)
+        elif name == "prices":
+            value = check_prices(value)
         super().__setattr__(name, value)
 
     @property
@@ -229,6 +237,7 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores,
             deadline=self.deadline,
+            prices=self.prices,
         )
         twin._pool_owner = self
         twin._limits = self._limits
@@ -248,6 +257,7 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores or normalize,
             deadline=self.deadline,
+            prices=self.prices,
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)
@@ -292,7 +302,7 @@ class Reranker:
                 except Exception as error:
                     delay = retries.delay(error, 0)
                     if delay is None:
-                        self._give_up(retries, error)
+                        self._give_up(retries, error, plan, [])
                     time.sleep(delay)
                     continue
                 _report(progress, chunks[0])
@@ -313,13 +323,14 @@ class Reranker:
                 timeout = max(0.0, waiting[0][0] - now) if waiting else None
                 if until is not None:
                     if now >= until:
-                        raise deadline_error(self.deadline, self.provider)
+                        self._give_up(retries, deadline_error(self.deadline, self.provider), plan, results)
                     timeout = min(until - now, timeout if timeout is not None else until - now)
                 if not running:
                     time.sleep(timeout or 0.0)
                     continue
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
+                # Answers first, so a failure giving up the call still counts what they billed.
+                for future in sorted(done, key=lambda future: future.exception() is not None):
                     number = running.pop(future)
                     failure = future.exception()
                     if failure is None:
@@ -328,7 +339,7 @@ class Reranker:
                         continue
                     delay = retries.delay(failure, number)
                     if delay is None:
-                        self._give_up(retries, failure)
+                        self._give_up(retries, failure, plan, results)
                     heapq.heappush(waiting, (time.monotonic() + delay, number))
         finally:
             for future in running:
@@ -344,6 +355,7 @@ class Reranker:
         if not chunks:
             return []
         retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
+        answered: list[BatchResult | None] = [None] * len(chunks)
         slots = asyncio.Semaphore(self.max_concurrency)
         call = self._arequest if self.backend.has_native_async else self._request_on_pool
 
@@ -355,8 +367,9 @@ class Reranker:
                     except Exception as error:
                         delay = retries.delay(error, number)
                         if delay is None:
-                            self._give_up(retries, error)
+                            self._give_up(retries, error, plan, answered)
                     else:
+                        answered[number] = result
                         _report(progress, chunks[number])
                         return result
                 await asyncio.sleep(delay)
@@ -369,10 +382,17 @@ class Reranker:
     # leaving one passes through scrub_failure: the backend's secrets show nowhere in it. A
     # stand-in is raised after the handler, so the original is not chained to it as context.
 
-    def _give_up(self, retries: CallRetries, error: BaseException) -> NoReturn:
-        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries."""
+    def _give_up(
+        self, retries: CallRetries, error: BaseException, plan: Plan, answered: Sequence[BatchResult | None]
+    ) -> NoReturn:
+        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries,
+        carrying the ``usage`` of the requests already ``answered`` (the vendor billed them)."""
         if retries.out_of_time:
-            raise deadline_error(self.deadline, self.provider) from error
+            timeout = deadline_error(self.deadline, self.provider)
+            timeout.usage = billed(plan, answered, self.price)
+            raise timeout from error
+        if isinstance(error, RerankError):
+            error.usage = billed(plan, answered, self.price)
         raise error
 
     def _request(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
@@ -423,7 +443,13 @@ class Reranker:
             normalize_scores=self.normalize_scores,
             return_documents=return_documents,
             started=started,
+            price=self.price,
         )
+
+    @property
+    def price(self) -> Price | None:
+        """The price ``usage.cost_usd`` is computed at: :attr:`prices`, then the list prices."""
+        return price_for(self.backend.provider, self.backend.model, self.prices)
 
     # -- the pool -------------------------------------------------------------------------------
 
