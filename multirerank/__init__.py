@@ -15,6 +15,7 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.registry import backend_from_model, known_providers
+from multirerank.vendor_spec import Price
 from multirerank.routing import Router
 from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
 
@@ -29,6 +30,7 @@ __all__ = [
     "Limits",
     "MalformedResponseError",
     "NotFoundError",
+    "Price",
     "ProviderError",
     "RerankError",
     "RerankInputError",
