@@ -22,8 +22,8 @@ from multirerank.vendor_spec import PRICE_UNITS, Price
 
 __all__ = ["PRICE_UNITS", "Price", "check_prices", "cost_of", "price_for", "price_key", "table", "usage_line"]
 
-#: What a mapping given as a price may hold.
-_FIELDS = frozenset({"usd", "per", "source", "read", "note"})
+#: What a mapping given as a price may hold (``model`` too, as a dumped Price has it: the key decides).
+_FIELDS = frozenset({"usd", "per", "source", "read", "note", "model"})
 
 
 @functools.cache

@@ -5,6 +5,7 @@ fallbacks sum what every route billed; both frameworks and the CLI pass it on.""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -280,6 +281,17 @@ def test_framework_classes_pass_prices_on(framework: str, plain: Emulator) -> No
         )
 
 
+def test_framework_prices_survive_a_dump_and_a_pickle() -> None:
+    import pickle
+
+    from langchain_multirerank import MultiRerank
+
+    built = MultiRerank(model="local", prices={"local/*": {"usd": 1.0, "per": "1k_requests"}})
+    again = MultiRerank(**built.model_dump())
+    assert again.reranker.price == built.reranker.price == Price(1.0, "1k_requests")
+    assert pickle.loads(pickle.dumps(built)).reranker.price == built.reranker.price
+
+
 def test_cli_summary_line_shows_usage_and_cost(
     plain: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
@@ -300,6 +312,9 @@ def test_cli_summary_line_shows_usage_and_cost(
     assert main(argv) == 0
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert "1 request, 3 documents, 1 search units, $0.002000" in summary
+    assert main([*argv[:-1], "--json", str(source)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["usage"]["search_units"] == 1 and report["usage"]["cost_usd"] == 0.002
 
 
 def test_every_vendor_states_its_billing_rule() -> None:
