@@ -15,9 +15,9 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.registry import backend_from_model, known_providers
-from multirerank.vendor_spec import Price
 from multirerank.routing import Router
 from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
+from multirerank.vendor_spec import Price
 
 __version__ = "0.1.0"
 
