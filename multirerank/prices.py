@@ -3,8 +3,9 @@
 arithmetic.
 
 A price is looked up by ``"provider/model"`` (``"cohere/rerank-v3.5"``,
-``"bedrock/cohere.rerank-v3-5:0"``; a Bedrock ARN by its model id), then ``"provider/*"``; the
-caller's ``prices=`` come before the table. A price that is unknown, or a count the vendor did
+``"bedrock/cohere.rerank-v3-5:0"``; a Bedrock ARN by its model id), then ``"provider/*"``, each
+first with the backend's region (``"dashscope/qwen3-rerank@cn-beijing"``) where prices differ by
+region; the caller's ``prices=`` come before the table. A price that is unknown, or a count the vendor did
 not report, gives ``cost_usd=None``: never a guessed 0.
 """
 
@@ -20,10 +21,21 @@ from multirerank.errors import ConfigurationError
 from multirerank.types import Usage
 from multirerank.vendor_spec import PRICE_UNITS, Price
 
-__all__ = ["PRICE_UNITS", "Price", "check_prices", "cost_of", "price_for", "price_key", "table", "usage_line"]
+__all__ = [
+    "PRICE_UNITS",
+    "Price",
+    "check_prices",
+    "cost_of",
+    "price_for",
+    "price_key",
+    "region_of",
+    "table",
+    "usage_line",
+]
 
-#: What a mapping given as a price may hold (``model`` too, as a dumped Price has it: the key decides).
-_FIELDS = frozenset({"usd", "per", "source", "read", "note", "model"})
+#: What a mapping given as a price may hold (``model`` and ``region`` too, as a dumped Price has
+#: them: the key decides both).
+_FIELDS = frozenset({"usd", "per", "source", "read", "note", "model", "region"})
 
 
 @functools.cache
@@ -34,7 +46,8 @@ def table() -> Mapping[str, Price]:
     found: dict[str, Price] = {}
     for spec in VENDORS.values():
         for price in spec.prices:
-            found.setdefault(f"{spec.provider}/{price.model}", price)
+            where = f"@{price.region}" if price.region else ""
+            found.setdefault(f"{spec.provider}/{price.model}{where}", price)
     return types.MappingProxyType(found)
 
 
@@ -45,16 +58,39 @@ def price_key(provider: str, model: str) -> str:
     return f"{provider}/{model}" if model else f"{provider}/*"
 
 
-def price_for(provider: str, model: str, overrides: Mapping[str, Price | None] | None = None) -> Price | None:
-    """The price of ``provider``'s ``model``: the caller's ``overrides`` first, then the table;
-    ``None`` when neither has one (or the caller set ``None``: unknown)."""
+def price_for(
+    provider: str,
+    model: str,
+    overrides: Mapping[str, Price | None] | None = None,
+    *,
+    region: str | None = None,
+) -> Price | None:
+    """The price of ``provider``'s ``model`` served in ``region``: the caller's ``overrides``
+    first, then the table; ``None`` when neither has one (or the caller set ``None``: unknown)."""
     key = price_key(provider, model)
     wildcard = f"{provider}/*"
+    names = (key, wildcard) if not region else (f"{key}@{region}", key, f"{wildcard}@{region}", wildcard)
     for prices in (overrides or {}, table()):
-        for name in (key, wildcard):
+        for name in names:
             if name in prices:
                 return prices[name]
     return None
+
+
+def region_of(provider: str, facts: Mapping[str, Any]) -> str | None:
+    """Where a backend is served, for regional prices: its ``describe()["region"]`` (AWS), or the
+    region its vendor's ``regions`` table gives its ``base_url``'s host (DashScope)."""
+    region = facts.get("region")
+    if isinstance(region, str) and region:
+        return region
+    from multirerank.vendors import VENDORS
+
+    spec = VENDORS.get(provider)
+    if spec is None or not spec.regions:
+        return None
+    url = str(facts.get("base_url") or spec.default_base_url or "")
+    host = url.split("://", 1)[-1]
+    return next((name for part, name in spec.regions if part in host), None)
 
 
 def cost_of(usage: Usage, price: Price | None) -> float | None:
@@ -94,7 +130,8 @@ def usage_line(usage: Usage | None) -> str:
 def check_prices(value: object) -> dict[str, Price | None]:
     """The caller's ``prices=`` as ``{"provider/model": Price or None}``.
 
-    Each value is a :class:`Price`, ``None`` (price unknown: cost ``None``), or a mapping
+    A key may end in ``@region`` for a price that applies in that region only
+    (``"dashscope/qwen3-rerank@ap-southeast-1"``). Each value is a :class:`Price`, ``None`` (price unknown: cost ``None``), or a mapping
     ``{"usd": 2.0, "per": "1k_searches"}`` (optional ``source``, ``read``, ``note``); ``per`` is a
     key of :data:`PRICE_UNITS`. Raises :class:`ConfigurationError` naming the key at fault.
     """
@@ -148,5 +185,5 @@ def _price(key: str, given: object) -> Price | None:
         )
     if not all(isinstance(text, str) for text in extra.values()):
         raise ConfigurationError(f"prices[{key!r}]: source, read and note must be strings")
-    model = key.split("/", 1)[1]
-    return Price(None if usd is None else float(usd), fields["per"], model=model, **extra)
+    model, _, region = key.split("/", 1)[1].partition("@")
+    return Price(None if usd is None else float(usd), fields["per"], model=model, region=region, **extra)

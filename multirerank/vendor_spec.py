@@ -265,6 +265,8 @@ class Price:
     the price is not known. ``model`` is the model it is for (``"*"``: every model of the vendor);
     ``source`` the page it was read from (``"(sec.)"`` marks a secondary source, not the vendor's
     own page), ``read`` the date it was read (ISO), ``note`` what else a reader should know.
+    ``region``: where the price applies, as the backend's ``describe()["region"]`` names it
+    (empty: wherever no regional price is listed).
     """
 
     usd: float | None
@@ -273,6 +275,7 @@ class Price:
     source: str = ""
     read: str = ""
     note: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,8 @@ class VendorSpec:
     in_table: bool = True
     billing: str = ""
     prices: tuple[Price, ...] = ()
+    #: Host part -> region, for vendors priced by region whose backend knows only its URL.
+    regions: tuple[tuple[str, str], ...] = ()
 
     @property
     def score_scale(self) -> ScoreScale:

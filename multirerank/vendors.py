@@ -490,14 +490,26 @@ DASHSCOPE = VendorSpec(
     langchain_class="DashScopeRerank",
     llama_index_class="DashScopeRerank",
     billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
+    # Prices differ by region; the SDK's default URL (dashscope.aliyuncs.com) is Beijing's.
+    regions=(("dashscope-intl.", "ap-southeast-1"), ("", "cn-beijing")),
     prices=(
         Price(
             0.10,
             "1m_tokens",
             model="qwen3-rerank",
-            source="https://www.alibabacloud.com/help/en/model-studio/text-rerank-api (copies of Feb and Mar 2026)",
+            source="https://www.alibabacloud.com/help/en/model-studio/qwen3-rerank",
             read=PRICES_READ,
-            note="Singapore region; the June 2026 copy of the page shows no prices",
+            region="ap-southeast-1",
+            note="Singapore (international); 1M free tokens for 90 days there",
+        ),
+        Price(
+            0.069,
+            "1m_tokens",
+            model="qwen3-rerank",
+            source="https://www.alibabacloud.com/help/en/model-studio/qwen3-rerank",
+            read=PRICES_READ,
+            region="cn-beijing",
+            note="China (Beijing)",
         ),
         Price(
             0.115,
@@ -505,7 +517,8 @@ DASHSCOPE = VendorSpec(
             model="gte-rerank-v2",
             source="https://www.alibabacloud.com/help/en/model-studio/text-rerank-api (copies of Feb and Mar 2026)",
             read=PRICES_READ,
-            note="listed under the Beijing region",
+            region="cn-beijing",
+            note="listed under the Beijing region only",
         ),
     ),
     limit_note="both split",

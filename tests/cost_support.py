@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from multirerank import Reranker
-from multirerank.prices import price_for
+from multirerank.prices import price_for, region_of
 from multirerank.testing import Emulator, Request
 from multirerank.testing import watsonx as watsonx_api
 
@@ -89,7 +89,9 @@ class CostCase:
         price the table (or the case's override) gives."""
         counts = [self.billed(request.json()) for request in self.requests(emulator)]
         count = None if any(value is None for value in counts) else sum(value or 0 for value in counts)
-        price = price_for(reranker.backend.provider, reranker.backend.model, reranker.prices)
+        backend = reranker.backend
+        region = region_of(backend.provider, backend.describe())
+        price = price_for(backend.provider, backend.model, reranker.prices, region=region)
         if price is None or price.usd is None:
             return count, None
         if price.per == "free":

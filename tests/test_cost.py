@@ -138,6 +138,23 @@ def test_unknown_prices_are_none_never_zero() -> None:
     assert cost_of(Usage(requests=1), Price(1.0, "1m_tokens")) is None  # vendor reported no tokens
 
 
+def test_dashscope_prices_follow_the_region_of_its_url() -> None:
+    from multirerank.prices import region_of
+
+    assert (
+        region_of("dashscope", {"base_url": "https://dashscope-intl.aliyuncs.com/api/v1"}) == "ap-southeast-1"
+    )
+    assert region_of("dashscope", {}) == "cn-beijing"  # the SDK's default URL
+    singapore = price_for("dashscope", "qwen3-rerank", region="ap-southeast-1")
+    beijing = price_for("dashscope", "qwen3-rerank", region="cn-beijing")
+    assert singapore is not None and beijing is not None and (singapore.usd, beijing.usd) == (0.10, 0.069)
+    assert price_for("dashscope", "gte-rerank-v2", region="ap-southeast-1") is None  # listed for Beijing only
+    with Reranker(
+        "dashscope/qwen3-rerank", api_key="k", base_url="https://dashscope-intl.aliyuncs.com"
+    ) as reranker:
+        assert reranker.price == singapore
+
+
 def test_a_bedrock_arn_finds_its_model_price() -> None:
     arn = "arn:aws:bedrock:us-west-2::foundation-model/cohere.rerank-v3-5:0"
     assert price_for("bedrock", arn) is price_for("bedrock", "cohere.rerank-v3-5:0")
@@ -226,7 +243,8 @@ def test_a_fallback_response_sums_what_every_route_billed(emulators: tuple[Emula
     assert usage.documents == 2 * len(DOCUMENTS)
     tokens = sum(DASHSCOPE.billed(request.json()) or 0 for request in dashscope_requests)
     assert (usage.search_units, usage.total_tokens) == (27, tokens)
-    assert usage.cost_usd == pytest.approx(27 * 2.00 / 1000 + tokens * 0.10 / 1e6)
+    # The emulator's URL is no international one: Beijing's $0.069 per million tokens applies.
+    assert usage.cost_usd == pytest.approx(27 * 2.00 / 1000 + tokens * 0.069 / 1e6)
 
 
 def test_a_call_every_route_failed_reports_the_usage_on_the_error(plain: Emulator) -> None:

@@ -30,7 +30,7 @@ from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, str
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
 from multirerank.errors import ConfigurationError, RerankError, RerankTimeoutError
-from multirerank.prices import Price, check_prices, price_for
+from multirerank.prices import Price, check_prices, price_for, region_of
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
 from multirerank.types import BatchResult, DocumentInput, RerankResponse
@@ -449,7 +449,9 @@ class Reranker:
     @property
     def price(self) -> Price | None:
         """The price ``usage.cost_usd`` is computed at: :attr:`prices`, then the list prices."""
-        return price_for(self.backend.provider, self.backend.model, self.prices)
+        backend = self.backend
+        region = region_of(backend.provider, backend.describe())
+        return price_for(backend.provider, backend.model, self.prices, region=region)
 
     # -- the pool -------------------------------------------------------------------------------
 
