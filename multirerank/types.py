@@ -63,7 +63,8 @@ class Usage:
     ``requests``: requests the vendor answered (pages and billed retries included);
     ``documents``: documents sent to the vendor (not those answered from the score cache);
     ``search_units`` and ``total_tokens``: the vendor's own billing counts, ``None`` when it
-    reports none; ``cost_usd``: the call's cost in US dollars from the price table, ``None``
+    reports none (Bedrock reports none but documents its rule, one query per 100 documents of a
+    call: its backend derives ``search_units`` by it); ``cost_usd``: the call's cost in US dollars from the price table, ``None``
     when a price is unknown (never a guessed 0); ``cache_hits`` / ``cache_misses``: documents
     whose score the score cache held / did not hold.
 
