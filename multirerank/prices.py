@@ -5,8 +5,9 @@ arithmetic.
 A price is looked up by ``"provider/model"`` (``"cohere/rerank-v3.5"``,
 ``"bedrock/cohere.rerank-v3-5:0"``; a Bedrock ARN by its model id), then ``"provider/*"``, each
 first with the backend's region (``"dashscope/qwen3-rerank@cn-beijing"``) where prices differ by
-region; the caller's ``prices=`` come before the table. A price that is unknown, or a count the vendor did
-not report, gives ``cost_usd=None``: never a guessed 0.
+region; the caller's ``prices=`` come before the table. A price that is unknown, or a count the
+vendor did not report, gives ``cost_usd=None``: never a guessed 0. No library: a dict lookup and
+one multiplication need none.
 """
 
 from __future__ import annotations
