@@ -7,6 +7,7 @@ parser and sets ``handler``, a function from the parsed arguments to an exit cod
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
 from multirerank.errors import RerankError
+from multirerank.prices import usage_line
 from multirerank.testing.command import add_emulate_parser
 from multirerank.types import RerankResponse
 
@@ -300,6 +302,7 @@ def json_report(query: str, response: RerankResponse, items: Sequence[Any]) -> d
         "model": response.model,
         "score_scale": response.score_scale,
         "elapsed_seconds": round(response.elapsed_seconds, 6),
+        "usage": dataclasses.asdict(response.usage) if response.usage is not None else None,
         "results": [
             {
                 "index": result.index,
@@ -324,7 +327,7 @@ def table(response: RerankResponse, texts: Sequence[str], width: int | None = No
     lines = [_row(header, widths, room)] + [_row(row, widths, room) for row in rows]
     lines.append(
         f"{len(rows)} of {len(texts)} documents; model {response.provider}/{response.model}; "
-        f"{response.score_scale} scores; {response.elapsed_seconds:.2f} s"
+        f"{response.score_scale} scores; {response.elapsed_seconds:.2f} s; {usage_line(response.usage)}"
     )
     return "\n".join(lines)
 

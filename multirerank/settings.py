@@ -24,6 +24,7 @@ from multirerank.cache.base import ScoreCache, check_cache_setting
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
 from multirerank.errors import RerankInputError
+from multirerank.prices import check_prices
 from multirerank.redaction import HiddenValues
 
 
@@ -101,6 +102,20 @@ class RerankSettings(BaseModel):
             "mappings or backends."
         ),
     )
+
+    prices: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Prices for usage.cost_usd, overriding or adding to the list prices: "
+            "{'provider/model': {'usd': 2.0, 'per': '1k_searches'} or a Price or None (unknown)}."
+        ),
+    )
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _valid_prices(cls, value: object) -> dict[str, Any] | None:
+        # Checked by the engine's rule, so a bad price names its key here as on Reranker.
+        return None if value is None else check_prices(value)
 
     @field_validator("fallbacks")
     @classmethod
@@ -279,6 +294,7 @@ class RerankSettings(BaseModel):
             fallbacks=self.fallbacks,
             trace_content=self.trace_content,
             cache=self.cache,
+            prices=self.prices,
         )
 
     @property
@@ -312,8 +328,8 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
     ),
     "MultiRerank": (
         "multirerank.registry:ModelStringOptions",
-        "Any backend of the project, named by a model string such as ``\"local\"`` or "
-        "``\"bedrock/cohere.rerank-v3-5:0\"``; ``backend_options`` go to that backend.",
+        'Any backend of the project, named by a model string such as ``"local"`` or '
+        '``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to that backend.',
     ),
     "BedrockRerank": (
         "multirerank.backends.bedrock:BedrockOptions",

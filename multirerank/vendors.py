@@ -22,7 +22,19 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.types import Limits
-from multirerank.vendor_spec import ErrorRules, ExceptionRule, Model, RetryPolicy, VendorCode, VendorSpec
+from multirerank.vendor_spec import (
+    ErrorRules,
+    ExceptionRule,
+    Model,
+    Price,
+    RetryPolicy,
+    VendorCode,
+    VendorSpec,
+)
+
+#: When the list prices below were read. "(sec.)" in a source marks a secondary page (a gateway's or
+#: a guide's copy of the price): the vendor's own pricing page was not reached. Check before relying.
+PRICES_READ = "2026-11-30"
 
 # -- local -------------------------------------------------------------------------------------
 
@@ -41,6 +53,8 @@ LOCAL = VendorSpec(
     langchain_class="LocalRerank",
     llama_index_class="LocalRerank",
     limit_note="longer lists are split",
+    billing="nothing: the model runs on this machine (its hardware and power are not counted)",
+    prices=(Price(0.0, "free", source="runs locally: no vendor", read=PRICES_READ),),
 )
 
 # -- AWS ---------------------------------------------------------------------------------------
@@ -172,6 +186,27 @@ BEDROCK = VendorSpec(
     model_strings=("bedrock/<model id or ARN>",),
     langchain_class="BedrockRerank",
     llama_index_class="BedrockRerank",
+    billing=(
+        "per query: one Rerank call of up to 100 documents (a call of n documents is ceil(n/100) "
+        "queries; each nextToken page is a call). The answer reports no usage: the backend derives "
+        "search_units by that rule (Bedrock user guide, 'Pricing and search units')"
+    ),
+    prices=(
+        Price(
+            2.00,
+            "1k_queries",
+            model="cohere.rerank-v3-5:0",
+            source="https://vercel.com/ai-gateway/models/rerank-v3.5 (sec.); aws.amazon.com/bedrock/pricing not reached",
+            read=PRICES_READ,
+        ),
+        Price(
+            None,
+            "1k_queries",
+            model="amazon.rerank-v1:0",
+            source="https://aws.amazon.com/bedrock/pricing/ (the copy read shows no rerank price)",
+            read=PRICES_READ,
+        ),
+    ),
     limit_note="longer lists are split; longer texts rejected, or cut with `truncate=True`",
 )
 
@@ -220,12 +255,27 @@ SAGEMAKER = VendorSpec(
     model_strings=("sagemaker/<endpoint name>",),
     langchain_class="SageMakerRerank",
     llama_index_class="SageMakerRerank",
+    billing="instance-hours of the endpoint, whatever the calls: a call has no cost of its own",
+    prices=(
+        Price(
+            None,
+            "instance_hours",
+            source="https://aws.amazon.com/sagemaker/pricing/",
+            read=PRICES_READ,
+            note="set a per-request price with prices={'sagemaker/<endpoint>': ...} to count one",
+        ),
+    ),
     limit_note="both split; the count is TEI's default, `max_documents_per_request`",
 )
 
 # -- IBM watsonx.ai ----------------------------------------------------------------------------
 
 _WML = "ibm_watsonx_ai.wml_client_error:"
+_WATSONX_MODELS = (
+    Model("cross-encoder/ms-marco-minilm-l-12-v2"),
+    Model("ibm/slate-125m-english-rtrvr-v2"),
+    Model("ibm/slate-30m-english-rtrvr-v2"),
+)
 
 WATSONX = VendorSpec(
     name="watsonx",
@@ -311,15 +361,23 @@ WATSONX = VendorSpec(
     },
     needs_api_key=True,
     paths=("/ml/v1/text/rerank",),
-    models=(
-        Model("cross-encoder/ms-marco-minilm-l-12-v2"),
-        Model("ibm/slate-125m-english-rtrvr-v2"),
-        Model("ibm/slate-30m-english-rtrvr-v2"),
-    ),
+    models=_WATSONX_MODELS,
     extra="watsonx",
     model_strings=("watsonx/<model_id>",),
     langchain_class="WatsonxRerank",
     llama_index_class="WatsonxRerank",
+    billing="resource units of 1,000 tokens: the answer's input_token_count (read as total_tokens)",
+    prices=tuple(
+        Price(
+            None,
+            "1m_tokens",
+            model=model.name,
+            source='IBM watsonx.ai docs, "Billing details for generative AI assets"',
+            read=PRICES_READ,
+            note="a resource unit is 1,000 tokens at $0.0001 times a per-model multiplier; the rerankers' is not published",
+        )
+        for model in _WATSONX_MODELS
+    ),
     limit_note="a default, `max_documents_per_request`: the API documents none",
 )
 
@@ -431,6 +489,38 @@ DASHSCOPE = VendorSpec(
     model_strings=("dashscope/<model>",),
     langchain_class="DashScopeRerank",
     llama_index_class="DashScopeRerank",
+    billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
+    # Prices differ by region; the SDK's default URL (dashscope.aliyuncs.com) is Beijing's.
+    regions=(("dashscope-intl.", "ap-southeast-1"), ("", "cn-beijing")),
+    prices=(
+        Price(
+            0.10,
+            "1m_tokens",
+            model="qwen3-rerank",
+            source="https://www.alibabacloud.com/help/en/model-studio/qwen3-rerank",
+            read=PRICES_READ,
+            region="ap-southeast-1",
+            note="Singapore (international); 1M free tokens for 90 days there",
+        ),
+        Price(
+            0.069,
+            "1m_tokens",
+            model="qwen3-rerank",
+            source="https://www.alibabacloud.com/help/en/model-studio/qwen3-rerank",
+            read=PRICES_READ,
+            region="cn-beijing",
+            note="China (Beijing)",
+        ),
+        Price(
+            0.115,
+            "1m_tokens",
+            model="gte-rerank-v2",
+            source="https://www.alibabacloud.com/help/en/model-studio/text-rerank-api (copies of Feb and Mar 2026)",
+            read=PRICES_READ,
+            region="cn-beijing",
+            note="listed under the Beijing region only",
+        ),
+    ),
     limit_note="both split",
 )
 
@@ -488,6 +578,28 @@ _COHERE_SOURCES = (
     "https://docs.cohere.com/docs/reranking-best-practices",
 )
 _COHERE_ENV = {"api_key": ("COHERE_API_KEY", "CO_API_KEY")}
+_COHERE_BILLING = (
+    "search units: one query with up to 100 documents (a document over the model's context "
+    "counts as several); the answer reports meta.billed_units.search_units"
+)
+_COHERE_PRICE_SOURCE = (
+    "https://developer.puter.com/tutorials/cohere-api-pricing/ (sec., Jun 2026); "
+    "https://vercel.com/ai-gateway/models/rerank-v3.5 (sec.); cohere.com/pricing not reached"
+)
+_COHERE_PRICES = (
+    *(
+        Price(2.00, "1k_searches", model=name, source=_COHERE_PRICE_SOURCE, read=PRICES_READ)
+        for name in ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0", "rerank-v4.0-fast")
+    ),
+    Price(
+        2.50,
+        "1k_searches",
+        model="rerank-v4.0-pro",
+        source=_COHERE_PRICE_SOURCE,
+        read=PRICES_READ,
+        note="one guide (Dec 2025) gives $2 per 1,000 for both v4.0 models",
+    ),
+)
 
 COHERE = _http(
     "cohere",
@@ -510,6 +622,8 @@ COHERE = _http(
         )
     ),
     model_strings=("cohere/<model>",),
+    billing=_COHERE_BILLING,
+    prices=_COHERE_PRICES,
 )
 COHERE_V1 = _http(
     "cohere-v1",
@@ -525,6 +639,8 @@ COHERE_V1 = _http(
     model_strings=("cohere/<model>",),
     # Reached as cohere/<model> with api_format="cohere-v1": the cohere row covers it.
     in_table=False,
+    billing=_COHERE_BILLING,
+    prices=_COHERE_PRICES,
 )
 BIFROST = _http(
     "bifrost",
@@ -536,6 +652,7 @@ BIFROST = _http(
     # Documents go as {text, id}, so results can be traced through the gateway.
     takes_ids=True,
     model_strings=("bifrost/<provider>/<model>",),
+    billing="what the vendor behind the gateway bills; the answer's usage.total_tokens is read when given",
 )
 VLLM = _http(
     "vllm",
@@ -557,6 +674,8 @@ VLLM = _http(
     paths=("/v1/rerank", "/rerank"),
     fallback_statuses=frozenset({404, 405, 501}),
     model_strings=("vllm/<model>",),
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
 TEI = _http(
     "tei",
@@ -577,6 +696,8 @@ TEI = _http(
     ),
     paths=("/rerank",),
     model_strings=("tei",),
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
     limit_note="TEI's default batch limit",
 )
 JINA = _http(
@@ -589,6 +710,12 @@ JINA = _http(
     default_base_url="https://api.jina.ai",
     paths=("/v1/rerank",),
     model_strings=("jina/<model>",),
+    billing="tokens, from prepaid token packs: the answer's usage.total_tokens",
+    prices=(
+        Price(
+            None, "1m_tokens", source="https://jina.ai/reranker/ (no per-token price found)", read=PRICES_READ
+        ),
+    ),
 )
 
 # -- Google Vertex AI Ranking API (Discovery Engine RankService.Rank) ----------------------------

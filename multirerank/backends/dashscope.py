@@ -231,6 +231,8 @@ class DashScopeBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model": self.model}
+        if self.base_url is not None:
+            facts["base_url"] = self.base_url
         if self.instruct is not None:
             facts["instruct"] = self.instruct
         return facts

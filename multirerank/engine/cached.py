@@ -24,6 +24,7 @@ from multirerank.backends.base import Backend
 from multirerank.cache.base import ScoreCache, logger
 from multirerank.engine.answers import gather
 from multirerank.engine.inputs import Plan, subplan
+from multirerank.prices import Price
 from multirerank.types import BatchResult, DocumentInput, TitledText, Usage, document_text
 
 #: The key format's version: a change of how keys are made changes it, so old entries are not read.
@@ -130,10 +131,12 @@ class CachedCall:
 
     # -- after sending ----------------------------------------------------------------------------
 
-    def combine(self, batches: list[BatchResult]) -> tuple[list[tuple[int, float]], Usage]:
+    def combine(
+        self, batches: list[BatchResult], price: Price | None = None
+    ) -> tuple[list[tuple[int, float]], Usage]:
         """``(sent index in plan, raw score)`` pairs of the hits and the fresh answers, and the
-        usage of the requests plus the cache's counts."""
-        pairs, usage = gather(self.backend, self.to_send, batches)
+        usage of the requests (priced at ``price``) plus the cache's counts."""
+        pairs, usage = gather(self.backend, self.to_send, batches, price)
         misses, keys = self.misses, self.keys
         self._fresh = {keys[misses[index]]: score for index, score in pairs}
         scored = [(misses[index], score) for index, score in pairs]

@@ -27,12 +27,13 @@ from typing import Any, NoReturn, TypeVar
 
 from multirerank.backends.base import Backend
 from multirerank.cache.base import ScoreCache, resolve_cache
-from multirerank.engine.answers import merge, rank
+from multirerank.engine.answers import billed, merge, rank
 from multirerank.engine.cached import CachedCall, uses_cache
 from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
-from multirerank.errors import ConfigurationError, RerankTimeoutError
+from multirerank.errors import ConfigurationError, RerankError, RerankTimeoutError
+from multirerank.prices import Price, check_prices, price_for, region_of
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
 from multirerank.tracing import request_answered, traced_call, traced_request
@@ -60,9 +61,10 @@ class Reranker:
     (``True``: in memory; ``"sqlite:///path"``, ``"redis://..."`` or a
     :class:`~multirerank.cache.ScoreCache`; see :mod:`multirerank.engine.cached`). With
     OpenTelemetry installed each call is a span (:mod:`multirerank.tracing`);
-    ``trace_content=False`` keeps the query and document texts off it. Raises
-    :class:`ConfigurationError` for a
-    backend or setting it cannot use.
+    ``trace_content=False`` keeps the query and document texts off it. ``prices`` adds or
+    overrides list prices for ``response.usage.cost_usd``: ``{"provider/model": Price |
+    {"usd": 2.0, "per": "1k_searches"} | None}`` (see :mod:`multirerank.prices`). Raises
+    :class:`ConfigurationError` for a backend or setting it cannot use.
     """
 
     #: The score cache, or None (set from ``cache=``).
@@ -83,6 +85,7 @@ class Reranker:
         fallbacks: Sequence[Any] | None = None,
         trace_content: bool = True,
         cache: bool | str | ScoreCache | None = None,
+        prices: Mapping[str, Price | Mapping[str, Any] | None] | None = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -118,6 +121,8 @@ class Reranker:
         self.trace_content = trace_content
         # Resolved to a store (or None) by __setattr__, as later assignments are.
         self.cache = cache  # type: ignore[assignment]
+        #: The caller's prices, checked (on assignment too): ``"provider/model"`` -> Price or None.
+        self.prices: dict[str, Price | None] = prices  # type: ignore[assignment]
         # What was asked for, not the backend's defaults: each route of a router has its own.
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
@@ -143,6 +148,8 @@ class Reranker:
             owned = value is True or isinstance(value, str)
             value = resolve_cache(value)
             super().__setattr__("_owns_cache", owned)
+        elif name == "prices":
+            value = check_prices(value)
         super().__setattr__(name, value)
 
     @property
@@ -226,7 +233,7 @@ class Reranker:
             cached = CachedCall(self.cache, self.backend, plan)
             cached.look_up()
             _report_cached(call.progress, cached)
-            scored, usage = cached.combine(self._send(cached.to_send, call.progress, until))
+            scored, usage = cached.combine(self._send(cached.to_send, call.progress, until), self.price)
             cached.store()
             return self._rank(plan, scored, usage, call.return_documents, started)
         return self._merge(plan, self._send(plan, call.progress, until), call.return_documents, started)
@@ -248,7 +255,7 @@ class Reranker:
             cached = CachedCall(self.cache, self.backend, plan)
             await cached.alook_up()
             _report_cached(call.progress, cached)
-            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until))
+            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until), self.price)
             await cached.astore()
             return self._rank(plan, scored, usage, call.return_documents, started)
         batches = await self._asend(plan, call.progress, until)
@@ -276,6 +283,7 @@ class Reranker:
             deadline=self.deadline,
             trace_content=self.trace_content,
             cache=self.cache,
+            prices=self.prices,
         )
         twin._pool_owner = self
         twin._limits = self._limits
@@ -297,6 +305,7 @@ class Reranker:
             deadline=self.deadline,
             trace_content=self.trace_content,
             cache=self.cache,  # keyed by the route's backend, which scores
+            prices=self.prices,
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)
@@ -345,7 +354,7 @@ class Reranker:
                 except Exception as error:
                     delay = retries.delay(error, 0)
                     if delay is None:
-                        self._give_up(retries, error)
+                        self._give_up(retries, error, plan, [])
                     time.sleep(delay)
                     continue
                 _report(progress, chunks[0])
@@ -368,13 +377,14 @@ class Reranker:
                 timeout = max(0.0, waiting[0][0] - now) if waiting else None
                 if until is not None:
                     if now >= until:
-                        raise deadline_error(self.deadline, self.provider)
+                        self._give_up(retries, deadline_error(self.deadline, self.provider), plan, results)
                     timeout = min(until - now, timeout if timeout is not None else until - now)
                 if not running:
                     time.sleep(timeout or 0.0)
                     continue
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
+                # Answers first, so a failure giving up the call still counts what they billed.
+                for future in sorted(done, key=lambda future: future.exception() is not None):
                     number = running.pop(future)
                     failure = future.exception()
                     if failure is None:
@@ -383,7 +393,7 @@ class Reranker:
                         continue
                     delay = retries.delay(failure, number)
                     if delay is None:
-                        self._give_up(retries, failure)
+                        self._give_up(retries, failure, plan, results)
                     heapq.heappush(waiting, (time.monotonic() + delay, number))
         finally:
             for future in running:
@@ -399,6 +409,7 @@ class Reranker:
         if not chunks:
             return []
         retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
+        answered: list[BatchResult | None] = [None] * len(chunks)
         slots = asyncio.Semaphore(self.max_concurrency)
         call = self._arequest if self.backend.has_native_async else self._request_on_pool
 
@@ -410,8 +421,9 @@ class Reranker:
                     except Exception as error:
                         delay = retries.delay(error, number)
                         if delay is None:
-                            self._give_up(retries, error)
+                            self._give_up(retries, error, plan, answered)
                     else:
+                        answered[number] = result
                         _report(progress, chunks[number])
                         return result
                 await asyncio.sleep(delay)
@@ -424,10 +436,17 @@ class Reranker:
     # leaving one passes through scrub_failure: the backend's secrets show nowhere in it. A
     # stand-in is raised after the handler, so the original is not chained to it as context.
 
-    def _give_up(self, retries: CallRetries, error: BaseException) -> NoReturn:
-        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries."""
+    def _give_up(
+        self, retries: CallRetries, error: BaseException, plan: Plan, answered: Sequence[BatchResult | None]
+    ) -> NoReturn:
+        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries,
+        carrying the ``usage`` of the requests already ``answered`` (the vendor billed them)."""
         if retries.out_of_time:
-            raise deadline_error(self.deadline, self.provider) from error
+            timeout = deadline_error(self.deadline, self.provider)
+            timeout.usage = billed(plan, answered, self.price)
+            raise timeout from error
+        if isinstance(error, RerankError):
+            error.usage = billed(plan, answered, self.price)
         raise error
 
     def _request(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
@@ -484,6 +503,7 @@ class Reranker:
             normalize_scores=self.normalize_scores,
             return_documents=return_documents,
             started=started,
+            price=self.price,
         )
 
     def _rank(
@@ -503,6 +523,12 @@ class Reranker:
             return_documents=return_documents,
             started=started,
         )
+    @property
+    def price(self) -> Price | None:
+        """The price ``usage.cost_usd`` is computed at: :attr:`prices`, then the list prices."""
+        backend = self.backend
+        region = region_of(backend.provider, backend.describe())
+        return price_for(backend.provider, backend.model, self.prices, region=region)
 
     # -- the pool -------------------------------------------------------------------------------
 

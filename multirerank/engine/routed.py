@@ -15,7 +15,7 @@ from multirerank.errors import RerankError
 from multirerank.redaction import module_logger
 from multirerank.routing import Attempt, Route, Router
 from multirerank.tracing import fell_back
-from multirerank.types import RerankResponse
+from multirerank.types import RerankResponse, Usage
 
 if TYPE_CHECKING:
     from multirerank.engine.reranker import Reranker
@@ -57,9 +57,11 @@ def is_router(backend: Backend) -> bool:
 
 def run_routed(reranker: Reranker, call: Call, until: float | None) -> RerankResponse:
     """The call, served whole by the first route that answers; raises the last route's error,
-    with ``attempts`` listing every failed one."""
+    with ``attempts`` listing every failed one. ``usage`` (the response's or the error's) sums
+    what every route tried billed: a failed route's answered requests are paid for too."""
     router: Router = reranker.backend  # type: ignore[assignment]
     attempts: list[Attempt] = []
+    spent = Usage()
     order = router.order()
     for number, route in enumerate(order):
         twin = reranker.for_route(
@@ -71,13 +73,15 @@ def run_routed(reranker: Reranker, call: Call, until: float | None) -> RerankRes
             response = twin._run(call, until)
         except RerankError as error:
             router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
+            spent = spent + (error.usage or Usage())
+            error.usage = spent
             _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
             continue
         except BaseException:
             router.finished(state, ok=None, seconds=time.monotonic() - started)
             raise
         router.finished(state, ok=True, seconds=time.monotonic() - started)
-        return _served(response, route, attempts)
+        return _served(response, route, attempts, spent)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -85,6 +89,7 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
     """The non-blocking twin of :func:`run_routed`."""
     router: Router = reranker.backend  # type: ignore[assignment]
     attempts: list[Attempt] = []
+    spent = Usage()
     order = router.order()
     for number, route in enumerate(order):
         twin = reranker.for_route(
@@ -96,6 +101,8 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
             response = await twin._arun_within(call, until)
         except RerankError as error:
             router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
+            spent = spent + (error.usage or Usage())
+            error.usage = spent
             _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
             continue
         except BaseException:
@@ -103,7 +110,7 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
             router.finished(state, ok=None, seconds=time.monotonic() - started)
             raise
         router.finished(state, ok=True, seconds=time.monotonic() - started)
-        return _served(response, route, attempts)
+        return _served(response, route, attempts, spent)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -137,10 +144,13 @@ def _move_on_or_raise(
     )
 
 
-def _served(response: RerankResponse, route: Route, attempts: Sequence[Attempt]) -> RerankResponse:
+def _served(
+    response: RerankResponse, route: Route, attempts: Sequence[Attempt], spent: Usage
+) -> RerankResponse:
     metadata: dict[str, Any] = {
         **response.metadata,
         "route": route.name,
         "attempts": [attempt.as_dict() for attempt in attempts],
     }
-    return dataclasses.replace(response, metadata=metadata)
+    usage = spent + response.usage if response.usage is not None else spent
+    return dataclasses.replace(response, metadata=metadata, usage=usage)
