@@ -70,6 +70,10 @@ class Limits:
     max_document_chars: int | None = None
     max_query_chars: int | None = None
     max_request_cost: int | None = None
+    #: The vendor bills each request by blocks of this many documents (Cohere's search unit,
+    #: Bedrock's and Vertex AI's query: 100): the engine then sizes the requests of a split list
+    #: in whole blocks, so that splitting bills no more blocks than one request would.
+    billing_block: int | None = None
 
 
 @dataclass(frozen=True)

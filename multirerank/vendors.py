@@ -146,7 +146,8 @@ BEDROCK = VendorSpec(
         "https://docs.aws.amazon.com/bedrock/latest/userguide/rerank-supported.html",
         "botocore 1.44.5 data/bedrock-agent-runtime (API model)",
     ),
-    limits=Limits(max_documents=1000, max_document_chars=32_000, max_query_chars=32_000),
+    # A billed query covers up to 100 documents.
+    limits=Limits(max_documents=1000, max_document_chars=32_000, max_query_chars=32_000, billing_block=100),
     errors=ErrorRules(
         codes=(
             VendorCode("ValidationException", (400,), BadRequestError),
@@ -605,8 +606,9 @@ COHERE = _http(
     "cohere",
     title="Cohere `/v2/rerank` (and `/v1`)",
     sources=_COHERE_SOURCES,
-    # 1,000 is Cohere's advice; the API accepts up to 10,000.
-    limits=Limits(max_documents=1000),
+    # 1,000 is Cohere's advice; the API accepts up to 10,000. A search unit is a query with up
+    # to 100 documents.
+    limits=Limits(max_documents=1000, billing_block=100),
     env=_COHERE_ENV,
     needs_api_key=True,
     default_base_url="https://api.cohere.com",
@@ -753,8 +755,8 @@ VERTEX = VendorSpec(
         "googleapis/googleapis google/cloud/discoveryengine/v1/rank_service.proto",
         "google-cloud-discoveryengine 0.20.5 source (RankServiceClient), read for the wire only",
     ),
-    # The proto's per-request maximum ("at most 200 records").
-    limits=Limits(max_documents=200),
+    # The proto's per-request maximum ("at most 200 records"); a billed query covers 100.
+    limits=Limits(max_documents=200, billing_block=100),
     errors=ErrorRules(
         codes=GOOGLE_STATUSES,
         fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
@@ -799,6 +801,22 @@ VERTEX = VendorSpec(
     model_strings=("vertex/<model>",),
     langchain_class="VertexAIRerank",
     llama_index_class="VertexAIRerank",
+    billing=(
+        "per query: one rank call of up to 100 records (a call of n records is ceil(n/100) "
+        "queries). The answer reports no usage: the backend derives search_units by that rule "
+        "(secondary: Google's pricing table was not reached)"
+    ),
+    prices=(
+        Price(
+            1.00,
+            "1k_queries",
+            source=(
+                "https://cloud.google.com/generative-ai-app-builder/pricing not reached; "
+                "$1 per 1,000 queries from secondary copies (sec.)"
+            ),
+            read=PRICES_READ,
+        ),
+    ),
     limit_note="longer lists are split",
 )
 

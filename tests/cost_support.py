@@ -113,6 +113,12 @@ def _watsonx(emulator: Emulator) -> dict[str, Any]:
     }
 
 
+def _vertex(emulator: Emulator) -> dict[str, Any]:
+    from google.oauth2.credentials import Credentials
+
+    return {"project_id": "project-1", "credentials": Credentials(token="ya29.cost"), "base_url": emulator.url}
+
+
 CASES: list[CostCase] = [
     CostCase(
         "cohere",
@@ -165,6 +171,14 @@ CASES: list[CostCase] = [
         lambda body: tokens(body["query"], body["documents"]),
         "tokens",
         prices={"jina/*": TOKEN_PRICE},
+    ),
+    CostCase(
+        "vertex",
+        "vertex/semantic-ranker-default@latest",
+        _vertex,
+        r"^/v1/projects/[^/]+/locations/[^/]+/rankingConfigs/[^/]+:rank$",
+        lambda body: _searches(len(body["records"])),
+        "queries",
     ),
     CostCase(
         "tei",

@@ -75,13 +75,13 @@ def test_reported_cost_equals_the_hand_computation(
 
 
 def test_the_hand_figures_for_cohere_and_bedrock(emulators: tuple[Emulator, Emulator]) -> None:
-    """2,500 documents go in three requests of 834, 833 and 833: 9 search units each, $2 per 1,000."""
+    """2,500 documents go in three requests of 900, 800 and 800 (whole search units): 25 units, $2 per 1,000."""
     for case in CASES[:2]:
         emulator = _emulator(case, emulators)
         with case.reranker(emulator) as reranker:
             usage = reranker.rerank(QUERY, DOCUMENTS).usage
-        assert usage is not None and (usage.requests, usage.search_units) == (3, 27)
-        assert usage.cost_usd == pytest.approx(27 * 2.00 / 1000)
+        assert usage is not None and (usage.requests, usage.search_units) == (3, 25)
+        assert usage.cost_usd == pytest.approx(25 * 2.00 / 1000)
 
 
 def test_async_calls_count_the_same(plain: Emulator) -> None:
@@ -90,8 +90,8 @@ def test_async_calls_count_the_same(plain: Emulator) -> None:
             return (await reranker.arerank(QUERY, DOCUMENTS)).usage
 
     usage = asyncio.run(run())
-    assert usage is not None and (usage.requests, usage.search_units, usage.documents) == (3, 27, 2500)
-    assert usage.cost_usd == pytest.approx(0.054)
+    assert usage is not None and (usage.requests, usage.search_units, usage.documents) == (3, 25, 2500)
+    assert usage.cost_usd == pytest.approx(0.050)
 
 
 def test_bedrock_pages_are_billed_as_calls() -> None:
@@ -242,9 +242,9 @@ def test_a_fallback_response_sums_what_every_route_billed(emulators: tuple[Emula
     assert usage.requests == 3 + len(dashscope_requests)
     assert usage.documents == 2 * len(DOCUMENTS)
     tokens = sum(DASHSCOPE.billed(request.json()) or 0 for request in dashscope_requests)
-    assert (usage.search_units, usage.total_tokens) == (27, tokens)
+    assert (usage.search_units, usage.total_tokens) == (25, tokens)
     # The emulator's URL is no international one: Beijing's $0.069 per million tokens applies.
-    assert usage.cost_usd == pytest.approx(27 * 2.00 / 1000 + tokens * 0.069 / 1e6)
+    assert usage.cost_usd == pytest.approx(25 * 2.00 / 1000 + tokens * 0.069 / 1e6)
 
 
 def test_a_call_every_route_failed_reports_the_usage_on_the_error(plain: Emulator) -> None:
@@ -261,8 +261,8 @@ def test_a_call_every_route_failed_reports_the_usage_on_the_error(plain: Emulato
     ):
         reranker.rerank(QUERY, DOCUMENTS)
     usage = caught.value.usage
-    assert usage is not None and (usage.requests, usage.search_units) == (3, 27)
-    assert usage.cost_usd == pytest.approx(0.054)
+    assert usage is not None and (usage.requests, usage.search_units) == (3, 25)
+    assert usage.cost_usd == pytest.approx(0.050)
 
 
 def test_an_unusable_answer_carries_the_billed_usage(plain: Emulator) -> None:
@@ -290,7 +290,7 @@ def test_framework_classes_pass_prices_on(framework: str, plain: Emulator) -> No
     built = MultiRerank(model=COHERE.model, backend_options=options, prices=OVERRIDE)
     assert built.reranker.price == Price(4.0, "1k_searches", model="rerank-v3.5")
     usage = built.reranker.rerank(QUERY, DOCUMENTS).usage
-    assert usage is not None and usage.cost_usd == pytest.approx(27 * 4.0 / 1000)
+    assert usage is not None and usage.cost_usd == pytest.approx(25 * 4.0 / 1000)
     with pytest.raises(ConfigurationError, match=r"cohere/rerank-v3\.5"):
         MultiRerank(
             model=COHERE.model,
@@ -338,3 +338,20 @@ def test_cli_summary_line_shows_usage_and_cost(
 def test_every_vendor_states_its_billing_rule() -> None:
     for spec in VENDORS.values():
         assert spec.billing, spec.name
+
+
+@pytest.mark.parametrize("total", [101, 999, 1000, 1001, 1999, 2500, 4321, 10_000])
+@pytest.mark.parametrize(("per_request", "block"), [(1000, 100), (200, 100), (1000, None), (150, 100)])
+def test_split_requests_bill_no_more_blocks_than_one_request_would(
+    total: int, per_request: int, block: int | None
+) -> None:
+    from multirerank.engine.inputs import _sizes
+
+    count = math.ceil(total / per_request)
+    sizes = _sizes(total, count, per_request, block)
+    assert sum(sizes) == total and len(sizes) == count
+    assert all(0 < size <= per_request for size in sizes)
+    if block and per_request % block == 0:
+        assert sum(math.ceil(size / block) for size in sizes) == math.ceil(total / block)
+    if not block:
+        assert max(sizes) - min(sizes) <= 1

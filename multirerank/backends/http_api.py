@@ -35,7 +35,7 @@ from multirerank.errors import ConfigurationError, MalformedResponseError
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_value, options_from, with_model_from_string
 from multirerank.redaction import SecretValue, module_logger, redactor
-from multirerank.types import BatchResult, DocumentInput, Limits
+from multirerank.types import BatchResult, DocumentInput
 from multirerank.vendors import HTTP_RETRY
 
 if TYPE_CHECKING:
@@ -209,7 +209,9 @@ class HTTPBackend(Backend):
         self.score_scale = api_format.score_scale
         self.sends_ids = api_format.spec.takes_ids
         self.per_document_scores = api_format.spec.per_document_scores
-        self.limits = Limits(max_documents=options.max_documents_per_request or api_format.max_documents)
+        self.limits = dataclasses.replace(
+            api_format.spec.limits, max_documents=options.max_documents_per_request or api_format.max_documents
+        )
         self.max_retries = options.max_retries
         self.base_url = options.base_url or api_format.default_base_url or ""
         self._paths = (options.path,) if options.path else api_format.paths

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     import httpx
 
 SPEC = VERTEX
+#: Records one billed query covers (Vertex AI pricing, secondary source).
+QUERY_RECORDS = 100
 PROVIDER = SPEC.provider
 DEFAULT_MODEL = SPEC.default_model
 MAX_DOCUMENTS = SPEC.limit("max_documents")
@@ -257,7 +259,8 @@ def parse_body(body: object, count: int) -> BatchResult:
                 f"Vertex AI record {record_id!r} has no usable score", provider=PROVIDER
             )
         pairs.append((int(record_id), float(score)))
-    return BatchResult(pairs, Usage(requests=1, documents=count))
+    # Billed per query of up to 100 records (see the spec's billing rule); the answer says nothing.
+    return BatchResult(pairs, Usage(requests=1, documents=count, search_units=math.ceil(count / QUERY_RECORDS)))
 
 
 class VertexBackend(Backend):

@@ -404,21 +404,36 @@ def _plain_texts(items: Sequence[object], limit: int | None) -> bool:
 
 
 def _split(backend: Backend, query: str, documents: list[DocumentInput], positions: list[int]) -> list[Chunk]:
-    """Chunks within the backend's count and cost limits, as even in size as possible."""
+    """Chunks within the backend's count and cost limits, as even in size as possible (in whole
+    billing blocks where the vendor bills by them)."""
     limits = backend.limits
     per_request = limits.max_documents or len(documents)
     count = math.ceil(len(documents) / per_request)
-    base, extra = divmod(len(documents), count)
     chunks: list[Chunk] = []
     offset = 0
-    for number in range(count):
-        size = base + (1 if number < extra else 0)
+    for size in _sizes(len(documents), count, per_request, limits.billing_block):
         chunks.append(Chunk(offset, documents[offset : offset + size]))
         offset += size
     if limits.max_request_cost is None:
         return chunks
     budget = limits.max_request_cost
     return [piece for chunk in chunks for piece in _split_by_cost(backend, query, chunk, budget, positions)]
+
+
+def _sizes(total: int, count: int, per_request: int, block: int | None) -> list[int]:
+    """``count`` request sizes adding up to ``total``, none over ``per_request``: as even as
+    possible, in whole ``block``s of documents when the vendor bills by them (2,500 documents
+    over 1,000 a request go as 900 + 900 + 700, 25 blocks, not 834 + 833 + 833, 27)."""
+    if block and count > 1 and per_request >= block:
+        blocks = math.ceil(total / block)
+        base, extra = divmod(blocks, count)
+        if base + (1 if extra else 0) <= per_request // block:
+            sizes = [(base + (1 if number < extra else 0)) * block for number in range(count)]
+            sizes[-1] -= sum(sizes) - total  # the last request takes the partial block
+            if sizes[-1] > 0:
+                return sizes
+    base, extra = divmod(total, count)
+    return [base + (1 if number < extra else 0) for number in range(count)]
 
 
 def _split_by_cost(
