@@ -15,8 +15,12 @@ if TYPE_CHECKING:
         DashScopeRerank,
         HTTPRerank,
         LocalRerank,
+        MixedbreadRerank,
         MultiRerank,
+        NVIDIARerank,
+        PineconeRerank,
         SageMakerRerank,
+        VoyageRerank,
         WatsonxRerank,
     )
 
@@ -25,9 +29,13 @@ __all__ = [
     "DashScopeRerank",
     "HTTPRerank",
     "LocalRerank",
+    "MixedbreadRerank",
     "MultiRerank",
+    "NVIDIARerank",
+    "PineconeRerank",
     "RerankPostprocessor",
     "SageMakerRerank",
+    "VoyageRerank",
     "WatsonxRerank",
 ]
 

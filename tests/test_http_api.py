@@ -25,6 +25,7 @@ import pytest
 
 from multirerank import Reranker
 from multirerank.backends.http_api import HTTPBackend, HTTPOptions, cohere_from_model_string
+from multirerank.backends.http_formats import API_FORMATS
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,
@@ -40,7 +41,16 @@ from multirerank.testing import Emulator
 from multirerank.types import DocumentInput, IdentifiedText
 from tests.async_lifetime_support import RefusingExecutor, many_asyncio_runs, slow_callbacks_of_first_call
 from tests.emulator_support import emulator_fixtures, expected_order
-from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
+from tests.http_support import (
+    API_KEY,
+    EMULATOR_ROUTES,
+    FORMATS,
+    QUERY,
+    SETUPS,
+    TEXTS,
+    http_options,
+    wire_scores,
+)
 
 server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
@@ -64,10 +74,10 @@ async def call(rr: Reranker, asynchronous: bool, *args: Any, **kwargs: Any) -> A
 def test_each_format_ranks_like_the_vendor(emulator: Emulator, api_format: str) -> None:
     with reranker(emulator, api_format) as rr:
         response = rr.rerank(QUERY, TEXTS, top_n=3)
-    expected = emulator.ranked(QUERY, TEXTS)[:3]
-    assert [(r.index, r.relevance_score) for r in response] == expected
+    expected = wire_scores(api_format, emulator.ranked(QUERY, TEXTS)[:3])
+    assert [(r.index, r.relevance_score) for r in response] == pytest.approx(expected)
     assert response.provider == api_format.split("-")[0]
-    assert response.score_scale == "probability"
+    assert response.score_scale == API_FORMATS[api_format].score_scale
     assert response.metadata["api_format"] == api_format
     assert [request.path for request in emulator.requests] == [SETUPS[api_format]["path"]]
 
@@ -560,11 +570,14 @@ def test_a_redirect_is_a_configuration_error(emulator: Emulator) -> None:
         ({"api_format": "vllm"}, "base_url is required for api_format 'vllm'"),
         ({"api_format": "tei"}, "base_url is required for api_format 'tei'"),
         ({"api_format": "cohere", "model": "m"}, "pass api_key or set COHERE_API_KEY or CO_API_KEY"),
-        ({"api_format": "tei", "base_url": "http://h", "gateway_fallbacks": ["a/b"]}, "gateway_fallbacks does not apply"),
+        (
+            {"api_format": "tei", "base_url": "http://h", "gateway_fallbacks": ["a/b"]},
+            "gateway_fallbacks does not apply",
+        ),
         ({"api_format": "vllm", "base_url": "http://h", "truncate": True}, "truncate does not apply"),
         (
             {"api_format": "jina", "model": "m", "api_key": "k", "max_tokens_per_doc": 9},
-            "only to bifrost, cohere",
+            "only to azure-cohere, bifrost, cohere",
         ),
         (
             {"api_format": "cohere", "model": "m", "api_key": "k", "headers": {"Authorization": "x"}},
@@ -807,9 +820,7 @@ def test_importing_the_backend_loads_no_http_client() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize(
-    "options", [{"api_key": "sëcret-KEY-1"}, {"headers": {"X-Tok": "sëcret-KEY-1"}}]
-)
+@pytest.mark.parametrize("options", [{"api_key": "sëcret-KEY-1"}, {"headers": {"X-Tok": "sëcret-KEY-1"}}])
 def test_keys_and_headers_that_cannot_be_sent_are_refused_at_construction(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Reranker("cohere/rerank-v3.5", base_url="http://127.0.0.1:9/cohere", **{"api_key": "k", **options})

@@ -38,6 +38,9 @@ class Backend(ABC):
     model: str = ""
     #: Whether the vendor API takes document ids: texts with an id then arrive as IdentifiedText.
     sends_ids: bool = False
+    #: The task instruction every request carries, the model's way (``None``: none). Part of what
+    #: a score means: the same query and text score differently under another instruction.
+    instruction: str | None = None
 
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log

@@ -215,6 +215,7 @@ def _route_modules() -> list[str]:
         "multirerank.testing.watsonx",
         "multirerank.testing.dashscope",
         "multirerank.testing.http_apis",
+        "multirerank.testing.more_http_apis",
     ]
 
 
