@@ -624,6 +624,7 @@ VOYAGE = _http(
     model_strings=("voyage/<model>",),
     langchain_class="VoyageRerank",
     llama_index_class="VoyageRerank",
+    limit_note="tokens are counted by the service, which cuts long texts (`truncate=False`: refuses)",
     instruction="written into the query (rerank-2.5 family)",
 )
 MIXEDBREAD = _http(
