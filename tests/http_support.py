@@ -105,6 +105,14 @@ MORE_FORMATS = [
 
 FORMATS = list(SETUPS)
 
+#: The vendor classes that are HTTP formats with their format fixed.
+VENDOR_FORMATS = {
+    "VoyageRerank": "voyage",
+    "MixedbreadRerank": "mixedbread",
+    "PineconeRerank": "pinecone",
+    "NVIDIARerank": "nvidia",
+}
+
 QUERY = "solar panels on a roof"
 TEXTS = [
     "wind turbines spin offshore",
