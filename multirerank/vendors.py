@@ -635,6 +635,19 @@ MIXEDBREAD = _http(
         "https://www.mixedbread.com/docs/rate-limits",
     ),
     limits=Limits(max_documents=1000, max_query_chars=32_000),
+    # The body's "type"; the status decides the error (429 carries Retry-After).
+    errors=ErrorRules(
+        codes=(
+            VendorCode("bad_request_error", (400,)),
+            VendorCode("unauthorized_error", (401,)),
+            VendorCode("forbidden_error", (403,)),
+            VendorCode("not_found_error", (404,)),
+            VendorCode("validation_error", (422,)),
+            VendorCode("too_many_requests_error", (429,)),
+        ),
+        fallback_codes=("bad_request_error", "internal_server_error"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
     env={"api_key": ("MXBAI_API_KEY",)},
     needs_api_key=True,
     default_base_url="https://api.mixedbread.com",
@@ -661,6 +674,19 @@ PINECONE = _http(
     ),
     # The smallest model limit; each model's own is in models (the backend uses it).
     limits=Limits(max_documents=100),
+    # error.code of the body, gRPC style; the status decides the error.
+    errors=ErrorRules(
+        codes=(
+            VendorCode("INVALID_ARGUMENT", (400,)),
+            VendorCode("UNAUTHENTICATED", (401,)),
+            VendorCode("FORBIDDEN", (403,)),
+            VendorCode("NOT_FOUND", (404,)),
+            VendorCode("RESOURCE_EXHAUSTED", (429,)),
+            VendorCode("UNAVAILABLE", (503,)),
+        ),
+        fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
     env={"api_key": ("PINECONE_API_KEY",)},
     needs_api_key=True,
     default_base_url="https://api.pinecone.io",

@@ -121,9 +121,7 @@ def _voyage(emulator: Emulator, request: Request) -> Response:
 
 
 def mixedbread_error(status: int, code: str | None, message: str) -> Response:
-    kinds = {400: "bad_request_error", 401: "unauthorized_error", 429: "too_many_requests_error"}
-    kind = code or kinds.get(status, "internal_server_error" if status >= 500 else "api_error")
-    return Response(status, {"type": kind, "message": message})
+    return Response(status, {"type": code or MIXEDBREAD.errors.code_for_status(status), "message": message})
 
 
 def _mixedbread_text(item: object, index: int, fields: list[str] | None) -> str:
@@ -164,14 +162,7 @@ def _mixedbread(emulator: Emulator, request: Request) -> Response:
 
 
 def pinecone_error(status: int, code: str | None, message: str) -> Response:
-    codes = {
-        400: "INVALID_ARGUMENT",
-        401: "UNAUTHENTICATED",
-        403: "FORBIDDEN",
-        404: "NOT_FOUND",
-        429: "RESOURCE_EXHAUSTED",
-    }
-    kind = code or codes.get(status, "INTERNAL" if status >= 500 else "INVALID_ARGUMENT")
+    kind = code or PINECONE.errors.code_for_status(status)
     return Response(status, {"error": {"code": kind, "message": message}, "status": status})
 
 
