@@ -367,3 +367,30 @@ def test_framework_classes_carry_the_vendor_defaults() -> None:
     assert "voyage-secret" not in repr(voyage)
     with pytest.raises(ValueError):
         VoyageRerank(api_key="k", api_format="cohere")
+
+
+@pytest.mark.parametrize(
+    ("api_format", "truncate", "key", "value"),
+    [
+        ("voyage", False, "truncation", False),
+        ("voyage", True, "truncation", True),
+        ("nvidia", False, "truncate", "NONE"),
+        ("nvidia", True, "truncate", "END"),
+    ],
+)
+def test_truncate_is_sent_in_each_vendors_words(
+    emulator: Emulator, api_format: str, truncate: bool, key: str, value: object
+) -> None:
+    with Reranker(backend(emulator, api_format, truncate=truncate)) as rr:
+        rr.rerank(QUERY, TEXTS)
+    (body,) = sent(emulator, api_format)
+    assert body[key] == value
+
+
+def test_mixedbread_ranks_mapping_documents_on_rank_fields(emulator: Emulator) -> None:
+    documents = [{"title": text, "id": n} for n, text in enumerate(TEXTS)]
+    with Reranker(backend(emulator, "mixedbread", rank_fields=["title"])) as rr:
+        response = rr.rerank(QUERY, documents, top_n=2)
+    (body,) = sent(emulator, "mixedbread")
+    assert body["input"] == documents and body["rank_fields"] == ["title"]
+    assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, TEXTS)[:2]]
