@@ -88,9 +88,7 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         for index, document in enumerate(documents):
             if isinstance(document, Document):
                 text = document.page_content
-                texts.append(
-                    candidate_text(text, document.metadata, fields, "page_content") if fields else text
-                )
+                texts.append(candidate_text(text, document.metadata, fields, "page_content") if fields else text)
                 ids.append(document.id)
             elif isinstance(document, (str, Mapping)) and not documents_only:
                 texts.append(document)

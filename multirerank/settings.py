@@ -306,8 +306,8 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
     ),
     "MultiRerank": (
         "multirerank.registry:ModelStringOptions",
-        'Any backend of the project, named by a model string such as ``"local"`` or '
-        '``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to that backend.',
+        "Any backend of the project, named by a model string such as ``\"local\"`` or "
+        "``\"bedrock/cohere.rerank-v3-5:0\"``; ``backend_options`` go to that backend.",
     ),
     "BedrockRerank": (
         "multirerank.backends.bedrock:BedrockOptions",

@@ -827,13 +827,7 @@ def test_not_implemented_is_not_worth_retrying() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [
-        ("max_concurrency", 0),
-        ("max_concurrency", True),
-        ("max_retries", -1),
-        ("retry_budget", -1),
-        ("deadline", 0),
-    ],
+    [("max_concurrency", 0), ("max_concurrency", True), ("max_retries", -1), ("retry_budget", -1), ("deadline", 0)],
 )
 def test_settings_changed_after_construction_are_checked(name: str, value: object) -> None:
     reranker = Reranker(MemoryBackend(max_documents=1), max_concurrency=2, deadline=5.0)

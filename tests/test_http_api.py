@@ -571,10 +571,7 @@ def test_a_redirect_is_a_configuration_error(emulator: Emulator) -> None:
         ({"api_format": "vllm"}, "base_url is required for api_format 'vllm'"),
         ({"api_format": "tei"}, "base_url is required for api_format 'tei'"),
         ({"api_format": "cohere", "model": "m"}, "pass api_key or set COHERE_API_KEY or CO_API_KEY"),
-        (
-            {"api_format": "tei", "base_url": "http://h", "gateway_fallbacks": ["a/b"]},
-            "gateway_fallbacks does not apply",
-        ),
+        ({"api_format": "tei", "base_url": "http://h", "gateway_fallbacks": ["a/b"]}, "gateway_fallbacks does not apply"),
         ({"api_format": "vllm", "base_url": "http://h", "truncate": True}, "truncate does not apply"),
         (
             {"api_format": "jina", "model": "m", "api_key": "k", "max_tokens_per_doc": 9},
@@ -821,7 +818,9 @@ def test_importing_the_backend_loads_no_http_client() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("options", [{"api_key": "sëcret-KEY-1"}, {"headers": {"X-Tok": "sëcret-KEY-1"}}])
+@pytest.mark.parametrize(
+    "options", [{"api_key": "sëcret-KEY-1"}, {"headers": {"X-Tok": "sëcret-KEY-1"}}]
+)
 def test_keys_and_headers_that_cannot_be_sent_are_refused_at_construction(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Reranker("cohere/rerank-v3.5", base_url="http://127.0.0.1:9/cohere", **{"api_key": "k", **options})

@@ -302,9 +302,7 @@ def test_backends_that_take_no_ids_get_plain_text() -> None:
 @pytest.mark.parametrize("empty", [None, ""])
 def test_none_and_empty_ids_are_no_identity(empty: str | None) -> None:
     backend = MemoryBackend()
-    ranked = rank_candidates(
-        Reranker(backend), "q", [Candidate(text, id=empty) for text in "abcde"], top_n=None
-    )
+    ranked = rank_candidates(Reranker(backend), "q", [Candidate(text, id=empty) for text in "abcde"], top_n=None)
     assert sorted(ranked_positions(ranked)) == [0, 1, 2, 3, 4]
 
 
@@ -325,18 +323,9 @@ def test_wrong_ids_are_named(ids: Any, message: str) -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        (
-            "ok\ud800",
-            "document at index 1 is not valid text: it has a lone surrogate, which UTF-8 cannot encode",
-        ),
-        (
-            {1: "a", "b": 2},
-            "document at index 1 cannot be sent as JSON: it has a key of type int; JSON keys must be strings",
-        ),
-        (
-            {"a": {"b": ["\udfff"]}},
-            "document at index 1 cannot be sent as JSON: it has text with a lone surrogate, which UTF-8 cannot encode",
-        ),
+        ("ok\ud800", "document at index 1 is not valid text: it has a lone surrogate, which UTF-8 cannot encode"),
+        ({1: "a", "b": 2}, "document at index 1 cannot be sent as JSON: it has a key of type int; JSON keys must be strings"),
+        ({"a": {"b": ["\udfff"]}}, "document at index 1 cannot be sent as JSON: it has text with a lone surrogate, which UTF-8 cannot encode"),
     ],
 )
 def test_text_that_cannot_be_sent_is_named_before_anything_is_sent(document: Any, message: str) -> None:

@@ -84,9 +84,7 @@ def routed(*routes: Any, **options: Any) -> Reranker:
     return Reranker(Router(list(routes), **options), max_retries=0)
 
 
-def rerank(
-    reranker: Reranker, mode: Mode, documents: Sequence[DocumentInput] = TEXTS, **options: Any
-) -> RerankResponse:
+def rerank(reranker: Reranker, mode: Mode, documents: Sequence[DocumentInput] = TEXTS, **options: Any) -> RerankResponse:
     if mode == "sync":
         return reranker.rerank(QUERY, documents, **options)
     return asyncio.run(reranker.arerank(QUERY, documents, **options))
@@ -285,17 +283,11 @@ def test_bad_input_never_moves_on(
 ) -> None:
     a, b = two
     # One failure would cool a route: bad input must count as none.
-    router = Router(
-        [cohere(a.url), jina(b.url)], allowed_fails=1, fallback_on=fallback_on or DEFAULT_FALLBACK_ON
-    )
+    router = Router([cohere(a.url), jina(b.url)], allowed_fails=1, fallback_on=fallback_on or DEFAULT_FALLBACK_ON)
     with Reranker(router) as reranker:
-        with pytest.raises(
-            RerankInputError, match="document text is required for rerank at index 2"
-        ) as caught:
+        with pytest.raises(RerankInputError, match="document text is required for rerank at index 2") as caught:
             rerank(reranker, mode, [*TEXTS[:2], "  ", *TEXTS[2:]])
-        assert [(item["provider"], item["error"]) for item in caught.value.attempts] == [
-            ("cohere", "RerankInputError")
-        ]
+        assert [(item["provider"], item["error"]) for item in caught.value.attempts] == [("cohere", "RerankInputError")]
         with pytest.raises(RerankInputError, match="query is required"):
             asyncio.run(reranker.arerank("", TEXTS)) if mode == "async" else reranker.rerank("", TEXTS)
         assert [ROUTE_HEALTH.get(route.key).status() for route in router.routes] == ["closed", "closed"]
@@ -364,9 +356,7 @@ def test_routes_on_different_scales_answer_probabilities(monkeypatch: pytest.Mon
         assert len(response.results) == 4
         assert all(threshold <= score <= 1 for _, score in ranked(response))
     assert [index for index, _ in ranked(by_watsonx)] == [index for index, _ in ranked(by_cohere)]
-    assert [score for _, score in ranked(by_watsonx)] == pytest.approx(
-        [score for _, score in ranked(by_cohere)]
-    )
+    assert [score for _, score in ranked(by_watsonx)] == pytest.approx([score for _, score in ranked(by_cohere)])
 
 
 # -- strategies ----------------------------------------------------------------------------------
@@ -520,9 +510,7 @@ def test_a_route_rate_limit_holds_at_the_vendor() -> None:
 async def test_a_plain_reranker_rate_limit_holds_at_the_vendor_async() -> None:
     stamped = Stamped()
     with Emulator(scorer=stamped, rate_limit=LIMIT) as emulator:
-        async with Reranker(
-            "tei", base_url=emulator.url + "/tei", rate_limit=LIMIT, max_retries=0
-        ) as reranker:
+        async with Reranker("tei", base_url=emulator.url + "/tei", rate_limit=LIMIT, max_retries=0) as reranker:
             await asyncio.gather(*(reranker.arerank(QUERY, TEXTS[:2]) for _ in range(LIMITED_CALLS)))
         assert (emulator.throttled, len(stamped.times)) == (0, LIMITED_CALLS)
     assert stamped.busiest_second() == 10
@@ -567,9 +555,7 @@ def test_a_deadline_stops_a_slow_route_and_lists_it() -> None:
     ):
         reranker.rerank(QUERY, TEXTS)
     assert "deadline of 0.3 s passed" in str(caught.value)
-    assert [(item["provider"], item["error"]) for item in caught.value.attempts] == [
-        ("cohere", "RerankTimeoutError")
-    ]
+    assert [(item["provider"], item["error"]) for item in caught.value.attempts] == [("cohere", "RerankTimeoutError")]
     assert b.requests == []  # no time was left for it
 
 
@@ -598,9 +584,7 @@ async def test_an_async_deadline_cancels_the_requests_in_flight() -> None:
         finally:
             await backend.aclose()
     assert sorted(cancelled) == [2, 2, 2]  # each of the three requests in flight
-    assert [(item["provider"], item["error"]) for item in caught.value.attempts] == [
-        ("cohere", "RerankTimeoutError")
-    ]
+    assert [(item["provider"], item["error"]) for item in caught.value.attempts] == [("cohere", "RerankTimeoutError")]
     assert "deadline of 0.3 s passed" in str(caught.value)
     assert b.requests == []
 
@@ -658,9 +642,7 @@ def test_langchain_falls_back(build: str, mode: Mode) -> None:
 def test_llama_index_falls_back(build: str, mode: Mode) -> None:
     from llama_index.core.schema import NodeWithScore, TextNode
 
-    nodes = [
-        NodeWithScore(node=TextNode(text=text, id_=f"node-{n}"), score=0.0) for n, text in enumerate(TEXTS)
-    ]
+    nodes = [NodeWithScore(node=TextNode(text=text, id_=f"node-{n}"), score=0.0) for n, text in enumerate(TEXTS)]
     with Emulator() as b, closed_port() as down:
         postprocessor = _framework_objects("llama_index_multirerank")[build](down, b.url)
         if mode == "sync":
@@ -669,9 +651,7 @@ def test_llama_index_falls_back(build: str, mode: Mode) -> None:
             found = asyncio.run(postprocessor.apostprocess_nodes(nodes, query_str=QUERY))
         postprocessor.reranker.close()
         expected = b.ranked(QUERY, TEXTS)
-    assert [(node.node.node_id, node.score) for node in found] == [
-        (f"node-{index}", score) for index, score in expected
-    ]
+    assert [(node.node.node_id, node.score) for node in found] == [(f"node-{index}", score) for index, score in expected]
 
 
 # -- the command line ----------------------------------------------------------------------------
@@ -711,29 +691,17 @@ def test_route_options_given_as_fallbacks_stay_out_of_reprs_and_dumps() -> None:
     import langchain_multirerank
     import llama_index_multirerank
 
-    fallbacks = [
-        {"model": "cohere/rerank-v3.5", "base_url": "http://127.0.0.1:9/cohere", "api_key": "SEKRIT-FB"}
-    ]
+    fallbacks = [{"model": "cohere/rerank-v3.5", "base_url": "http://127.0.0.1:9/cohere", "api_key": "SEKRIT-FB"}]
     for package in (langchain_multirerank, llama_index_multirerank):
-        made = package.MultiRerank(
-            model="tei", backend_options={"base_url": "http://127.0.0.1:9/tei"}, fallbacks=fallbacks
-        )
-        for shown in (
-            repr(made),
-            str(made),
-            json.dumps(made.model_dump(), default=str),
-            made.model_dump_json(),
-        ):
+        made = package.MultiRerank(model="tei", backend_options={"base_url": "http://127.0.0.1:9/tei"}, fallbacks=fallbacks)
+        for shown in (repr(made), str(made), json.dumps(made.model_dump(), default=str), made.model_dump_json()):
             assert "SEKRIT-FB" not in shown
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (
-            lambda: Router([{"model": "tei", "base_url": "http://h", "weight": float("inf")}]),
-            r"routes\[0\]\.weight",
-        ),
+        (lambda: Router([{"model": "tei", "base_url": "http://h", "weight": float("inf")}]), r"routes\[0\]\.weight"),
         (lambda: Router([{"model": "tei", "base_url": "http://h", "bogus": 1}]), r"^routes\[0\]: "),
         (lambda: Reranker("local", fallbacks="local"), "fallbacks must be a list"),
         (lambda: Reranker(Router(["local"]), fallbacks=["local"]), "cannot be combined with a Router"),
