@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         NVIDIARerank,
         PineconeRerank,
         SageMakerRerank,
+        VertexAIRerank,
         VoyageRerank,
         WatsonxRerank,
     )
@@ -35,6 +36,7 @@ __all__ = [
     "PineconeRerank",
     "RerankCompressor",
     "SageMakerRerank",
+    "VertexAIRerank",
     "VoyageRerank",
     "WatsonxRerank",
 ]

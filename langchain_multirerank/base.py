@@ -6,12 +6,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.callbacks import Callbacks
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
-from multirerank.engine.inputs import candidate_text, check_items
+from multirerank.engine.inputs import candidate_text, check_items, titled
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
+from multirerank.tracing import EVENT_NAME, call_summary
 from multirerank.types import DocumentInput, RerankResponse
 
 SCORE_KEY = "relevance_score"
@@ -58,9 +59,21 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         query: str,
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
-        """The best documents for ``query`` as copies carrying ``metadata["relevance_score"]``."""
+        """The best documents for ``query`` as copies carrying ``metadata["relevance_score"]``.
+
+        ``callbacks`` (handlers, or the child manager a ``ContextualCompressionRetriever``
+        passes) receive the custom event ``"multirerank.rerank"`` whose data is
+        :func:`multirerank.tracing.call_summary`'s (provider, model, documents in and out,
+        usage, ``cost_usd``, ``elapsed_seconds``).
+        """
         texts, ids = self._texts(documents, documents_only=True)
         response = self.reranker.rerank(query, texts, ids=ids, **self._call_options())
+        if callbacks is not None:
+            manager = CallbackManager.configure(inheritable_callbacks=callbacks)
+            # The retriever's run id, as dispatch_custom_event would use; a new one without a run.
+            manager.on_custom_event(
+                EVENT_NAME, call_summary(response, len(texts), ids), run_id=manager.parent_run_id
+            )
         return _scored_copies(documents, response)
 
     async def acompress_documents(
@@ -72,6 +85,10 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         """The non-blocking twin of :meth:`compress_documents`."""
         texts, ids = self._texts(documents, documents_only=True)
         response = await self.reranker.arerank(query, texts, ids=ids, **self._call_options())
+        if callbacks is not None:
+            manager = AsyncCallbackManager.configure(inheritable_callbacks=callbacks)
+            data = call_summary(response, len(texts), ids)
+            await manager.on_custom_event(EVENT_NAME, data, run_id=manager.parent_run_id)
         return _scored_copies(documents, response)
 
     def _texts(
@@ -80,15 +97,17 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         """What the engine ranks: each Document's text and id; strings and dicts as given."""
         documents = check_items(documents, "documents")
         fields = self.rerank_fields
+        title_field = self.reranker.backend.title_field
         # The usual call, a list of Documents, in two passes that make no per-document objects.
-        if not fields and set(map(type, documents)) <= {Document}:
+        if not fields and title_field is None and set(map(type, documents)) <= {Document}:
             return [document.page_content for document in documents], [document.id for document in documents]
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
         for index, document in enumerate(documents):
             if isinstance(document, Document):
                 text = document.page_content
-                texts.append(candidate_text(text, document.metadata, fields, "page_content") if fields else text)
+                text = candidate_text(text, document.metadata, fields, "page_content") if fields else text
+                texts.append(titled(text, document.metadata, title_field))
                 ids.append(document.id)
             elif isinstance(document, (str, Mapping)) and not documents_only:
                 texts.append(document)

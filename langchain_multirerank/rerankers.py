@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     )
     from multirerank.backends.local import LocalOptions
     from multirerank.backends.sagemaker import SageMakerOptions
+    from multirerank.backends.vertex import VertexOptions
     from multirerank.backends.watsonx import WatsonxOptions
     from multirerank.registry import ModelStringOptions
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     class WatsonxRerank(WatsonxOptions, RerankCompressor): ...
 
     class DashScopeRerank(DashScopeOptions, RerankCompressor): ...
+
+    class VertexAIRerank(VertexOptions, RerankCompressor): ...
 
     class HTTPRerank(HTTPOptions, RerankCompressor): ...
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
+from llama_index.core.instrumentation.events.base import BaseEvent  # type: ignore[attr-defined]
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
-from multirerank.engine.inputs import candidate_text, check_items
+from multirerank.engine.inputs import candidate_text, check_items, titled
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
+from multirerank.tracing import call_summary
 from multirerank.types import DocumentInput, RerankResponse
 
 dispatcher = get_dispatcher(__name__)
@@ -25,6 +27,28 @@ _METADATA_MODES = {
     "llm": MetadataMode.LLM,
     "none": MetadataMode.NONE,
 }
+
+
+class MultirerankRerankEvent(BaseEvent):
+    """What one rerank call did, dispatched inside the postprocessing span after it.
+
+    The fields are :func:`multirerank.tracing.call_summary`'s: ``provider``, ``model``,
+    ``documents_in``, ``documents_out``, ``results`` (``[{"index", "id", "score"}]``), ``usage``
+    (a dict, or ``None``), ``cost_usd`` (US dollars, ``None`` when unknown), ``elapsed_seconds``.
+    """
+
+    provider: str
+    model: str
+    documents_in: int
+    documents_out: int
+    results: list[dict[str, Any]]
+    usage: dict[str, Any] | None
+    cost_usd: float | None
+    elapsed_seconds: float
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MultirerankRerankEvent"
 
 
 class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
@@ -55,6 +79,7 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         ids: list[str | None] = []
         fields = self.rerank_fields
         mode = _METADATA_MODES[self.metadata_mode]
+        title_field = self.reranker.backend.title_field
         for index, item in enumerate(check_items(nodes, "nodes")):
             if not isinstance(item, NodeWithScore):
                 raise RerankInputError(
@@ -63,9 +88,10 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
             node = item.node
             if fields:
                 content = node.get_content(metadata_mode=MetadataMode.NONE)
-                texts.append(candidate_text(content, node.metadata, fields, "text"))
+                text = candidate_text(content, node.metadata, fields, "text")
             else:
-                texts.append(node.get_content(metadata_mode=mode))
+                text = node.get_content(metadata_mode=mode)
+            texts.append(titled(text, node.metadata, title_field))
             ids.append(node.node_id)
         return texts, ids
 
@@ -96,21 +122,27 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
             raise RerankInputError("a query is required: pass query_bundle or query_str to postprocess_nodes")
         return query_bundle.query_str
 
+    # Dispatcher spans (LlamaIndex makes one for the abstract method already; the decorator is
+    # idempotent): the events below carry the span's id.
+    @dispatcher.span
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._paired_events(nodes, query_bundle) as result:
             query, (texts, ids) = self._query(query_bundle), self._texts(nodes)
             response = self.reranker.rerank(query, texts, ids=ids, **self._call_options())
+            dispatcher.event(MultirerankRerankEvent(**call_summary(response, len(texts), ids)))
             result.extend(_rescored(nodes, response))
         return result
 
+    @dispatcher.span
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         with self._paired_events(nodes, query_bundle) as result:
             query, (texts, ids) = self._query(query_bundle), self._texts(nodes)
             response = await self.reranker.arerank(query, texts, ids=ids, **self._call_options())
+            dispatcher.event(MultirerankRerankEvent(**call_summary(response, len(texts), ids)))
             result.extend(_rescored(nodes, response))
         return result
 

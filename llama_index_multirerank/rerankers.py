@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     )
     from multirerank.backends.local import LocalOptions
     from multirerank.backends.sagemaker import SageMakerOptions
+    from multirerank.backends.vertex import VertexOptions
     from multirerank.backends.watsonx import WatsonxOptions
     from multirerank.registry import ModelStringOptions
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     class WatsonxRerank(WatsonxOptions, RerankPostprocessor): ...
 
     class DashScopeRerank(DashScopeOptions, RerankPostprocessor): ...
+
+    class VertexAIRerank(VertexOptions, RerankPostprocessor): ...
 
     class HTTPRerank(HTTPOptions, RerankPostprocessor): ...
 

@@ -17,6 +17,7 @@ from multirerank.errors import (
 from multirerank.registry import backend_from_model, known_providers
 from multirerank.routing import Router
 from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
+from multirerank.vendor_spec import Price
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "Limits",
     "MalformedResponseError",
     "NotFoundError",
+    "Price",
     "ProviderError",
     "RerankError",
     "RerankInputError",

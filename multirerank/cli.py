@@ -7,6 +7,7 @@ parser and sets ``handler``, a function from the parsed arguments to an exit cod
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
 from multirerank.errors import RerankError
+from multirerank.prices import usage_line
 from multirerank.testing.command import add_emulate_parser
 from multirerank.types import RerankResponse
 
@@ -67,6 +69,11 @@ def add_rerank_parser(subparsers: SubParsers) -> None:
         help="a model string to try when the ones before it fail (repeatable, tried in order)",
     )
     parser.add_argument("--deadline", type=float, help="seconds the whole call may take")
+    parser.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="SQLite file of scores kept between runs: documents scored before are not sent again",
+    )
     parser.add_argument("--query", "-q", help='the query; defaults to the file\'s "query" field')
     parser.add_argument("--top-n", type=int, help="return only the best N documents")
     parser.add_argument("--score-threshold", type=float, help="drop documents scoring below this value")
@@ -99,7 +106,11 @@ def run_rerank(args: argparse.Namespace) -> int:
         raise CliError('no query: pass --query or give the file a "query" field')
     with (
         Reranker(
-            args.model, fallbacks=args.fallback, deadline=args.deadline, **parse_options(args.option)
+            args.model,
+            fallbacks=args.fallback,
+            deadline=args.deadline,
+            cache=None if args.cache is None else f"sqlite:///{args.cache}",
+            **parse_options(args.option),
         ) as reranker,
         progress_bar(reranker, query, data.texts, args.progress) as progress,
     ):
@@ -291,6 +302,7 @@ def json_report(query: str, response: RerankResponse, items: Sequence[Any]) -> d
         "model": response.model,
         "score_scale": response.score_scale,
         "elapsed_seconds": round(response.elapsed_seconds, 6),
+        "usage": dataclasses.asdict(response.usage) if response.usage is not None else None,
         "results": [
             {
                 "index": result.index,
@@ -315,7 +327,7 @@ def table(response: RerankResponse, texts: Sequence[str], width: int | None = No
     lines = [_row(header, widths, room)] + [_row(row, widths, room) for row in rows]
     lines.append(
         f"{len(rows)} of {len(texts)} documents; model {response.provider}/{response.model}; "
-        f"{response.score_scale} scores; {response.elapsed_seconds:.2f} s"
+        f"{response.score_scale} scores; {response.elapsed_seconds:.2f} s; {usage_line(response.usage)}"
     )
     return "\n".join(lines)
 

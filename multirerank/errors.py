@@ -7,6 +7,11 @@ vendor. Messages never carry credentials: backends build them from vendor error 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multirerank.types import Usage
+
 
 class RerankError(Exception):
     """Base class: a rerank call could not be completed.
@@ -19,6 +24,10 @@ class RerankError(Exception):
     #: A routed call's failed attempts before this error, one dict per route (provider, model,
     #: error, status, message); empty for a call with one backend.
     attempts: list[dict[str, object]] = []
+    #: What the vendors billed before the call failed (requests answered, their counts and
+    #: cost, failed routes' included); ``None`` for an error raised before any request (bad
+    #: input, setup) or by a call's deadline cutting its requests off.
+    usage: Usage | None = None
 
     def __init__(
         self,

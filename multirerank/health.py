@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from multirerank.errors import ConfigurationError
+from multirerank.redaction import module_logger
+
+logger = module_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,25 +151,34 @@ class RouteState:
     def _end(self, call: RouteCall, success: bool | None, latency: float | None) -> None:
         now = self._clock()
         with self._lock:
-            if call.ended:
-                return
-            call.ended = True
-            self._in_flight -= 1
+            was_cooling = self._cooling_until
+            self._record_end(call, success, latency, now)
+            cooling = self._cooling_until
+        # Logged outside the lock. The key shows a hash of the credentials, never them.
+        if cooling is not None and cooling != was_cooling:
+            logger.warning("route %s cools down for %g s after failing", self.key, call.policy.seconds)
+        elif was_cooling is not None and cooling is None:
+            logger.info("route %s is back in use: its probe call succeeded", self.key)
+
+    def _record_end(self, call: RouteCall, success: bool | None, latency: float | None, now: float) -> None:
+        """:meth:`_end`'s bookkeeping, under the lock."""
+        if call.ended:
+            return
+        call.ended = True
+        self._in_flight -= 1
+        if success:
+            seconds = now - call.started if latency is None else latency
+            previous = self._latency
+            self._latency = seconds if previous is None else previous + self._weight * (seconds - previous)
+        if call.probe:
+            self._probing = False
             if success:
-                seconds = now - call.started if latency is None else latency
-                previous = self._latency
-                self._latency = (
-                    seconds if previous is None else previous + self._weight * (seconds - previous)
-                )
-            if call.probe:
-                self._probing = False
-                if success:
-                    self._cooling_until = None
-                    self._failures.clear()
-                elif success is False:
-                    self._cooling_until = now + call.policy.seconds
-            elif success is False and self._cooling_until is None:
-                self._failed(now, call.policy)
+                self._cooling_until = None
+                self._failures.clear()
+            elif success is False:
+                self._cooling_until = now + call.policy.seconds
+        elif success is False and self._cooling_until is None:
+            self._failed(now, call.policy)
 
     def _failed(self, now: float, policy: Cooldown) -> None:
         if policy.seconds == 0:

@@ -11,8 +11,8 @@ show, since vendors echo them back (``"Invalid API-key provided: <the key>"``):
   cause (``__cause__`` / ``__context__``, all the way down) whose text carries one with a
   :class:`RedactedException` showing the same text masked, so that no rendering of the error,
   ``traceback.format_exception`` included, shows a secret;
-- :class:`RedactingFilter`, installed on the ``multirerank`` logger (the only logger the project
-  writes to), masks the secrets of every live backend in the records it emits;
+- :class:`RedactingFilter`, installed on the ``multirerank`` logger and on each module logger
+  the project writes to (``multirerank.engine.reranker``..., see :func:`module_logger`), masks the secrets of every live backend in the records it emits;
 - a backend that builds messages from vendor text masks them at once with a :class:`Redactor`.
 
 What is masked for one secret: the value, the credentials of ``<scheme> <credentials>`` (the
@@ -357,6 +357,16 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = masking.mask(record.stack_info)
         return True
+
+
+def module_logger(name: str) -> logging.Logger:
+    """The logger of the project's module ``name`` (``__name__``), with a :class:`RedactingFilter`.
+
+    A logger's filters see only the records logged to it, not those its children pass up, so
+    each module logger carries its own filter.
+    """
+    install(name)
+    return logging.getLogger(name)
 
 
 def install(name: str = LOGGER_NAME) -> RedactingFilter:

@@ -40,6 +40,7 @@ PROVIDERS: dict[str, str] = {
     "llamacpp": "multirerank.backends.http_api:llamacpp_from_model_string",
     "openrouter": "multirerank.backends.http_api:openrouter_from_model_string",
     "azure": "multirerank.backends.http_api:azure_from_model_string",
+    "vertex": "multirerank.backends.vertex:from_model_string",
 }
 
 

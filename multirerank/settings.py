@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from typing_extensions import Self
 
 from multirerank.backends.base import Backend
+from multirerank.cache.base import ScoreCache, check_cache_setting
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
 from multirerank.errors import ConfigurationError, RerankInputError
+from multirerank.prices import check_prices
 from multirerank.redaction import HiddenValues
 
 
@@ -85,6 +87,19 @@ class RerankSettings(BaseModel):
             "and Qwen3-Reranker in the query); a model that takes none raises ConfigurationError."
         ),
     )
+    trace_content: bool = Field(
+        default=True,
+        description="Put the query and document texts on OpenTelemetry spans; False leaves them out.",
+    )
+    # A Redis URL may carry a password: kept out of reprs like route options.
+    cache: bool | str | ScoreCache | None = Field(
+        default=None,
+        repr=False,
+        description=(
+            "Score cache for repeated calls: True (in memory), 'sqlite:///path', 'redis://host:6379/0' "
+            "or a multirerank.cache store."
+        ),
+    )
     # Route options can hold keys, so they stay out of reprs and serialised forms.
     fallbacks: list[Any] | None = Field(
         default=None,
@@ -95,6 +110,20 @@ class RerankSettings(BaseModel):
             "mappings or backends."
         ),
     )
+
+    prices: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Prices for usage.cost_usd, overriding or adding to the list prices: "
+            "{'provider/model': {'usd': 2.0, 'per': '1k_searches'} or a Price or None (unknown)}."
+        ),
+    )
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _valid_prices(cls, value: object) -> dict[str, Any] | None:
+        # Checked by the engine's rule, so a bad price names its key here as on Reranker.
+        return None if value is None else check_prices(value)
 
     @field_validator("fallbacks")
     @classmethod
@@ -123,6 +152,12 @@ class RerankSettings(BaseModel):
     _not_compared: ClassVar[frozenset[str]] = frozenset()
     #: Fields that may hold an SDK client the caller made; an object holding one cannot be pickled.
     _client_fields: ClassVar[tuple[str, ...]] = ("client", "api_client")
+
+    @field_validator("cache")
+    @classmethod
+    def _valid_cache(cls, value: object) -> object:
+        check_cache_setting(value)
+        return value
 
     @field_validator("top_n")
     @classmethod
@@ -273,6 +308,9 @@ class RerankSettings(BaseModel):
             rate_limit=self.rate_limit,
             rate_limit_storage=self.rate_limit_storage,
             fallbacks=self.fallbacks,
+            trace_content=self.trace_content,
+            cache=self.cache,
+            prices=self.prices,
         )
 
     @property
@@ -306,8 +344,8 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
     ),
     "MultiRerank": (
         "multirerank.registry:ModelStringOptions",
-        "Any backend of the project, named by a model string such as ``\"local\"`` or "
-        "``\"bedrock/cohere.rerank-v3-5:0\"``; ``backend_options`` go to that backend.",
+        'Any backend of the project, named by a model string such as ``"local"`` or '
+        '``"bedrock/cohere.rerank-v3-5:0"``; ``backend_options`` go to that backend.',
     ),
     "BedrockRerank": (
         "multirerank.backends.bedrock:BedrockOptions",
@@ -327,6 +365,12 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
         "multirerank.backends.dashscope:DashScopeOptions",
         "Reranks with an Alibaba DashScope text rerank model (``gte-rerank-v2``, ``qwen3-rerank`` "
         "with ``instruct``); scores are 0..1.",
+    ),
+    "VertexAIRerank": (
+        "multirerank.backends.vertex:VertexOptions",
+        "Reranks with the Google Vertex AI Ranking API (``semantic-ranker-default@latest`` unless "
+        "``model`` says otherwise); scores are 0..1, ``title_field`` sends a metadata key as each "
+        "record's title, credentials are Application Default Credentials unless given.",
     ),
     "HTTPRerank": (
         "multirerank.backends.http_api:HTTPOptions",

@@ -31,6 +31,22 @@ class IdentifiedText(str):
         return (IdentifiedText, (str(self), self.document_id))
 
 
+class TitledText(str):
+    """Document text with a title, for vendors that take one beside the content (Vertex AI's
+    record ``title``); a plain ``str`` to every other backend. Adapters make it from the metadata
+    key a backend's ``title_field`` names."""
+
+    document_title: str
+
+    def __new__(cls, text: str, title: str) -> TitledText:
+        instance = super().__new__(cls, text)
+        instance.document_title = title
+        return instance
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (TitledText, (str(self), self.document_title))
+
+
 #: What a backend's scores mean, so callers can compare or threshold them knowingly.
 #: ``probability``: 0..1, higher is more relevant (sigmoid of a cross-encoder, most vendor APIs).
 #: ``logit``: unbounded raw cross-encoder output (watsonx.ai, TEI with raw_scores).
@@ -63,9 +79,15 @@ class Usage:
     ``requests``: requests the vendor answered (pages and billed retries included);
     ``documents``: documents sent to the vendor (not those answered from the score cache);
     ``search_units`` and ``total_tokens``: the vendor's own billing counts, ``None`` when it
-    reports none; ``cost_usd``: the call's cost in US dollars from the price table, ``None``
+    reports none (Bedrock reports none but documents its rule, one query per 100 documents of a
+    call: its backend derives ``search_units`` by it); ``cost_usd``: the call's cost in US dollars from the price table, ``None``
     when a price is unknown (never a guessed 0); ``cache_hits`` / ``cache_misses``: documents
     whose score the score cache held / did not hold.
+
+    Adding usages sums every count; ``None`` counts add as nothing unless both are ``None``. For
+    ``cost_usd`` an addend that sent no request (``requests == 0``) adds nothing, and one that sent
+    requests at an unknown cost (``None``) makes the sum unknown: a partial sum is never shown as
+    the whole cost.
     """
 
     total_tokens: int | None = None
@@ -82,10 +104,20 @@ class Usage:
             search_units=_add_optional(self.search_units, other.search_units),
             requests=self.requests + other.requests,
             documents=self.documents + other.documents,
-            cost_usd=_add_optional(self.cost_usd, other.cost_usd),
+            cost_usd=_add_cost(self, other),
             cache_hits=self.cache_hits + other.cache_hits,
             cache_misses=self.cache_misses + other.cache_misses,
         )
+
+
+def _add_cost(left: Usage, right: Usage) -> float | None:
+    if left.requests == 0 and left.cost_usd is None:
+        return right.cost_usd
+    if right.requests == 0 and right.cost_usd is None:
+        return left.cost_usd
+    if left.cost_usd is None or right.cost_usd is None:
+        return None
+    return left.cost_usd + right.cost_usd
 
 
 def _add_optional(left: N | None, right: N | None) -> N | None:

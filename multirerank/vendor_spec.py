@@ -243,6 +243,43 @@ class Model:
     max_documents: int | None = None
 
 
+#: Price units: the :class:`~multirerank.types.Usage` count each is charged on and how many of it
+#: the amount buys. ``free``: no vendor charge; ``instance_hours``: billed by the hour whatever the
+#: calls, so no call has a cost of its own (``None``).
+PRICE_UNITS: Mapping[str, tuple[str, int]] = {
+    "1k_searches": ("search_units", 1000),
+    "1k_queries": ("search_units", 1000),
+    "1m_tokens": ("total_tokens", 1_000_000),
+    "1k_requests": ("requests", 1000),
+    "1k_documents": ("documents", 1000),
+    "free": ("", 1),
+    "instance_hours": ("", 1),
+}
+PriceUnit = Literal[
+    "1k_searches", "1k_queries", "1m_tokens", "1k_requests", "1k_documents", "free", "instance_hours"
+]
+
+
+@dataclass(frozen=True)
+class Price:
+    """A list price: ``usd`` US dollars per ``per`` (a key of :data:`PRICE_UNITS`: ``"1k_searches"``
+    is per 1,000 of the vendor's search units, ``"1m_tokens"`` per million tokens...). ``usd=None``:
+    the price is not known. ``model`` is the model it is for (``"*"``: every model of the vendor);
+    ``source`` the page it was read from (``"(sec.)"`` marks a secondary source, not the vendor's
+    own page), ``read`` the date it was read (ISO), ``note`` what else a reader should know.
+    ``region``: where the price applies, as the backend's ``describe()["region"]`` names it
+    (empty: wherever no regional price is listed).
+    """
+
+    usd: float | None
+    per: PriceUnit
+    model: str = "*"
+    source: str = ""
+    read: str = ""
+    note: str = ""
+    region: str = ""
+
+
 @dataclass(frozen=True)
 class VendorSpec:
     """Everything the project knows about one vendor API (or one HTTP API format).
@@ -253,8 +290,12 @@ class VendorSpec:
     (tried in order where ``fallback_statuses`` answer). ``cost_unit`` is what
     ``limits.max_request_cost`` counts; ``max_text_tokens``, how much of one text the vendor reads
     (it cuts the rest; 0: all). ``takes_ids``: requests carry each document's id (the caller's,
-    when it has one). ``default_model`` is empty when a model must be named. ``sources``
-    say where the facts come from. The
+    when it has one). ``per_document_scores``: a document's score depends on the query and that
+    document alone, not on the others in the request (what the engine's splitting and the score
+    cache rely on; true of every cross-encoder and embedding API here). ``default_model`` is empty when a model must be named. ``sources``
+    say where the facts come from. ``billing`` says what the vendor bills a request by and which
+    count of its answer the backend reads (or derives) for it; ``prices`` are its list prices,
+    one per model (see :mod:`multirerank.prices`). The
     ``langchain_class`` / ``llama_index_class``, ``model_strings`` and ``limit_note`` fill the
     README's backend table (see :mod:`multirerank.vendor_table`).
     """
@@ -276,6 +317,7 @@ class VendorSpec:
     cost_unit: str = "bytes"
     max_text_tokens: int = 0
     takes_ids: bool = False
+    per_document_scores: bool = True
     models: tuple[Model, ...] = ()
     default_model: str = ""
     model_pattern: str = ""
@@ -290,6 +332,10 @@ class VendorSpec:
     limit_note: str = ""
     status: str = "done"
     in_table: bool = True
+    billing: str = ""
+    prices: tuple[Price, ...] = ()
+    #: Host part -> region, for vendors priced by region whose backend knows only its URL.
+    regions: tuple[tuple[str, str], ...] = ()
 
     @property
     def score_scale(self) -> ScoreScale:

@@ -22,7 +22,19 @@ from multirerank.errors import (
     ThrottledError,
 )
 from multirerank.types import Limits
-from multirerank.vendor_spec import ErrorRules, ExceptionRule, Model, RetryPolicy, VendorCode, VendorSpec
+from multirerank.vendor_spec import (
+    ErrorRules,
+    ExceptionRule,
+    Model,
+    Price,
+    RetryPolicy,
+    VendorCode,
+    VendorSpec,
+)
+
+#: When the list prices below were read. "(sec.)" in a source marks a secondary page (a gateway's or
+#: a guide's copy of the price): the vendor's own pricing page was not reached. Check before relying.
+PRICES_READ = "2026-11-30"
 
 # -- local -------------------------------------------------------------------------------------
 
@@ -41,6 +53,8 @@ LOCAL = VendorSpec(
     langchain_class="LocalRerank",
     llama_index_class="LocalRerank",
     limit_note="longer lists are split",
+    billing="nothing: the model runs on this machine (its hardware and power are not counted)",
+    prices=(Price(0.0, "free", source="runs locally: no vendor", read=PRICES_READ),),
 )
 
 # -- AWS ---------------------------------------------------------------------------------------
@@ -172,6 +186,27 @@ BEDROCK = VendorSpec(
     model_strings=("bedrock/<model id or ARN>",),
     langchain_class="BedrockRerank",
     llama_index_class="BedrockRerank",
+    billing=(
+        "per query: one Rerank call of up to 100 documents (a call of n documents is ceil(n/100) "
+        "queries; each nextToken page is a call). The answer reports no usage: the backend derives "
+        "search_units by that rule (Bedrock user guide, 'Pricing and search units')"
+    ),
+    prices=(
+        Price(
+            2.00,
+            "1k_queries",
+            model="cohere.rerank-v3-5:0",
+            source="https://vercel.com/ai-gateway/models/rerank-v3.5 (sec.); aws.amazon.com/bedrock/pricing not reached",
+            read=PRICES_READ,
+        ),
+        Price(
+            None,
+            "1k_queries",
+            model="amazon.rerank-v1:0",
+            source="https://aws.amazon.com/bedrock/pricing/ (the copy read shows no rerank price)",
+            read=PRICES_READ,
+        ),
+    ),
     limit_note="longer lists are split; longer texts rejected, or cut with `truncate=True`",
 )
 
@@ -220,12 +255,27 @@ SAGEMAKER = VendorSpec(
     model_strings=("sagemaker/<endpoint name>",),
     langchain_class="SageMakerRerank",
     llama_index_class="SageMakerRerank",
+    billing="instance-hours of the endpoint, whatever the calls: a call has no cost of its own",
+    prices=(
+        Price(
+            None,
+            "instance_hours",
+            source="https://aws.amazon.com/sagemaker/pricing/",
+            read=PRICES_READ,
+            note="set a per-request price with prices={'sagemaker/<endpoint>': ...} to count one",
+        ),
+    ),
     limit_note="both split; the count is TEI's default, `max_documents_per_request`",
 )
 
 # -- IBM watsonx.ai ----------------------------------------------------------------------------
 
 _WML = "ibm_watsonx_ai.wml_client_error:"
+_WATSONX_MODELS = (
+    Model("cross-encoder/ms-marco-minilm-l-12-v2"),
+    Model("ibm/slate-125m-english-rtrvr-v2"),
+    Model("ibm/slate-30m-english-rtrvr-v2"),
+)
 
 WATSONX = VendorSpec(
     name="watsonx",
@@ -311,15 +361,23 @@ WATSONX = VendorSpec(
     },
     needs_api_key=True,
     paths=("/ml/v1/text/rerank",),
-    models=(
-        Model("cross-encoder/ms-marco-minilm-l-12-v2"),
-        Model("ibm/slate-125m-english-rtrvr-v2"),
-        Model("ibm/slate-30m-english-rtrvr-v2"),
-    ),
+    models=_WATSONX_MODELS,
     extra="watsonx",
     model_strings=("watsonx/<model_id>",),
     langchain_class="WatsonxRerank",
     llama_index_class="WatsonxRerank",
+    billing="resource units of 1,000 tokens: the answer's input_token_count (read as total_tokens)",
+    prices=tuple(
+        Price(
+            None,
+            "1m_tokens",
+            model=model.name,
+            source='IBM watsonx.ai docs, "Billing details for generative AI assets"',
+            read=PRICES_READ,
+            note="a resource unit is 1,000 tokens at $0.0001 times a per-model multiplier; the rerankers' is not published",
+        )
+        for model in _WATSONX_MODELS
+    ),
     limit_note="a default, `max_documents_per_request`: the API documents none",
 )
 
@@ -432,6 +490,38 @@ DASHSCOPE = VendorSpec(
     model_strings=("dashscope/<model>",),
     langchain_class="DashScopeRerank",
     llama_index_class="DashScopeRerank",
+    billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
+    # Prices differ by region; the SDK's default URL (dashscope.aliyuncs.com) is Beijing's.
+    regions=(("dashscope-intl.", "ap-southeast-1"), ("", "cn-beijing")),
+    prices=(
+        Price(
+            0.10,
+            "1m_tokens",
+            model="qwen3-rerank",
+            source="https://www.alibabacloud.com/help/en/model-studio/qwen3-rerank",
+            read=PRICES_READ,
+            region="ap-southeast-1",
+            note="Singapore (international); 1M free tokens for 90 days there",
+        ),
+        Price(
+            0.069,
+            "1m_tokens",
+            model="qwen3-rerank",
+            source="https://www.alibabacloud.com/help/en/model-studio/qwen3-rerank",
+            read=PRICES_READ,
+            region="cn-beijing",
+            note="China (Beijing)",
+        ),
+        Price(
+            0.115,
+            "1m_tokens",
+            model="gte-rerank-v2",
+            source="https://www.alibabacloud.com/help/en/model-studio/text-rerank-api (copies of Feb and Mar 2026)",
+            read=PRICES_READ,
+            region="cn-beijing",
+            note="listed under the Beijing region only",
+        ),
+    ),
     limit_note="both split",
 )
 
@@ -489,6 +579,28 @@ _COHERE_SOURCES = (
     "https://docs.cohere.com/docs/reranking-best-practices",
 )
 _COHERE_ENV = {"api_key": ("COHERE_API_KEY", "CO_API_KEY")}
+_COHERE_BILLING = (
+    "search units: one query with up to 100 documents (a document over the model's context "
+    "counts as several); the answer reports meta.billed_units.search_units"
+)
+_COHERE_PRICE_SOURCE = (
+    "https://developer.puter.com/tutorials/cohere-api-pricing/ (sec., Jun 2026); "
+    "https://vercel.com/ai-gateway/models/rerank-v3.5 (sec.); cohere.com/pricing not reached"
+)
+_COHERE_PRICES = (
+    *(
+        Price(2.00, "1k_searches", model=name, source=_COHERE_PRICE_SOURCE, read=PRICES_READ)
+        for name in ("rerank-v3.5", "rerank-english-v3.0", "rerank-multilingual-v3.0", "rerank-v4.0-fast")
+    ),
+    Price(
+        2.50,
+        "1k_searches",
+        model="rerank-v4.0-pro",
+        source=_COHERE_PRICE_SOURCE,
+        read=PRICES_READ,
+        note="one guide (Dec 2025) gives $2 per 1,000 for both v4.0 models",
+    ),
+)
 
 COHERE = _http(
     "cohere",
@@ -511,6 +623,8 @@ COHERE = _http(
         )
     ),
     model_strings=("cohere/<model>",),
+    billing=_COHERE_BILLING,
+    prices=_COHERE_PRICES,
 )
 COHERE_V1 = _http(
     "cohere-v1",
@@ -526,6 +640,8 @@ COHERE_V1 = _http(
     model_strings=("cohere/<model>",),
     # Reached as cohere/<model> with api_format="cohere-v1": the cohere row covers it.
     in_table=False,
+    billing=_COHERE_BILLING,
+    prices=_COHERE_PRICES,
 )
 BIFROST = _http(
     "bifrost",
@@ -537,6 +653,7 @@ BIFROST = _http(
     # Documents go as {text, id}, so results can be traced through the gateway.
     takes_ids=True,
     model_strings=("bifrost/<provider>/<model>",),
+    billing="what the vendor behind the gateway bills; the answer's usage.total_tokens is read when given",
 )
 VLLM = _http(
     "vllm",
@@ -560,6 +677,8 @@ VLLM = _http(
     model_strings=("vllm/<model>",),
     # vLLM has no field: Qwen3-Reranker's own prompt carries it (see the vllm format).
     instruction="Qwen3-Reranker's prompt (query and documents wrapped by the client)",
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
 TEI = _http(
     "tei",
@@ -580,6 +699,8 @@ TEI = _http(
     ),
     paths=("/rerank",),
     model_strings=("tei",),
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
     limit_note="TEI's default batch limit",
 )
 JINA = _http(
@@ -592,6 +713,96 @@ JINA = _http(
     default_base_url="https://api.jina.ai",
     paths=("/v1/rerank",),
     model_strings=("jina/<model>",),
+    billing="tokens, from prepaid token packs: the answer's usage.total_tokens",
+    prices=(
+        Price(
+            None, "1m_tokens", source="https://jina.ai/reranker/ (no per-token price found)", read=PRICES_READ
+        ),
+    ),
+)
+
+# -- Google Vertex AI Ranking API (Discovery Engine RankService.Rank) ----------------------------
+
+#: Google's canonical error statuses (google.rpc.Code) as its JSON APIs answer them: ``status`` in
+#: ``{"error": {"code", "message", "status", "details"}}`` with ``code`` the HTTP status.
+GOOGLE_STATUSES = (
+    VendorCode("INVALID_ARGUMENT", (400,), BadRequestError),
+    VendorCode("FAILED_PRECONDITION", (400,), BadRequestError),
+    VendorCode("OUT_OF_RANGE", (400,), BadRequestError),
+    VendorCode("UNAUTHENTICATED", (401,), AuthenticationError),
+    # Also an API not enabled on the project, or a caller without the role.
+    VendorCode("PERMISSION_DENIED", (403,), AuthenticationError),
+    VendorCode("NOT_FOUND", (404,), NotFoundError),
+    VendorCode("ABORTED", (409,), ProviderError),
+    VendorCode("ALREADY_EXISTS", (409,), BadRequestError),
+    VendorCode("RESOURCE_EXHAUSTED", (429,), ThrottledError, message="Quota exceeded for quota metric."),
+    VendorCode("CANCELLED", (499,), ProviderError),
+    VendorCode("INTERNAL", (500,), ProviderError),
+    VendorCode("UNIMPLEMENTED", (501,), ProviderError, permanent=True),
+    VendorCode("UNAVAILABLE", (503,), ProviderError),
+    VendorCode("DEADLINE_EXCEEDED", (504,), RerankTimeoutError),
+)
+#: The OAuth scope a Ranking API token needs.
+GOOGLE_CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+_GOOGLE_AUTH = "google.auth.exceptions:"
+
+VERTEX = VendorSpec(
+    name="vertex",
+    provider="vertex",
+    title="Google Vertex AI Ranking API",
+    sources=(
+        "https://cloud.google.com/generative-ai-app-builder/docs/ranking",
+        "https://cloud.google.com/generative-ai-app-builder/docs/reference/rest/v1/projects.locations.rankingConfigs/rank",
+        "googleapis/googleapis google/cloud/discoveryengine/v1/rank_service.proto",
+        "google-cloud-discoveryengine 0.20.5 source (RankServiceClient), read for the wire only",
+    ),
+    # The proto's per-request maximum ("at most 200 records").
+    limits=Limits(max_documents=200),
+    errors=ErrorRules(
+        codes=GOOGLE_STATUSES,
+        fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
+        exceptions=(
+            # Getting or refreshing the OAuth token failed: no credentials (ADC found none), a
+            # refused refresh token or service account, or the token endpoint unreachable.
+            ExceptionRule(
+                _GOOGLE_AUTH + "DefaultCredentialsError",
+                ConfigurationError,
+                "Vertex AI found no Google credentials: pass credentials= or set up Application "
+                "Default Credentials (gcloud auth application-default login): {error}",
+            ),
+            ExceptionRule(_GOOGLE_AUTH + "RefreshError", handler="refresh"),
+            ExceptionRule(
+                _GOOGLE_AUTH + "TransportError",
+                ProviderError,
+                "Google token endpoint unreachable: {error}",
+                retryable=True,
+            ),
+            *HTTP_EXCEPTIONS,
+        ),
+    ),
+    # No SDK in between: the engine retries RESOURCE_EXHAUSTED (429), 5xx and dropped connections.
+    retry=RetryPolicy(max_retries=2),
+    env={"project_id": ("GOOGLE_CLOUD_PROJECT",), "location": ("GOOGLE_CLOUD_LOCATION",)},
+    default_base_url="https://discoveryengine.googleapis.com",
+    paths=("/v1/projects/{project}/locations/{location}/rankingConfigs/{config}:rank",),
+    models=tuple(
+        Model(name, instruct=False)
+        for name in (
+            "semantic-ranker-default@latest",
+            "semantic-ranker-fast@latest",
+            "semantic-ranker-default-004",
+            "semantic-ranker-fast-004",
+            "semantic-ranker-default-003",
+            "semantic-ranker-default-002",
+            "semantic-ranker-512@latest",
+        )
+    ),
+    default_model="semantic-ranker-default@latest",
+    extra="vertex",
+    model_strings=("vertex/<model>",),
+    langchain_class="VertexAIRerank",
+    llama_index_class="VertexAIRerank",
+    limit_note="longer lists are split",
 )
 
 # -- more hosted rerank APIs over HTTP (Voyage, Mixedbread, Pinecone, NVIDIA) -------------------
@@ -626,6 +837,7 @@ VOYAGE = _http(
     llama_index_class="VoyageRerank",
     limit_note="tokens are counted by the service, which cuts long texts (`truncate=False`: refuses)",
     instruction="written into the query (rerank-2.5 family)",
+    billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
 )
 MIXEDBREAD = _http(
     "mixedbread",
@@ -663,6 +875,7 @@ MIXEDBREAD = _http(
     model_strings=("mixedbread/<model>",),
     langchain_class="MixedbreadRerank",
     llama_index_class="MixedbreadRerank",
+    billing="tokens: the answer's usage.total_tokens",
 )
 PINECONE = _http(
     "pinecone",
@@ -702,6 +915,7 @@ PINECONE = _http(
     langchain_class="PineconeRerank",
     llama_index_class="PineconeRerank",
     limit_note="by model: 100 (bge, pinecone-rerank-v0), 200 (cohere-rerank-3.5), 250 (cohere-rerank-4-fast); split",
+    billing="rerank units: the answer's usage.rerank_units (read as search_units)",
 )
 NVIDIA = _http(
     "nvidia",
@@ -731,6 +945,7 @@ NVIDIA = _http(
     langchain_class="NVIDIARerank",
     llama_index_class="NVIDIARerank",
     limit_note="a default, `max_documents_per_request`: the APIs document none",
+    billing="the API catalog's credits, or a self-hosted NIM's machine hours; the answer reports no usage",
 )
 
 # -- Cohere-style hosts ------------------------------------------------------------------------
@@ -747,6 +962,7 @@ TOGETHER = _http(
     models=(Model("Salesforce/Llama-Rank-V1"),),
     model_strings=("together/<model>",),
     limit_note="a default: the API documents none",
+    billing="tokens: the answer's usage.total_tokens when given",
 )
 FIREWORKS = _http(
     "fireworks",
@@ -761,6 +977,7 @@ FIREWORKS = _http(
     model_strings=("fireworks/<model>",),
     instruction="the `task` field",
     limit_note="a default: the API documents none",
+    billing="tokens: the answer's usage.total_tokens",
 )
 DEEPINFRA = _http(
     "deepinfra",
@@ -782,6 +999,7 @@ DEEPINFRA = _http(
     model_strings=("deepinfra/<model>",),
     instruction="the `instruction` field",
     limit_note="a default: the API documents none",
+    billing="tokens: the answer's input_tokens (read as total_tokens)",
 )
 INFINITY = _http(
     "infinity",
@@ -795,6 +1013,7 @@ INFINITY = _http(
     ),
     paths=("/rerank",),
     model_strings=("infinity/<model>",),
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
 )
 LLAMACPP = _http(
     "llamacpp",
@@ -807,6 +1026,7 @@ LLAMACPP = _http(
     fallback_statuses=frozenset({404, 405, 501}),
     model_strings=("llamacpp/<model>", "llamacpp"),
     limit_note="a default, `max_documents_per_request`: the server's context decides",
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
 )
 OPENROUTER = _http(
     "openrouter",
@@ -822,6 +1042,7 @@ OPENROUTER = _http(
     paths=("/api/v1/rerank",),
     model_strings=("openrouter/<provider>/<model>",),
     limit_note="a default: the upstream's limit applies",
+    billing="what the upstream model bills: the answer's usage.search_units or usage.total_tokens",
 )
 AZURE_COHERE = _http(
     "azure-cohere",
@@ -839,6 +1060,7 @@ AZURE_COHERE = _http(
     paths=("/providers/cohere/v2/rerank", "/v2/rerank"),
     models=(Model("Cohere-rerank-v4.0-pro"), Model("Cohere-rerank-v4.0-fast"), Model("Cohere-rerank-v3.5")),
     model_strings=("azure/<deployment>",),
+    billing="search units as Cohere's (one query with up to 100 documents): meta.billed_units.search_units",
 )
 
 #: Every spec by name, in the README table's order.
@@ -850,6 +1072,7 @@ VENDORS: dict[str, VendorSpec] = {
         SAGEMAKER,
         WATSONX,
         DASHSCOPE,
+        VERTEX,
         COHERE,
         COHERE_V1,
         BIFROST,

@@ -442,6 +442,62 @@ DASHSCOPE = Contract(
 )
 
 
+# -- Google Vertex AI Ranking API -------------------------------------------------------------
+
+VERTEX_TOKEN = "ya29.emulated-vertex-access-token"
+
+
+def _vertex(setup: Setup) -> Backend:
+    from google.oauth2.credentials import Credentials
+
+    from multirerank.backends.vertex import VertexOptions
+
+    # No SDK in between: the engine retries RESOURCE_EXHAUSTED, 5xx and dropped connections.
+    options = VertexOptions(
+        project_id="project-1",
+        credentials=Credentials(token=VERTEX_TOKEN),
+        base_url=setup.emulator.url,
+        max_retries=2 if setup.retrying else 0,
+        **_split(setup, VERTEX),
+        **_timeout(setup),
+    )
+    return options.build_backend()
+
+
+VERTEX = Contract(
+    name="vertex",
+    provider="vertex",
+    vendor="vertex",
+    path=r"^/v1/projects/project-1/locations/global/rankingConfigs/default_ranking_config:rank$",
+    build=_vertex,
+    texts_of=lambda request: [record["content"] for record in _json(request)["records"]],
+    # The API's own limit: 200 records per request.
+    split=Split(documents=401, per_request=200),
+    errors=(
+        ErrorCase(400, "INVALID_ARGUMENT", BadRequestError, False),
+        ErrorCase(400, "FAILED_PRECONDITION", BadRequestError, False),
+        ErrorCase(401, "UNAUTHENTICATED", AuthenticationError, False),
+        # Also the Discovery Engine API not enabled on the project.
+        ErrorCase(403, "PERMISSION_DENIED", AuthenticationError, False),
+        ErrorCase(404, "NOT_FOUND", NotFoundError, False),
+        ErrorCase(429, "RESOURCE_EXHAUSTED", ThrottledError, True),
+        ErrorCase(500, "INTERNAL", ProviderError, True),
+        ErrorCase(501, "UNIMPLEMENTED", ProviderError, False),
+        ErrorCase(503, "UNAVAILABLE", ProviderError, True),
+        ErrorCase(504, "DEADLINE_EXCEEDED", RerankTimeoutError, True),
+    ),
+    transient=(
+        fault("429", status=429, code="RESOURCE_EXHAUSTED", headers=NO_WAIT),
+        fault("503", status=503, code="UNAVAILABLE", headers=NO_WAIT),
+    ),
+    persistent=(
+        Persistent(fault("503", status=503, headers=NO_WAIT), ProviderError, attempts=3),
+        Persistent(fault("429-retry-after-3600", status=429, headers=TOO_LONG), ThrottledError, attempts=1),
+    ),
+    secret=VERTEX_TOKEN,
+)
+
+
 # -- Cohere-compatible HTTP APIs --------------------------------------------------------------
 
 #: Statuses every HTTP format maps the same way, whatever its error body says.
@@ -575,4 +631,4 @@ HTTP_CONTRACTS = {
 }
 
 #: Every emulator-backed backend.
-CONTRACTS: list[Contract] = [BEDROCK, SAGEMAKER, WATSONX, DASHSCOPE, *HTTP_CONTRACTS.values()]
+CONTRACTS: list[Contract] = [BEDROCK, SAGEMAKER, WATSONX, DASHSCOPE, VERTEX, *HTTP_CONTRACTS.values()]

@@ -1,6 +1,6 @@
 """The contract every emulator-backed backend keeps, each case sync and async.
 
-Bedrock, SageMaker (TEI), watsonx.ai, DashScope and every HTTP format run the same cases through
+Bedrock, SageMaker (TEI), watsonx.ai, DashScope, Vertex AI and every HTTP format run the same cases through
 their real SDKs against the wire emulator (the table is :data:`tests.contract_support.CONTRACTS`):
 
 - a list over the per-request limit is split, and the merged ranking is the unsplit one, with

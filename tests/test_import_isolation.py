@@ -19,16 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 LANGCHAIN = ("langchain", "langchain_core", "langchain_classic", "langchain_aws", "langchain_community")
 LLAMA_INDEX = ("llama_index",)
 MODEL_LIBRARIES = ("torch", "sentence_transformers", "transformers")
-VENDOR_SDKS = ("boto3", "botocore", "aiobotocore", "aiohttp", "dashscope", "ibm_watsonx_ai", "httpx")
+VENDOR_SDKS = ("boto3", "botocore", "aiobotocore", "aiohttp", "dashscope", "ibm_watsonx_ai", "httpx", "google")
+#: Optional libraries loaded only when used: tracing on a call (multirerank.tracing), shared rate limits.
+OPTIONAL = ("opentelemetry",)
 
 #: Top-level modules that importing each package must not load.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "multirerank": LANGCHAIN + LLAMA_INDEX + MODEL_LIBRARIES + VENDOR_SDKS,
+    "multirerank": LANGCHAIN + LLAMA_INDEX + MODEL_LIBRARIES + VENDOR_SDKS + OPTIONAL,
     "multirerank.testing": LANGCHAIN + LLAMA_INDEX + MODEL_LIBRARIES + VENDOR_SDKS,
     # The vendor facts are plain data, read by the emulator and the README check too.
     "multirerank.vendors": LANGCHAIN + LLAMA_INDEX + MODEL_LIBRARIES + VENDOR_SDKS,
-    "langchain_multirerank": LLAMA_INDEX + MODEL_LIBRARIES + VENDOR_SDKS,
-    "llama_index_multirerank": LANGCHAIN + MODEL_LIBRARIES + VENDOR_SDKS,
+    "langchain_multirerank": LLAMA_INDEX + MODEL_LIBRARIES + VENDOR_SDKS + OPTIONAL,
+    "llama_index_multirerank": LANGCHAIN + MODEL_LIBRARIES + VENDOR_SDKS + OPTIONAL,
 }
 
 PROBE = """

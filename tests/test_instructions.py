@@ -175,3 +175,16 @@ def test_dashscope_takes_instruction_and_its_older_name() -> None:
         Reranker("dashscope/qwen3-rerank", api_key="k", instruction=INSTRUCTION).backend.instruction
         == INSTRUCTION
     )
+
+
+def test_the_instruction_is_part_of_the_score_identity(emulator: Emulator) -> None:
+    from langchain_multirerank import DashScopeRerank
+
+    plain = HTTPBackend(**http_options(emulator, "voyage"))
+    first = HTTPBackend(**http_options(emulator, "voyage", instruction="one"))
+    second = HTTPBackend(**http_options(emulator, "voyage", instruction="two"))
+    assert "instruction" not in plain.score_identity()
+    assert first.score_identity()["instruction"] == "one"
+    assert first.score_identity() != second.score_identity()
+    dashscope = DashScopeRerank(api_key="k", model="qwen3-rerank", instruct="three").reranker.backend
+    assert dashscope.score_identity()["instruction"] == "three"

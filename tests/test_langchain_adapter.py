@@ -179,7 +179,7 @@ def test_documents_without_ids_are_never_duplicates() -> None:
 
 def test_blank_documents_are_skipped(caplog: pytest.LogCaptureFixture) -> None:
     documents = [Document(page_content="  ", id="blank"), *make_documents()]
-    with caplog.at_level(logging.WARNING, logger="multirerank"):
+    with caplog.at_level(logging.INFO, logger="multirerank"):
         result = compressor(top_n=None).compress_documents(documents, QUERY)
     assert "blank" not in ids(list(result))
     assert len(result) == 5

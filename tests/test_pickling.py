@@ -57,9 +57,14 @@ def tls() -> Iterator[Emulator]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DASHSCOPE_API_KEY", "COHERE_API_KEY", *WATSONX_ENV, *SDK_ENV):
+    for name in ("DASHSCOPE_API_KEY", "COHERE_API_KEY", "GOOGLE_CLOUD_PROJECT", *WATSONX_ENV, *SDK_ENV):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
+    # Vertex AI's Application Default Credentials, as a restored object finds them again.
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    monkeypatch.setattr(google.auth, "default", lambda **kwargs: (Credentials(token=SECRET), "project-1"))
 
 
 def aws(**fields: Any) -> dict[str, Any]:
@@ -96,6 +101,7 @@ SETTINGS: dict[str, Callable[[Emulator, Emulator], dict[str, Any]]] = {
     },
     "HTTPRerank": lambda plain, tls: {**http_options(plain, "cohere"), "api_key": SECRET},
     **{name: functools.partial(vendor_settings, api_format) for name, api_format in VENDOR_FORMATS.items()},
+    "VertexAIRerank": lambda plain, tls: {"base_url": plain.url, "max_retries": 0, "title_field": "title"},
 }
 CLASSES = [(framework, name) for framework in FRAMEWORKS for name in SETTINGS]
 
@@ -211,6 +217,17 @@ def test_an_object_holding_a_watsonx_api_client_names_the_field(framework: str, 
         model_id="cross-encoder/ms-marco-minilm-l-12-v2", api_client=client
     )
     with pytest.raises(TypeError, match="its 'api_client' field holds an SDK client"):
+        pickle.dumps(made)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_an_object_holding_google_credentials_names_the_field(framework: str, plain: Emulator) -> None:
+    from google.oauth2.credentials import Credentials
+
+    made = FRAMEWORKS[framework].VertexAIRerank(
+        project_id="p", credentials=Credentials(token=SECRET), base_url=plain.url
+    )
+    with pytest.raises(TypeError, match="its 'credentials' field holds"):
         pickle.dumps(made)
 
 

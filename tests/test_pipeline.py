@@ -143,17 +143,17 @@ def test_candidates_are_ranked_by_their_position_in_the_callers_list() -> None:
     assert ranked == [(1, 0.9), (2, 0.5), (0, 0.1)]
 
 
-def test_blank_candidates_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_blank_candidates_are_skipped_with_a_note(caplog: pytest.LogCaptureFixture) -> None:
     backend = MemoryBackend(scores={"a": 0.1, "b": 0.9})
     candidates = [Candidate(""), Candidate("a"), Candidate("  \n"), Candidate({}), Candidate("b")]
-    with caplog.at_level(logging.WARNING, logger="multirerank"):
+    with caplog.at_level(logging.INFO, logger="multirerank"):
         ranked = rank_candidates(Reranker(backend), "q", candidates, top_n=None)
     assert ranked_positions(ranked) == [4, 1]
     assert sent_texts(backend) == ["a", "b"]
-    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert warnings[0].name == "multirerank"
-    assert "skipped 3 document(s) with blank text" in warnings[0].getMessage()
+    notes = [record for record in caplog.records if "blank" in record.getMessage()]
+    assert len(notes) == 1
+    assert (notes[0].name, notes[0].levelno) == ("multirerank.engine.inputs", logging.INFO)
+    assert "skipped 3 document(s) with blank text" in notes[0].getMessage()
 
 
 def test_no_warning_when_nothing_is_blank(caplog: pytest.LogCaptureFixture) -> None:

@@ -31,7 +31,7 @@ _FENCE = re.compile(r"^```(?P<language>[\w-]*)[ \t]*\n(?P<code>.*?)^```[ \t]*$",
 #: Bash commands that set up a machine (a venv, packages): not run here.
 _SETUP = re.compile(r"^\s*(bash scripts/\w+\.sh|(\S*python3?\s+-m\s+)?(\S*/)?pip3?\s+install)\b")
 #: Environment variables that hold a vendor's credentials or settings.
-_VENDOR_ENV = ("AWS_", "WATSONX_", "DASHSCOPE_", "COHERE_", "CO_API_KEY", "JINA_", "MULTIRERANK_")
+_VENDOR_ENV = ("AWS_", "WATSONX_", "DASHSCOPE_", "COHERE_", "CO_API_KEY", "JINA_", "GOOGLE_", "MULTIRERANK_")
 LANGUAGES = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "shell": "bash"}
 
 

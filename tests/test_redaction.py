@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import pickle
 import re
@@ -317,6 +318,20 @@ def test_the_filter_sits_on_the_one_logger_the_project_writes_to() -> None:
         for path in (ROOT / package).rglob("*.py"):
             names.update(re.findall(r"getLogger\(([^)]*)\)", path.read_text(encoding="utf-8")))
     assert names <= {'"multirerank"', "name"}, names
+
+
+def test_every_module_logger_of_the_project_masks_secrets() -> None:
+    # Records of a module logger (multirerank.engine.retries...) pass up without the parent's
+    # filters, so each carries its own.
+    modules = set()
+    for package in ("multirerank", "langchain_multirerank", "llama_index_multirerank"):
+        for path in (ROOT / package).rglob("*.py"):
+            if "module_logger(__name__)" in path.read_text(encoding="utf-8"):
+                modules.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    assert "multirerank.engine.retries" in modules
+    for name in modules:
+        importlib.import_module(name)
+        assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters), name
 
 
 def test_every_backend_is_registered_when_made() -> None:

@@ -75,6 +75,19 @@ def secret(field: str) -> str:
     return f"{SECRET}-{field}"
 
 
+def google_credentials(token_uri: str = "https://oauth2.example.invalid/token", token: str | None = None) -> Any:
+    """User credentials holding an access token, a refresh token and a client secret."""
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(
+        token=token if token is not None else secret("access-token"),
+        refresh_token=secret("refresh-token"),
+        client_id="client-id",
+        client_secret=secret("client-secret"),
+        token_uri=token_uri,
+    )
+
+
 def aws_keys() -> dict[str, Any]:
     return {
         "region_name": REGION,
@@ -110,6 +123,7 @@ BUILT: dict[str, Callable[[], dict[str, Any]]] = {
         name: lambda: {"api_key": secret("api-key"), "headers": {"X-Extra-Key": secret("header")}}
         for name in VENDOR_FORMATS
     },
+    "VertexAIRerank": lambda: {"project_id": "project-1", "credentials": google_credentials()},
 }
 #: The fields that hold those secrets, none of which any dump may carry.
 SECRET_FIELDS = {
@@ -120,6 +134,7 @@ SECRET_FIELDS = {
     "HTTPRerank": {"api_key", "headers"},
     "MultiRerank": {"backend_options"},
     **{name: {"api_key", "headers"} for name in VENDOR_FORMATS},
+    "VertexAIRerank": {"credentials"},
 }
 CLASSES = [(framework, name) for framework in FRAMEWORKS for name in BUILT]
 
@@ -279,6 +294,17 @@ def http_fields(plain: Emulator) -> dict[str, Any]:
     return {"base_url": f"{plain.url}/cohere", "max_retries": 0}
 
 
+def refusing_vertex(plain: Emulator, token: str | None) -> dict[str, Any]:
+    if token == "":
+        plain.state["vertex_refresh_tokens"] = {"the-right-refresh-token"}
+        credentials = google_credentials(f"{plain.url}/token")
+        credentials.token = None
+    else:
+        plain.inject(status=401, vendor="vertex", echo="message", times=None)
+        credentials = google_credentials(f"{plain.url}/token", token)
+    return {"project_id": "project-1", "credentials": credentials, "base_url": plain.url, "max_retries": 0}
+
+
 #: Per case: the class, and a setup making the emulators refuse it and returning its settings.
 REFUSED: dict[str, tuple[str, Callable[[Emulator, Emulator], dict[str, Any]]]] = {
     "bedrock": ("BedrockRerank", refusing_aws("bedrock", {"model_arn": "cohere.rerank-v3-5:0"})),
@@ -297,6 +323,10 @@ REFUSED: dict[str, tuple[str, Callable[[Emulator, Emulator], dict[str, Any]]]] =
             **http_fields(plain),
         },
     ),
+    # The rank call refused, echoing the bearer token it carried.
+    "vertex-rank-401": ("VertexAIRerank", lambda plain, tls: refusing_vertex(plain, token=None)),
+    # The token refresh refused: the refresh token and client secret were sent.
+    "vertex-refresh": ("VertexAIRerank", lambda plain, tls: refusing_vertex(plain, token="")),
     "multi": (
         "MultiRerank",
         lambda plain, tls: {

@@ -287,6 +287,10 @@ class AWSBackend(Backend):
     def describe(self) -> dict[str, Any]:
         return {"region": client_region(self.client)}
 
+    def score_identity(self) -> Mapping[str, Any]:
+        # An endpoint or model name means another deployment in another region.
+        return {**super().score_identity(), "region": client_region(self.client)}
+
     def secrets(self) -> Iterable[SecretValue]:
         """The access key id, secret key and session token the clients sign with, sync and
         async, whether given or found by boto3 (environment, profile, assumed role)."""

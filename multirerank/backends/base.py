@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from multirerank import redaction
@@ -41,6 +41,14 @@ class Backend(ABC):
     #: The task instruction every request carries, the model's way (``None``: none). Part of what
     #: a score means: the same query and text score differently under another instruction.
     instruction: str | None = None
+    #: Whether a document's score depends on it and the query alone, not on the other documents
+    #: of the request: the engine's splitting assumes it, and only then does the score cache
+    #: serve the backend (a vendor backend takes it from its VendorSpec).
+    per_document_scores: bool = True
+
+    #: A metadata key whose value the vendor takes as each document's title (Vertex AI): the
+    #: adapters then send documents that have one as :class:`~multirerank.types.TitledText`.
+    title_field: str | None = None
 
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log
@@ -106,6 +114,20 @@ class Backend(ABC):
         The engine adds the backend's score scale itself, as ``backend_score_scale``.
         """
         return {}
+
+    def score_identity(self) -> Mapping[str, Any]:
+        """What decides this backend's scores besides the query and the document: the score
+        cache's keys hash it, so two backends share cached scores only when this is equal.
+
+        By default the provider, model and score scale; a backend adds each option that changes
+        scores (an instruction, a server's URL, a token cut). Values must be JSON-encodable (or
+        have a stable ``str``); never a secret.
+        """
+        identity = {"provider": self.provider, "model": self.model, "score_scale": self.score_scale}
+        if self.instruction is not None:
+            # Every backend's instruction, however its vendor takes it.
+            identity["instruction"] = self.instruction
+        return identity
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release clients and pools. Safe to call more than once."""

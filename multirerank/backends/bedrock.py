@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 SPEC = BEDROCK
 PROVIDER = SPEC.provider
 SERVICE = "bedrock-agent-runtime"
+
+#: Documents one billed query covers ("Pricing and search units", Bedrock user guide).
+QUERY_DOCUMENTS = 100
 
 #: Where each rerank model is served (Bedrock model catalogue); other model ids are not checked.
 RERANK_MODEL_REGIONS: Mapping[str, frozenset[str]] = {model.name: model.regions for model in SPEC.models}
@@ -140,8 +144,13 @@ class _Pages:
         self._token = token
 
     def result(self) -> BatchResult:
-        # Every page was a request of its own: the first plus one per token followed.
-        return BatchResult(self._scores, Usage(requests=1 + len(self._seen_tokens)))
+        # Every page was a request of its own: the first plus one per token followed. Rerank
+        # reports no usage; it bills a query per 100 documents of each call (SPEC.billing).
+        requests = 1 + len(self._seen_tokens)
+        return BatchResult(
+            self._scores,
+            Usage(requests=requests, search_units=requests * math.ceil(self._count / QUERY_DOCUMENTS)),
+        )
 
 
 class BedrockBackend(AWSBackend):
@@ -155,6 +164,7 @@ class BedrockBackend(AWSBackend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
+    per_document_scores = SPEC.per_document_scores
     max_retries = SPEC.retry.max_retries
     max_concurrency = 4
 
@@ -237,6 +247,12 @@ class BedrockBackend(AWSBackend):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model_arn": self.model}
+
+    def score_identity(self) -> Mapping[str, Any]:
+        return {
+            **super().score_identity(),
+            "additional_model_request_fields": self.additional_model_request_fields,
+        }
 
 
 class BedrockOptions(AWSClientOptions):

@@ -177,6 +177,7 @@ class DashScopeBackend(Backend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
+    per_document_scores = SPEC.per_document_scores
     cost_unit = f"{SPEC.cost_unit} (estimated)"
     # The SDK retries nothing but a dropped pooled connection (SPEC.retry).
     max_retries = SPEC.retry.max_retries
@@ -246,6 +247,8 @@ class DashScopeBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model": self.model}
+        if self.base_url is not None:
+            facts["base_url"] = self.base_url
         if self.instruction is not None:
             facts["instruction"] = self.instruction
         return facts

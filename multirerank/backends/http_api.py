@@ -14,11 +14,10 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
-import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -38,14 +37,14 @@ from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import ConfigurationError, MalformedResponseError
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_value, options_from, with_model_from_string
-from multirerank.redaction import SecretValue, redactor
+from multirerank.redaction import SecretValue, module_logger, redactor
 from multirerank.types import BatchResult, DocumentInput, Limits
 from multirerank.vendors import HTTP_RETRY
 
 if TYPE_CHECKING:
     import httpx
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _MESSAGE_LIMIT = 500
@@ -237,6 +236,7 @@ class HTTPBackend(Backend):
         self.limits = Limits(
             max_documents=options.max_documents_per_request or _model_limit(api_format, self.model)
         )
+        self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries
         self.base_url = _base_url(options, api_format)
         self._paths = (options.path,) if options.path else _paths(api_format, self.base_url, self.model)
@@ -291,6 +291,19 @@ class HTTPBackend(Backend):
     def secrets(self) -> Iterable[SecretValue]:
         """The API key and the values of headers that carry credentials."""
         return self._secrets
+
+    def score_identity(self) -> Mapping[str, Any]:
+        # A self-hosted server (vLLM, TEI) may name no model: its URL stands for it.
+        options = self._options
+        return {
+            **super().score_identity(),
+            "api_format": self.api_format.name,
+            "base_url": self.base_url,
+            "max_tokens_per_doc": options.max_tokens_per_doc,
+            "truncate": options.truncate,
+            "gateway_fallbacks": options.gateway_fallbacks,
+            "rank_fields": options.rank_fields,
+        }
 
     def describe(self) -> dict[str, Any]:
         facts = {

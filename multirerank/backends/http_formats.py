@@ -8,7 +8,6 @@ naming it); usage counts are read leniently, since a rerank must not fail over b
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
@@ -16,10 +15,11 @@ from urllib.parse import urlsplit
 
 from multirerank import vendors
 from multirerank.errors import MalformedResponseError
+from multirerank.redaction import module_logger
 from multirerank.types import BatchResult, DocumentInput, ScoreScale, Usage, document_text
 from multirerank.vendor_spec import VendorSpec
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 ApiFormatName: TypeAlias = Literal[
     "cohere",

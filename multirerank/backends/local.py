@@ -14,10 +14,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from multirerank.backends.base import Backend
 from multirerank.errors import ConfigurationError, ProviderError
 from multirerank.options import options_from, with_model_from_string
+from multirerank.redaction import module_logger
 from multirerank.types import BatchResult, DocumentInput, ScoreScale, document_text
 from multirerank.vendors import LOCAL
 
@@ -54,7 +54,7 @@ _WHAT_TO_PASS = (
 _verified: set[tuple[str, int, int]] = set()
 _verified_lock = threading.Lock()
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 
 class LocalBackend(Backend):
@@ -70,6 +70,7 @@ class LocalBackend(Backend):
 
     provider = LOCAL.provider
     limits = LOCAL.limits
+    per_document_scores = LOCAL.per_document_scores
     # torch already keeps both cores busy; parallel requests would only contend for them.
     max_concurrency = 1
 
@@ -99,6 +100,7 @@ class LocalBackend(Backend):
         else:
             self.model = model
             self._path = _local_dir(model)
+        self._kind = kind
         self.model_kind: ResolvedKind | None = None
         if kind != "auto":
             self._set_kind(kind)
@@ -116,6 +118,17 @@ class LocalBackend(Backend):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model_kind": self.model_kind or "auto"}
+
+    def score_identity(self) -> Mapping[str, Any]:
+        # The kind asked for, not the one found on loading (nor the scale it sets): keys made
+        # before the first load must match those made after.
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "kind": self._kind,
+            "max_length": self.max_length,
+            "long_documents": self.long_documents,
+        }
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [document_text(document) for document in documents]

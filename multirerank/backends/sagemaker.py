@@ -247,6 +247,7 @@ class SageMakerBackend(AWSBackend):
     provider = PROVIDER
     max_concurrency = 4
     max_retries = SPEC.retry.max_retries
+    per_document_scores = SPEC.per_document_scores
 
     def __init__(
         self,
@@ -423,6 +424,15 @@ class SageMakerBackend(AWSBackend):
             provider=PROVIDER,
             code="ModelError",
         )
+
+    def score_identity(self) -> Mapping[str, Any]:
+        # Headers pick a variant or an inference component: another model behind the endpoint.
+        return {
+            **super().score_identity(),
+            "payload_format": self.payload_format.name,
+            "extra_fields": self._extra_fields,
+            "headers": self.headers,
+        }
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "endpoint_name": self.model, "payload_format": self.payload_format.name}

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -252,6 +252,7 @@ class WatsonxBackend(Backend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
+    per_document_scores = SPEC.per_document_scores
     # The SDK's transport retries 401 and 5xx answers itself, but not 429, read timeouts or
     # refused connections: the engine retries those (SPEC.retry).
     max_retries = SPEC.retry.max_retries
@@ -306,6 +307,9 @@ class WatsonxBackend(Backend):
         for client in (self._api_client, self._owned_client, self._signing_in):
             found += sdk_client_secrets(client)
         return found
+
+    def score_identity(self) -> Mapping[str, Any]:
+        return {**super().score_identity(), "truncate_input_tokens": self.truncate_input_tokens}
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model_id": self.model}

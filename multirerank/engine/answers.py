@@ -12,7 +12,8 @@ from typing import Any
 
 from multirerank.backends.base import Backend
 from multirerank.engine.inputs import Plan, request_top_n
-from multirerank.errors import MalformedResponseError
+from multirerank.errors import MalformedResponseError, RerankError
+from multirerank.prices import Price, cost_of
 from multirerank.scales import to_probability
 from multirerank.types import BatchResult, RerankResponse, RerankResult, Usage
 
@@ -93,6 +94,27 @@ def _checked_pair(position: int, pair: object, size: int, provider: str) -> tupl
     return int(index), float(score)
 
 
+def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | None) -> Usage:
+    """What the answered requests among ``batches`` (one per chunk of ``plan``; ``None`` for a
+    chunk not answered) used, summed, and their cost at ``price`` (see :func:`cost_of`).
+
+    A batch is at least one request of its chunk's documents; pages or path fallbacks make more,
+    and the backend that made them says how many. Failed attempts are not counted: vendors bill
+    the requests they answer.
+    """
+    usage = Usage()
+    for chunk, batch in zip(plan.chunks, batches, strict=False):
+        if isinstance(batch, BatchResult) and isinstance(batch.usage, Usage):
+            reported = batch.usage
+            usage = usage + dataclasses.replace(
+                reported,
+                requests=max(1, reported.requests),
+                documents=reported.documents or len(chunk.documents),
+                cost_usd=None,
+            )
+    return dataclasses.replace(usage, cost_usd=cost_of(usage, price))
+
+
 def merge(
     backend: Backend,
     plan: Plan,
@@ -101,22 +123,59 @@ def merge(
     normalize_scores: bool,
     return_documents: bool,
     started: float,
+    price: Price | None = None,
 ) -> RerankResponse:
     """One ranking, best first (ties by the caller's index), cut by threshold and ``top_n``.
 
-    Result indices are the caller's; ``usage`` sums every request the batches report.
+    Result indices are the caller's; ``usage`` sums every request the batches report (see
+    :func:`billed`), priced at ``price``. An unusable batch raises its
+    :class:`MalformedResponseError` with the batches' ``usage`` (the vendor billed them).
     """
-    usage = Usage()
+    scored, usage = gather(backend, plan, batches, price)
+    return rank(
+        backend,
+        plan,
+        scored,
+        usage,
+        normalize_scores=normalize_scores,
+        return_documents=return_documents,
+        started=started,
+    )
+
+
+def gather(
+    backend: Backend, plan: Plan, batches: Sequence[BatchResult], price: Price | None = None
+) -> tuple[list[tuple[int, float]], Usage]:
+    """Every batch checked: ``(sent index, raw score)`` pairs over the plan's sent documents, and
+    the usage the requests report summed and priced at ``price`` (see :func:`billed`). An
+    unusable batch raises its :class:`MalformedResponseError` with that usage (the vendor
+    billed it)."""
     scored: list[tuple[int, float]] = []
-    positions = plan.positions
     for chunk, batch in zip(plan.chunks, batches, strict=True):
         size = len(chunk.documents)
-        pairs = check_batch(batch, size, request_top_n(plan, size), backend.provider)
-        # A batch is at least one request; pages or path fallbacks make more, and the backend
-        # that made them says how many.
-        usage = usage + dataclasses.replace(batch.usage, requests=max(1, batch.usage.requests))
+        try:
+            pairs = check_batch(batch, size, request_top_n(plan, size), backend.provider)
+        except RerankError as error:
+            error.usage = billed(plan, batches, price)
+            raise
         offset = chunk.offset
         scored.extend(pairs if offset == 0 else [(offset + index, score) for index, score in pairs])
+    return scored, billed(plan, batches, price)
+
+
+def rank(
+    backend: Backend,
+    plan: Plan,
+    scored: list[tuple[int, float]],
+    usage: Usage,
+    *,
+    normalize_scores: bool,
+    return_documents: bool,
+    started: float,
+) -> RerankResponse:
+    """The response for ``(sent index, raw score)`` pairs of ``plan``: normalized if asked,
+    best first (ties by the caller's index), cut by threshold and ``top_n``."""
+    positions = plan.positions
     scale = backend.score_scale
     if normalize_scores and scale != "probability":
         scored = [(sent, to_probability(score, scale)) for sent, score in scored]

@@ -8,7 +8,6 @@ caller's list, so every result and every error names the caller's own index.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -19,9 +18,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
-from multirerank.types import DocumentInput, IdentifiedText, document_size
+from multirerank.redaction import module_logger
+from multirerank.types import DocumentInput, IdentifiedText, TitledText, document_size
 
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 # Worded as the Bifrost gateway words them, so gateway users meet familiar messages.
 QUERY_REQUIRED = "query is required for rerank"
@@ -58,6 +58,16 @@ class Plan:
     originals: list[DocumentInput]
     chunks: list[Chunk]
 
+
+def subplan(backend: Backend, plan: Plan, keep: Sequence[int]) -> Plan:
+    """The plan of ``plan``'s sent documents at ``keep`` (sent indices, in order) alone, split
+    afresh, and asking every score (no ``top_n`` or threshold): what the score cache lacks."""
+    sent = [document for chunk in plan.chunks for document in chunk.documents]
+    documents = [sent[index] for index in keep]
+    positions = [plan.positions[index] for index in keep]
+    originals = [plan.originals[index] for index in keep]
+    chunks = _split(backend, plan.query, documents, positions) if documents else []
+    return Plan(plan.query, None, None, positions, originals, chunks)
 
 
 def request_top_n(plan: Plan, size: int) -> int | None:
@@ -192,6 +202,18 @@ def candidate_text(
         if text.strip():
             parts.append(text)
     return "\n".join(parts)
+
+
+def titled(text: str, metadata: Mapping[str, Any], title_field: str | None) -> str:
+    """``text``, as :class:`~multirerank.types.TitledText` when ``title_field`` names a metadata
+    value that is not blank (for vendors that take a title beside the content)."""
+    if title_field is None:
+        return text
+    value = metadata.get(title_field)
+    if value is None:
+        return text
+    title = value if isinstance(value, str) else _field_text(value)
+    return TitledText(text, title) if title.strip() else text
 
 
 def _field_text(value: object) -> str:
@@ -358,7 +380,8 @@ def plan_call(
         originals.append(content)
         sent.append(wire)
     if blank:
-        logger.warning("skipped %d document(s) with blank text; they are not reranked or returned", blank)
+        # Retriever pipelines skip blanks as a matter of course: worth a note, not a warning.
+        logger.info("skipped %d document(s) with blank text; they are not reranked or returned", blank)
     if repeated:
         logger.info("scored %d document(s) once that shared an id with an earlier one", repeated)
     if not sent and not skip_blank:

@@ -14,6 +14,7 @@ slot and no pool thread.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import heapq
 import math
@@ -25,14 +26,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NoReturn, TypeVar
 
 from multirerank.backends.base import Backend
-from multirerank.engine.answers import merge
+from multirerank.cache.base import ScoreCache, resolve_cache
+from multirerank.engine.answers import billed, merge, rank
+from multirerank.engine.cached import CachedCall, uses_cache
 from multirerank.engine.inputs import Chunk, Plan, plan_call, request_top_n, strict_float
 from multirerank.engine.retries import DEFAULT_RETRY_BUDGET, CallRetries
 from multirerank.engine.routed import Call, ProgressCallback, arun_routed, is_router, run_routed
-from multirerank.errors import ConfigurationError, RerankTimeoutError
+from multirerank.errors import ConfigurationError, RerankError, RerankTimeoutError
+from multirerank.prices import Price, check_prices, price_for, region_of
 from multirerank.redaction import scrub_failure
 from multirerank.routing import rate_limit_of
-from multirerank.types import BatchResult, DocumentInput, RerankResponse
+from multirerank.tracing import request_answered, traced_call, traced_request
+from multirerank.types import BatchResult, DocumentInput, RerankResponse, Usage
 
 T = TypeVar("T")
 
@@ -52,9 +57,19 @@ class Reranker:
     retryable failure other than throttling, and throttled requests are retried while the
     call's ``retry_budget`` (seconds of waiting, default 30) lasts. ``normalize_scores=True``
     maps every score into 0..1 (see :mod:`multirerank.scales`), so one threshold means the same
-    whatever the vendor; the ranking is unchanged. Raises :class:`ConfigurationError` for a
-    backend or setting it cannot use.
+    whatever the vendor; the ranking is unchanged. ``cache`` keeps scores for repeated calls
+    (``True``: in memory; ``"sqlite:///path"``, ``"redis://..."`` or a
+    :class:`~multirerank.cache.ScoreCache`; see :mod:`multirerank.engine.cached`). With
+    OpenTelemetry installed each call is a span (:mod:`multirerank.tracing`);
+    ``trace_content=False`` keeps the query and document texts off it. ``prices`` adds or
+    overrides list prices for ``response.usage.cost_usd``: ``{"provider/model": Price |
+    {"usd": 2.0, "per": "1k_searches"} | None}`` (see :mod:`multirerank.prices`). Raises
+    :class:`ConfigurationError` for a backend or setting it cannot use.
     """
+
+    #: The score cache, or None (set from ``cache=``).
+    cache: ScoreCache | None
+    _owns_cache: bool
 
     def __init__(
         self,
@@ -68,6 +83,9 @@ class Reranker:
         rate_limit: str | Mapping[str, str] | None = None,
         rate_limit_storage: str | None = None,
         fallbacks: Sequence[Any] | None = None,
+        trace_content: bool = True,
+        cache: bool | str | ScoreCache | None = None,
+        prices: Mapping[str, Price | Mapping[str, Any] | None] | None = None,
         **backend_options: Any,
     ) -> None:
         if isinstance(backend, str):
@@ -99,6 +117,12 @@ class Reranker:
         self.deadline = None if deadline is None else _seconds("deadline", deadline, positive=True)
         self.rate_limit = rate_limit
         self.rate_limit_storage = rate_limit_storage
+        #: Whether OpenTelemetry spans carry the query and document texts (see multirerank.tracing).
+        self.trace_content = trace_content
+        # Resolved to a store (or None) by __setattr__, as later assignments are.
+        self.cache = cache  # type: ignore[assignment]
+        #: The caller's prices, checked (on assignment too): ``"provider/model"`` -> Price or None.
+        self.prices: dict[str, Price | None] = prices  # type: ignore[assignment]
         # What was asked for, not the backend's defaults: each route of a router has its own.
         self._asked: dict[str, Any] = {"max_concurrency": max_concurrency, "max_retries": max_retries}
         #: Client-side rate limits every request of this reranker waits for.
@@ -119,6 +143,13 @@ class Reranker:
             value = _budget(value)
         elif name == "deadline" and hasattr(self, "backend") and value is not None:
             value = _seconds("deadline", value, positive=True)
+        elif name == "cache":
+            # A store made here from True or a URL is this reranker's to close; one given is not.
+            owned = value is True or isinstance(value, str)
+            value = resolve_cache(value)
+            super().__setattr__("_owns_cache", owned)
+        elif name == "prices":
+            value = check_prices(value)
         super().__setattr__(name, value)
 
     @property
@@ -159,9 +190,11 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        if is_router(self.backend):
-            return run_routed(self, call, until)
-        return self._run(call, until)
+        with traced_call(self.provider, self.model, call, self.trace_content) as trace:
+            response = run_routed(self, call, until) if is_router(self.backend) else self._run(call, until)
+            if trace is not None:
+                trace.finished(response, call)
+            return response
 
     async def arerank(
         self,
@@ -182,15 +215,27 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        if is_router(self.backend):
-            # Each route is held to the deadline there, so that the error lists the routes tried.
-            return await arun_routed(self, call, until)
-        return await self._arun_within(call, until)
+        with traced_call(self.provider, self.model, call, self.trace_content) as trace:
+            if is_router(self.backend):
+                # Each route is held to the deadline there, so that the error lists the routes tried.
+                response = await arun_routed(self, call, until)
+            else:
+                response = await self._arun_within(call, until)
+            if trace is not None:
+                trace.finished(response, call)
+            return response
 
     def _run(self, call: Call, until: float | None) -> RerankResponse:
         """One call through this reranker's own backend."""
         started = time.perf_counter()
         plan = call.plan(self.backend)
+        if uses_cache(self.cache, self.backend):
+            cached = CachedCall(self.cache, self.backend, plan)
+            cached.look_up()
+            _report_cached(call.progress, cached)
+            scored, usage = cached.combine(self._send(cached.to_send, call.progress, until), self.price)
+            cached.store()
+            return self._rank(plan, scored, usage, call.return_documents, started)
         return self._merge(plan, self._send(plan, call.progress, until), call.return_documents, started)
 
     async def _arun_within(self, call: Call, until: float | None) -> RerankResponse:
@@ -206,6 +251,13 @@ class Reranker:
     async def _arun(self, call: Call, until: float | None) -> RerankResponse:
         started = time.perf_counter()
         plan = call.plan(self.backend)
+        if uses_cache(self.cache, self.backend):
+            cached = CachedCall(self.cache, self.backend, plan)
+            await cached.alook_up()
+            _report_cached(call.progress, cached)
+            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until), self.price)
+            await cached.astore()
+            return self._rank(plan, scored, usage, call.return_documents, started)
         batches = await self._asend(plan, call.progress, until)
         return self._merge(plan, batches, call.return_documents, started)
 
@@ -229,6 +281,9 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores,
             deadline=self.deadline,
+            trace_content=self.trace_content,
+            cache=self.cache,
+            prices=self.prices,
         )
         twin._pool_owner = self
         twin._limits = self._limits
@@ -248,19 +303,26 @@ class Reranker:
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores or normalize,
             deadline=self.deadline,
+            trace_content=self.trace_content,
+            cache=self.cache,  # keyed by the route's backend, which scores
+            prices=self.prices,
         )
         twin._pool_owner = self
         twin._limits = (*limits, *self._limits)
         return twin
 
     def close(self) -> None:
-        """Shut the thread pool and the backend's clients."""
+        """Shut the thread pool, the backend's clients, and a score cache this reranker made."""
         self._shutdown_pool()
         self.backend.close()
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
 
     async def aclose(self) -> None:
         self._shutdown_pool()
         await self.backend.aclose()
+        if self._owns_cache and self.cache is not None:
+            await self.cache.aclose()
 
     def __enter__(self) -> Reranker:
         return self
@@ -292,7 +354,7 @@ class Reranker:
                 except Exception as error:
                     delay = retries.delay(error, 0)
                     if delay is None:
-                        self._give_up(retries, error)
+                        self._give_up(retries, error, plan, [])
                     time.sleep(delay)
                     continue
                 _report(progress, chunks[0])
@@ -309,17 +371,20 @@ class Reranker:
                     ready.append(heapq.heappop(waiting)[1])
                 while ready and len(running) < self.max_concurrency:
                     number = ready.popleft()
-                    running[pool.submit(self._request, plan, chunks[number], until)] = number
+                    # In a copy of this context: the request's span is a child of the call's.
+                    request = contextvars.copy_context().run
+                    running[pool.submit(request, self._request, plan, chunks[number], until)] = number
                 timeout = max(0.0, waiting[0][0] - now) if waiting else None
                 if until is not None:
                     if now >= until:
-                        raise deadline_error(self.deadline, self.provider)
+                        self._give_up(retries, deadline_error(self.deadline, self.provider), plan, results)
                     timeout = min(until - now, timeout if timeout is not None else until - now)
                 if not running:
                     time.sleep(timeout or 0.0)
                     continue
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
+                # Answers first, so a failure giving up the call still counts what they billed.
+                for future in sorted(done, key=lambda future: future.exception() is not None):
                     number = running.pop(future)
                     failure = future.exception()
                     if failure is None:
@@ -328,7 +393,7 @@ class Reranker:
                         continue
                     delay = retries.delay(failure, number)
                     if delay is None:
-                        self._give_up(retries, failure)
+                        self._give_up(retries, failure, plan, results)
                     heapq.heappush(waiting, (time.monotonic() + delay, number))
         finally:
             for future in running:
@@ -344,6 +409,7 @@ class Reranker:
         if not chunks:
             return []
         retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
+        answered: list[BatchResult | None] = [None] * len(chunks)
         slots = asyncio.Semaphore(self.max_concurrency)
         call = self._arequest if self.backend.has_native_async else self._request_on_pool
 
@@ -355,8 +421,9 @@ class Reranker:
                     except Exception as error:
                         delay = retries.delay(error, number)
                         if delay is None:
-                            self._give_up(retries, error)
+                            self._give_up(retries, error, plan, answered)
                     else:
+                        answered[number] = result
                         _report(progress, chunks[number])
                         return result
                 await asyncio.sleep(delay)
@@ -369,10 +436,17 @@ class Reranker:
     # leaving one passes through scrub_failure: the backend's secrets show nowhere in it. A
     # stand-in is raised after the handler, so the original is not chained to it as context.
 
-    def _give_up(self, retries: CallRetries, error: BaseException) -> NoReturn:
-        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries."""
+    def _give_up(
+        self, retries: CallRetries, error: BaseException, plan: Plan, answered: Sequence[BatchResult | None]
+    ) -> NoReturn:
+        """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries,
+        carrying the ``usage`` of the requests already ``answered`` (the vendor billed them)."""
         if retries.out_of_time:
-            raise deadline_error(self.deadline, self.provider) from error
+            timeout = deadline_error(self.deadline, self.provider)
+            timeout.usage = billed(plan, answered, self.price)
+            raise timeout from error
+        if isinstance(error, RerankError):
+            error.usage = billed(plan, answered, self.price)
         raise error
 
     def _request(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
@@ -381,15 +455,17 @@ class Reranker:
         return self._call_backend(plan, chunk)
 
     def _call_backend(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        try:
-            return self.backend.rerank_batch(
-                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
-            )
-        except Exception as error:
-            failure = scrub_failure(error, self.backend)
-            if failure is error:
-                raise
-        raise failure
+        with traced_request(self.backend, plan.query, chunk.documents, chunk.offset) as span:
+            try:
+                result = self.backend.rerank_batch(
+                    plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+                )
+                return request_answered(span, result)
+            except Exception as error:
+                failure = scrub_failure(error, self.backend)
+                if failure is error:
+                    raise
+            raise failure
 
     async def _await_limits(self, chunk: Chunk, until: float | None) -> None:
         """Wait until every rate limit of this reranker has room for ``chunk``'s request."""
@@ -398,20 +474,24 @@ class Reranker:
 
     async def _arequest(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         await self._await_limits(chunk, until)
-        try:
-            return await self.backend.arerank_batch(
-                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
-            )
-        except Exception as error:
-            failure = scrub_failure(error, self.backend)
-            if failure is error:
-                raise
-        raise failure
+        with traced_request(self.backend, plan.query, chunk.documents, chunk.offset) as span:
+            try:
+                result = await self.backend.arerank_batch(
+                    plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+                )
+                return request_answered(span, result)
+            except Exception as error:
+                failure = scrub_failure(error, self.backend)
+                if failure is error:
+                    raise
+            raise failure
 
     async def _request_on_pool(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         await self._await_limits(chunk, until)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), functools.partial(self._call_backend, plan, chunk))
+        # In a copy of this context: the request's span is a child of the call's.
+        request = functools.partial(contextvars.copy_context().run, self._call_backend, plan, chunk)
+        return await loop.run_in_executor(self._pool(), request)
 
     def _merge(
         self, plan: Plan, batches: list[BatchResult], return_documents: bool, started: float
@@ -423,7 +503,32 @@ class Reranker:
             normalize_scores=self.normalize_scores,
             return_documents=return_documents,
             started=started,
+            price=self.price,
         )
+
+    def _rank(
+        self,
+        plan: Plan,
+        scored: list[tuple[int, float]],
+        usage: Usage,
+        return_documents: bool,
+        started: float,
+    ) -> RerankResponse:
+        return rank(
+            self.backend,
+            plan,
+            scored,
+            usage,
+            normalize_scores=self.normalize_scores,
+            return_documents=return_documents,
+            started=started,
+        )
+    @property
+    def price(self) -> Price | None:
+        """The price ``usage.cost_usd`` is computed at: :attr:`prices`, then the list prices."""
+        backend = self.backend
+        region = region_of(backend.provider, backend.describe())
+        return price_for(backend.provider, backend.model, self.prices, region=region)
 
     # -- the pool -------------------------------------------------------------------------------
 
@@ -442,6 +547,12 @@ class Reranker:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _report_cached(progress: ProgressCallback | None, cached: CachedCall) -> None:
+    """Documents the cache scored are done before any request."""
+    if progress is not None and cached.hits:
+        progress(len(cached.hits))
 
 
 def _report(progress: ProgressCallback | None, chunk: Chunk) -> None:

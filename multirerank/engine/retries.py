@@ -7,12 +7,16 @@ is held while a request waits for its next attempt.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Hashable
 
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankError, ThrottledError
+from multirerank.redaction import module_logger
+
+logger = module_logger(__name__)
 
 #: Seconds one call may spend waiting between attempts, unless the reranker sets another budget.
 DEFAULT_RETRY_BUDGET = 30.0
@@ -73,6 +77,15 @@ class CallRetries:
             return None
         self._spent += added
         self._waiting_until = max(self._waiting_until, now + wait)
+        logger.log(
+            logging.WARNING if throttled else logging.INFO,
+            "retrying a %s request in %.2f s after %s%s (failure %d of this request)",
+            self._backend.provider,
+            wait,
+            type(error).__name__,
+            f", status {error.status}" if error.status is not None else "",
+            failures,
+        )
         return wait
 
 

@@ -4,7 +4,6 @@ order, and a failure worth moving on for sends the whole call to the next one.""
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 from multirerank.backends.base import Backend
 from multirerank.engine.inputs import Plan, plan_call
 from multirerank.errors import RerankError
+from multirerank.redaction import module_logger
 from multirerank.routing import Attempt, Route, Router
-from multirerank.types import RerankResponse
+from multirerank.tracing import fell_back
+from multirerank.types import RerankResponse, Usage
 
 if TYPE_CHECKING:
     from multirerank.engine.reranker import Reranker
 
-# The project logs to "multirerank", where the secret-masking filter sits.
-logger = logging.getLogger("multirerank")
+logger = module_logger(__name__)
 
 #: Called with the number of documents each finished request carried (for progress bars).
 ProgressCallback = Callable[[int], None]
@@ -57,9 +57,11 @@ def is_router(backend: Backend) -> bool:
 
 def run_routed(reranker: Reranker, call: Call, until: float | None) -> RerankResponse:
     """The call, served whole by the first route that answers; raises the last route's error,
-    with ``attempts`` listing every failed one."""
+    with ``attempts`` listing every failed one. ``usage`` (the response's or the error's) sums
+    what every route tried billed: a failed route's answered requests are paid for too."""
     router: Router = reranker.backend  # type: ignore[assignment]
     attempts: list[Attempt] = []
+    spent = Usage()
     order = router.order()
     for number, route in enumerate(order):
         twin = reranker.for_route(
@@ -71,13 +73,15 @@ def run_routed(reranker: Reranker, call: Call, until: float | None) -> RerankRes
             response = twin._run(call, until)
         except RerankError as error:
             router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
+            spent = spent + (error.usage or Usage())
+            error.usage = spent
             _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
             continue
         except BaseException:
             router.finished(state, ok=None, seconds=time.monotonic() - started)
             raise
         router.finished(state, ok=True, seconds=time.monotonic() - started)
-        return _served(response, route, attempts)
+        return _served(response, route, attempts, spent)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -85,6 +89,7 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
     """The non-blocking twin of :func:`run_routed`."""
     router: Router = reranker.backend  # type: ignore[assignment]
     attempts: list[Attempt] = []
+    spent = Usage()
     order = router.order()
     for number, route in enumerate(order):
         twin = reranker.for_route(
@@ -96,6 +101,8 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
             response = await twin._arun_within(call, until)
         except RerankError as error:
             router.finished(state, ok=_verdict(router, error), seconds=time.monotonic() - started)
+            spent = spent + (error.usage or Usage())
+            error.usage = spent
             _move_on_or_raise(router, route, error, attempts, last=number == len(order) - 1, until=until)
             continue
         except BaseException:
@@ -103,7 +110,7 @@ async def arun_routed(reranker: Reranker, call: Call, until: float | None) -> Re
             router.finished(state, ok=None, seconds=time.monotonic() - started)
             raise
         router.finished(state, ok=True, seconds=time.monotonic() - started)
-        return _served(response, route, attempts)
+        return _served(response, route, attempts, spent)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -128,6 +135,7 @@ def _move_on_or_raise(
     if last or out_of_time or not router.moves_on(error):
         error.attempts = [attempt.as_dict() for attempt in attempts]
         raise error
+    fell_back(route.name, error)
     logger.warning(
         "route %s failed (%s%s); moving the call to the next route",
         route.name,
@@ -136,10 +144,13 @@ def _move_on_or_raise(
     )
 
 
-def _served(response: RerankResponse, route: Route, attempts: Sequence[Attempt]) -> RerankResponse:
+def _served(
+    response: RerankResponse, route: Route, attempts: Sequence[Attempt], spent: Usage
+) -> RerankResponse:
     metadata: dict[str, Any] = {
         **response.metadata,
         "route": route.name,
         "attempts": [attempt.as_dict() for attempt in attempts],
     }
-    return dataclasses.replace(response, metadata=metadata)
+    usage = spent + response.usage if response.usage is not None else spent
+    return dataclasses.replace(response, metadata=metadata, usage=usage)

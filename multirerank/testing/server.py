@@ -214,6 +214,7 @@ def _route_modules() -> list[str]:
         "multirerank.testing.sagemaker",
         "multirerank.testing.watsonx",
         "multirerank.testing.dashscope",
+        "multirerank.testing.vertex",
         "multirerank.testing.http_apis",
         "multirerank.testing.more_http_apis",
     ]
@@ -438,13 +439,14 @@ class Emulator:
 def answer_results(body: Any) -> list[Any] | None:
     """The results list of a vendor's answer, whichever vendor's shape: a bare list (TEI),
     ``results`` (Bedrock, watsonx.ai, the Cohere-compatible APIs), ``output.results``
-    (DashScope) or ``scores`` (the HF toolkit's sentence ranking); ``None`` for other shapes."""
+    (DashScope), ``scores`` (the HF toolkit's sentence ranking) or ``records`` (Vertex AI);
+    ``None`` for other shapes."""
     if isinstance(body, list):
         return body
     if not isinstance(body, dict):
         return None
     output = body.get("output")
-    for holder, key in ((body, "results"), (output, "results"), (body, "scores")):
+    for holder, key in ((body, "results"), (output, "results"), (body, "scores"), (body, "records")):
         if isinstance(holder, dict) and isinstance(holder.get(key), list):
             found: list[Any] = holder[key]
             return found

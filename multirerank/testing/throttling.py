@@ -23,6 +23,7 @@ THROTTLING_CODES = {
     "bedrock": "ThrottlingException",
     "sagemaker": "ThrottlingException",
     "dashscope": "Throttling.RateQuota",
+    "vertex": "RESOURCE_EXHAUSTED",
     "watsonx": "too_many_requests",
     "vllm": "RateLimitError",
     "tei": "Overloaded",
