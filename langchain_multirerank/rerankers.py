@@ -14,7 +14,13 @@ from multirerank.settings import framework_class
 if TYPE_CHECKING:
     from multirerank.backends.bedrock import BedrockOptions
     from multirerank.backends.dashscope import DashScopeOptions
-    from multirerank.backends.http_api import HTTPOptions
+    from multirerank.backends.http_api import (
+        HTTPOptions,
+        MixedbreadOptions,
+        NVIDIAOptions,
+        PineconeOptions,
+        VoyageOptions,
+    )
     from multirerank.backends.local import LocalOptions
     from multirerank.backends.sagemaker import SageMakerOptions
     from multirerank.backends.vertex import VertexOptions
@@ -37,6 +43,14 @@ if TYPE_CHECKING:
     class VertexAIRerank(VertexOptions, RerankCompressor): ...
 
     class HTTPRerank(HTTPOptions, RerankCompressor): ...
+
+    class VoyageRerank(VoyageOptions, RerankCompressor): ...
+
+    class MixedbreadRerank(MixedbreadOptions, RerankCompressor): ...
+
+    class PineconeRerank(PineconeOptions, RerankCompressor): ...
+
+    class NVIDIARerank(NVIDIAOptions, RerankCompressor): ...
 
 
 def __getattr__(name: str) -> type[RerankCompressor]:

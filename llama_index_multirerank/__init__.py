@@ -15,9 +15,13 @@ if TYPE_CHECKING:
         DashScopeRerank,
         HTTPRerank,
         LocalRerank,
+        MixedbreadRerank,
         MultiRerank,
+        NVIDIARerank,
+        PineconeRerank,
         SageMakerRerank,
         VertexAIRerank,
+        VoyageRerank,
         WatsonxRerank,
     )
 
@@ -26,10 +30,14 @@ __all__ = [
     "DashScopeRerank",
     "HTTPRerank",
     "LocalRerank",
+    "MixedbreadRerank",
     "MultiRerank",
+    "NVIDIARerank",
+    "PineconeRerank",
     "RerankPostprocessor",
     "SageMakerRerank",
     "VertexAIRerank",
+    "VoyageRerank",
     "WatsonxRerank",
 ]
 

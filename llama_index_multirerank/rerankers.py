@@ -14,7 +14,13 @@ from multirerank.settings import framework_class
 if TYPE_CHECKING:
     from multirerank.backends.bedrock import BedrockOptions
     from multirerank.backends.dashscope import DashScopeOptions
-    from multirerank.backends.http_api import HTTPOptions
+    from multirerank.backends.http_api import (
+        HTTPOptions,
+        MixedbreadOptions,
+        NVIDIAOptions,
+        PineconeOptions,
+        VoyageOptions,
+    )
     from multirerank.backends.local import LocalOptions
     from multirerank.backends.sagemaker import SageMakerOptions
     from multirerank.backends.vertex import VertexOptions
@@ -37,6 +43,14 @@ if TYPE_CHECKING:
     class VertexAIRerank(VertexOptions, RerankPostprocessor): ...
 
     class HTTPRerank(HTTPOptions, RerankPostprocessor): ...
+
+    class VoyageRerank(VoyageOptions, RerankPostprocessor): ...
+
+    class MixedbreadRerank(MixedbreadOptions, RerankPostprocessor): ...
+
+    class PineconeRerank(PineconeOptions, RerankPostprocessor): ...
+
+    class NVIDIARerank(NVIDIAOptions, RerankPostprocessor): ...
 
 
 def __getattr__(name: str) -> type[RerankPostprocessor]:

@@ -29,6 +29,17 @@ PROVIDERS: dict[str, str] = {
     "jina": "multirerank.backends.http_api:jina_from_model_string",
     "watsonx": "multirerank.backends.watsonx:from_model_string",
     "dashscope": "multirerank.backends.dashscope:from_model_string",
+    "voyage": "multirerank.backends.http_api:voyage_from_model_string",
+    "mixedbread": "multirerank.backends.http_api:mixedbread_from_model_string",
+    "pinecone": "multirerank.backends.http_api:pinecone_from_model_string",
+    "nvidia": "multirerank.backends.http_api:nvidia_from_model_string",
+    "together": "multirerank.backends.http_api:together_from_model_string",
+    "fireworks": "multirerank.backends.http_api:fireworks_from_model_string",
+    "deepinfra": "multirerank.backends.http_api:deepinfra_from_model_string",
+    "infinity": "multirerank.backends.http_api:infinity_from_model_string",
+    "llamacpp": "multirerank.backends.http_api:llamacpp_from_model_string",
+    "openrouter": "multirerank.backends.http_api:openrouter_from_model_string",
+    "azure": "multirerank.backends.http_api:azure_from_model_string",
     "vertex": "multirerank.backends.vertex:from_model_string",
 }
 
@@ -56,6 +67,7 @@ def backend_from_model(model: str, /, **options: Any) -> Backend:
         raise ConfigurationError(
             f"unknown provider {provider!r} in model {model!r}; known providers: {', '.join(known_providers())}"
         )
+    _refuse_instruction(provider, options)
     module_name, _, function_name = target.partition(":")
     factory: Callable[..., Backend] = getattr(importlib.import_module(module_name), function_name)
     try:
@@ -66,6 +78,25 @@ def backend_from_model(model: str, /, **options: Any) -> Backend:
         raise ConfigurationError(
             f"invalid options for {provider!r}: {validation_problems(error)}", provider=provider
         ) from None
+
+
+def _refuse_instruction(provider: str, options: dict[str, Any]) -> None:
+    """An instruction for a vendor whose API takes none is refused here, by the vendor data
+    (HTTP formats decide per model themselves); an unset one is dropped."""
+    from multirerank.vendors import VENDORS
+
+    if "instruction" not in options:
+        return
+    spec = VENDORS.get(provider)
+    if spec is None or spec.api_format is not None or spec.instruction:
+        return
+    if options["instruction"] is None:
+        del options["instruction"]
+        return
+    raise ConfigurationError(
+        f"{spec.title} takes no instruction: leave instruction unset for {provider!r} models",
+        provider=provider,
+    )
 
 
 class ModelStringOptions(BaseModel):
@@ -82,6 +113,11 @@ class ModelStringOptions(BaseModel):
         description="A multirerank.Router to serve calls instead of one model (then leave model unset).",
     )
     # Options can hold keys, so they stay out of reprs and serialised forms.
+    instruction: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Task instruction for models that take one (a ConfigurationError for others).",
+    )
     backend_options: dict[str, Any] = Field(
         default_factory=dict,
         repr=False,
@@ -104,7 +140,14 @@ class ModelStringOptions(BaseModel):
                 raise ConfigurationError(f"router must be a multirerank.Router, got {type(self.router).__name__}")
             if self.model is not None or self.backend_options:
                 raise ConfigurationError("give either model (with backend_options) or router, not both")
+            if self.instruction is not None:
+                raise ConfigurationError("instruction does not apply to a router: give it to each route")
             return self.router
         if self.model is None:
             raise ConfigurationError("model is required: a model string such as 'local', or give router=")
-        return backend_from_model(self.model, **self.backend_options)
+        options = dict(self.backend_options)
+        if self.instruction is not None:
+            if options.get("instruction", self.instruction) != self.instruction:
+                raise ConfigurationError("give instruction once, not also in backend_options")
+            options["instruction"] = self.instruction
+        return backend_from_model(self.model, **options)

@@ -23,7 +23,7 @@ from multirerank.backends.base import Backend
 from multirerank.cache.base import ScoreCache, check_cache_setting
 from multirerank.engine import Reranker
 from multirerank.engine.inputs import check_rerank_fields, check_score_threshold, check_top_n
-from multirerank.errors import RerankInputError
+from multirerank.errors import ConfigurationError, RerankInputError
 from multirerank.prices import check_prices
 from multirerank.redaction import HiddenValues
 
@@ -78,6 +78,14 @@ class RerankSettings(BaseModel):
     )
     rate_limit_storage: str | None = Field(
         default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
+    )
+    instruction: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Task instruction, passed the model's own way (DashScope instruct, Fireworks task, Voyage "
+            "and Qwen3-Reranker in the query); a model that takes none raises ConfigurationError."
+        ),
     )
     trace_content: bool = Field(
         default=True,
@@ -283,8 +291,16 @@ class RerankSettings(BaseModel):
         BaseModel.__setstate__(self, {**state, "__pydantic_private__": private})
 
     def _new_reranker(self) -> Reranker:
+        backend = self.build_backend()
+        if self.instruction is not None and backend.instruction != self.instruction:
+            # The vendor's options took no instruction: its API has none.
+            raise ConfigurationError(
+                f"{type(self).__name__} takes no instruction ({backend.provider or 'this backend'} "
+                "has no way to pass one); leave instruction unset",
+                provider=backend.provider or None,
+            )
         return Reranker(
-            self.build_backend(),
+            backend,
             max_concurrency=self.max_concurrency,
             retry_budget=self.retry_budget,
             normalize_scores=self.normalize_scores,
@@ -359,7 +375,28 @@ VENDOR_CLASSES: Mapping[str, tuple[str, str]] = {
     "HTTPRerank": (
         "multirerank.backends.http_api:HTTPOptions",
         "Reranks through a Cohere-compatible HTTP API chosen by ``api_format`` (cohere, cohere-v1, "
-        "bifrost, vllm, tei, jina).",
+        "bifrost, vllm, tei, jina, voyage, mixedbread, pinecone, nvidia, together, fireworks, deepinfra, "
+        "infinity, llamacpp, openrouter, azure-cohere).",
+    ),
+    "VoyageRerank": (
+        "multirerank.backends.http_api:VoyageOptions",
+        "Reranks with Voyage AI (``rerank-2.5`` unless told; ``VOYAGE_API_KEY``); scores are 0..1. "
+        "``instruction`` is written into the query (rerank-2.5 family only).",
+    ),
+    "MixedbreadRerank": (
+        "multirerank.backends.http_api:MixedbreadOptions",
+        "Reranks with Mixedbread (``mixedbread-ai/mxbai-rerank-large-v2`` unless told; ``MXBAI_API_KEY``); "
+        "``rank_fields`` ranks mapping documents on those fields.",
+    ),
+    "PineconeRerank": (
+        "multirerank.backends.http_api:PineconeOptions",
+        "Reranks with Pinecone Inference (``bge-reranker-v2-m3`` unless told; ``PINECONE_API_KEY``); "
+        "lists are split at each model's own limit, ``rank_fields`` ranks mapping documents on those fields.",
+    ),
+    "NVIDIARerank": (
+        "multirerank.backends.http_api:NVIDIAOptions",
+        "Reranks with an NVIDIA reranking model: the hosted API catalog (``NVIDIA_API_KEY``) or a "
+        "self-hosted NIM at ``base_url`` (``NVIDIA_BASE_URL``); scores are raw logits.",
     ),
 }
 

@@ -233,12 +233,14 @@ class RetryPolicy:
 class Model:
     """A model the vendor is known to serve. ``regions``: where it is offered, when the vendor
     says (empty: not checked). ``token_budget``: tokens one request may carry. ``instruct``:
-    whether it takes an instruction (``None``: not known)."""
+    whether it takes an instruction (``None``: not known). ``max_documents``: documents one
+    request may carry when the model's limit is below the vendor's (Pinecone's models)."""
 
     name: str
     regions: frozenset[str] = frozenset()
     token_budget: int | None = None
     instruct: bool | None = None
+    max_documents: int | None = None
 
 
 #: Price units: the :class:`~multirerank.types.Usage` count each is charged on and how many of it
@@ -324,6 +326,9 @@ class VendorSpec:
     langchain_class: str = ""
     llama_index_class: str = ""
     api_format: str | None = None
+    #: How a task instruction reaches the model, in words (``"the task field"``); empty when
+    #: the API takes none, and then an instruction is a ConfigurationError.
+    instruction: str = ""
     limit_note: str = ""
     status: str = "done"
     in_table: bool = True

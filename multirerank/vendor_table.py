@@ -48,7 +48,11 @@ def _code(items: Iterable[str]) -> str:
 
 
 def _framework_class(spec: VendorSpec, name: str) -> str:
-    return f'`{name}(api_format="{spec.api_format}")`' if spec.api_format else f"`{name}`"
+    if not spec.api_format:
+        return f"`{name}`"
+    generic = f'`HTTPRerank(api_format="{spec.api_format}")`'
+    # A vendor with a class of its own is also an HTTPRerank format.
+    return generic if name == "HTTPRerank" else f"`{name}`, {generic}"
 
 
 def row(spec: VendorSpec) -> list[str]:

@@ -487,6 +487,7 @@ DASHSCOPE = VendorSpec(
     ),
     default_model="gte-rerank-v2",
     extra="dashscope",
+    instruction="`instruct` (qwen3 rerankers)",
     model_strings=("dashscope/<model>",),
     langchain_class="DashScopeRerank",
     llama_index_class="DashScopeRerank",
@@ -676,6 +677,8 @@ VLLM = _http(
     paths=("/v1/rerank", "/rerank"),
     fallback_statuses=frozenset({404, 405, 501}),
     model_strings=("vllm/<model>",),
+    # vLLM has no field: Qwen3-Reranker's own prompt carries it (see the vllm format).
+    instruction="Qwen3-Reranker's prompt (query and documents wrapped by the client)",
     billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
     prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
@@ -820,6 +823,264 @@ VERTEX = VendorSpec(
     limit_note="longer lists are split",
 )
 
+# -- more hosted rerank APIs over HTTP (Voyage, Mixedbread, Pinecone, NVIDIA) -------------------
+
+VOYAGE = _http(
+    "voyage",
+    title="Voyage AI",
+    sources=(
+        "https://docs.voyageai.com/reference/reranker-api",
+        "https://www.mongodb.com/company/blog/product-release-announcements/rerank-2-5-and-rerank-2-5-lite-instruction-following-rerankers",
+        "voyageai 0.5.0 source (errors need a detail field)",
+    ),
+    # Also 600K tokens per request for the rerank-2 family (query tokens x documents + document
+    # tokens); the engine does not count tokens, the service refuses or truncates.
+    limits=Limits(max_documents=1000),
+    env={"api_key": ("VOYAGE_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://api.voyageai.com",
+    paths=("/v1/rerank",),
+    cost_unit="tokens",
+    models=(
+        Model("rerank-2.5", token_budget=600_000, instruct=True),
+        Model("rerank-2.5-lite", token_budget=600_000, instruct=True),
+        Model("rerank-2", token_budget=600_000, instruct=False),
+        Model("rerank-2-lite", token_budget=600_000, instruct=False),
+        Model("rerank-1", token_budget=300_000, instruct=False),
+        Model("rerank-lite-1", token_budget=300_000, instruct=False),
+    ),
+    default_model="rerank-2.5",
+    model_strings=("voyage/<model>",),
+    langchain_class="VoyageRerank",
+    llama_index_class="VoyageRerank",
+    limit_note="tokens are counted by the service, which cuts long texts (`truncate=False`: refuses)",
+    instruction="written into the query (rerank-2.5 family)",
+    billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
+)
+MIXEDBREAD = _http(
+    "mixedbread",
+    title="Mixedbread",
+    sources=(
+        "https://www.mixedbread.com/api-reference/endpoints/reranking",
+        "https://www.mixedbread.com/docs/rate-limits",
+    ),
+    limits=Limits(max_documents=1000, max_query_chars=32_000),
+    # The body's "type"; the status decides the error (429 carries Retry-After).
+    errors=ErrorRules(
+        codes=(
+            VendorCode("bad_request_error", (400,)),
+            VendorCode("unauthorized_error", (401,)),
+            VendorCode("forbidden_error", (403,)),
+            VendorCode("not_found_error", (404,)),
+            VendorCode("validation_error", (422,)),
+            VendorCode("too_many_requests_error", (429,)),
+        ),
+        fallback_codes=("bad_request_error", "internal_server_error"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
+    env={"api_key": ("MXBAI_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://api.mixedbread.com",
+    paths=("/v1/reranking",),
+    models=(
+        Model("mixedbread-ai/mxbai-rerank-large-v2"),
+        Model("mixedbread-ai/mxbai-rerank-base-v2"),
+        Model("mixedbread-ai/mxbai-rerank-large-v1"),
+        Model("mixedbread-ai/mxbai-rerank-base-v1"),
+        Model("mixedbread-ai/mxbai-rerank-xsmall-v1"),
+    ),
+    default_model="mixedbread-ai/mxbai-rerank-large-v2",
+    model_strings=("mixedbread/<model>",),
+    langchain_class="MixedbreadRerank",
+    llama_index_class="MixedbreadRerank",
+    billing="tokens: the answer's usage.total_tokens",
+)
+PINECONE = _http(
+    "pinecone",
+    title="Pinecone Inference",
+    sources=(
+        "https://docs.pinecone.io/guides/search/rerank-results",
+        "https://docs.pinecone.io/reference/api/2025-10/inference/rerank",
+        "pinecone 10.2.0 source (inference rerank)",
+    ),
+    # The smallest model limit; each model's own is in models (the backend uses it).
+    limits=Limits(max_documents=100),
+    # error.code of the body, gRPC style; the status decides the error.
+    errors=ErrorRules(
+        codes=(
+            VendorCode("INVALID_ARGUMENT", (400,)),
+            VendorCode("UNAUTHENTICATED", (401,)),
+            VendorCode("FORBIDDEN", (403,)),
+            VendorCode("NOT_FOUND", (404,)),
+            VendorCode("RESOURCE_EXHAUSTED", (429,)),
+            VendorCode("UNAVAILABLE", (503,)),
+        ),
+        fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
+    env={"api_key": ("PINECONE_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://api.pinecone.io",
+    paths=("/rerank",),
+    models=(
+        Model("bge-reranker-v2-m3", max_documents=100),
+        Model("pinecone-rerank-v0", max_documents=100),
+        Model("cohere-rerank-3.5", max_documents=200),
+        Model("cohere-rerank-4-fast", max_documents=250),
+    ),
+    default_model="bge-reranker-v2-m3",
+    model_strings=("pinecone/<model>",),
+    langchain_class="PineconeRerank",
+    llama_index_class="PineconeRerank",
+    limit_note="by model: 100 (bge, pinecone-rerank-v0), 200 (cohere-rerank-3.5), 250 (cohere-rerank-4-fast); split",
+    billing="rerank units: the answer's usage.rerank_units (read as search_units)",
+)
+NVIDIA = _http(
+    "nvidia",
+    title="NVIDIA NIM / API catalog",
+    sources=(
+        "https://docs.nvidia.com/nim/nemo-retriever/text-reranking/latest/using-reranking.html",
+        "https://docs.nvidia.com/nim/nemo-retriever/text-reranking/latest/support-matrix.html",
+        "https://docs.api.nvidia.com/nim/reference/nvidia-llama-3_2-nv-rerankqa-1b-v2-infer",
+    ),
+    # Neither API documents a passage limit; 512 is what NIM 2.4 takes for its largest model.
+    limits=Limits(max_documents=512),
+    score_scales=(("logit", "(raw, unbounded)"),),
+    env={"api_key": ("NVIDIA_API_KEY",), "base_url": ("NVIDIA_BASE_URL",)},
+    # The hosted catalog needs a key; a self-hosted NIM (base_url given) needs none.
+    default_base_url="https://ai.api.nvidia.com",
+    # A self-hosted NIM's path; the hosted catalog's is per model (see the nvidia format).
+    paths=("/v1/ranking",),
+    models=(
+        Model("nvidia/llama-nemotron-rerank-1b-v2"),
+        Model("nvidia/llama-nemotron-rerank-500m-v2"),
+        Model("nvidia/llama-3.2-nv-rerankqa-1b-v2"),
+        Model("nvidia/llama-nemotron-rerank-vl-1b-v2"),
+        Model("nvidia/nv-rerankqa-mistral-4b-v3"),
+    ),
+    default_model="nvidia/llama-nemotron-rerank-1b-v2",
+    model_strings=("nvidia/<model>",),
+    langchain_class="NVIDIARerank",
+    llama_index_class="NVIDIARerank",
+    limit_note="a default, `max_documents_per_request`: the APIs document none",
+    billing="the API catalog's credits, or a self-hosted NIM's machine hours; the answer reports no usage",
+)
+
+# -- Cohere-style hosts ------------------------------------------------------------------------
+
+TOGETHER = _http(
+    "together",
+    title="Together AI",
+    sources=("https://docs.together.ai/reference/rerank",),
+    limits=Limits(max_documents=1000),
+    env={"api_key": ("TOGETHER_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://api.together.xyz",
+    paths=("/v1/rerank",),
+    models=(Model("Salesforce/Llama-Rank-V1"),),
+    model_strings=("together/<model>",),
+    limit_note="a default: the API documents none",
+    billing="tokens: the answer's usage.total_tokens when given",
+)
+FIREWORKS = _http(
+    "fireworks",
+    title="Fireworks AI",
+    sources=("https://docs.fireworks.ai/api-reference/rerank-documents",),
+    limits=Limits(max_documents=1000),
+    env={"api_key": ("FIREWORKS_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://api.fireworks.ai",
+    paths=("/inference/v1/rerank",),
+    models=(Model("fireworks/qwen3-reranker-8b", instruct=True),),
+    model_strings=("fireworks/<model>",),
+    instruction="the `task` field",
+    limit_note="a default: the API documents none",
+    billing="tokens: the answer's usage.total_tokens",
+)
+DEEPINFRA = _http(
+    "deepinfra",
+    title="DeepInfra",
+    sources=(
+        "https://deepinfra.com/Qwen/Qwen3-Reranker-8B/api",
+        "https://deepinfra.com/docs/inference",
+    ),
+    limits=Limits(max_documents=1000),
+    env={"api_key": ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN")},
+    needs_api_key=True,
+    default_base_url="https://api.deepinfra.com",
+    paths=("/v1/inference/{model}",),
+    models=(
+        Model("Qwen/Qwen3-Reranker-8B", instruct=True),
+        Model("Qwen/Qwen3-Reranker-4B", instruct=True),
+        Model("Qwen/Qwen3-Reranker-0.6B", instruct=True),
+    ),
+    model_strings=("deepinfra/<model>",),
+    instruction="the `instruction` field",
+    limit_note="a default: the API documents none",
+    billing="tokens: the answer's input_tokens (read as total_tokens)",
+)
+INFINITY = _http(
+    "infinity",
+    title="Infinity (michaelfeil/infinity)",
+    sources=("https://github.com/michaelfeil/infinity (fastapi_schemas/pymodels.py, errors.py)",),
+    limits=Limits(max_documents=2048, max_document_chars=122_880),
+    errors=ErrorRules(
+        codes=(VendorCode("ModelNotDeployedError", (400,)), VendorCode("OverloadedError", (429,))),
+        fallback_codes=("BadRequestError", "InternalServerError"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
+    paths=("/rerank",),
+    model_strings=("infinity/<model>",),
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+)
+LLAMACPP = _http(
+    "llamacpp",
+    title="llama.cpp server",
+    sources=("https://github.com/ggml-org/llama.cpp/blob/master/tools/server/README.md",),
+    # The server caps nothing but its context and batch size; this bounds one request.
+    limits=Limits(max_documents=256),
+    score_scales=(("logit", "(raw rank-pooling output)"),),
+    paths=("/v1/rerank", "/rerank", "/reranking"),
+    fallback_statuses=frozenset({404, 405, 501}),
+    model_strings=("llamacpp/<model>", "llamacpp"),
+    limit_note="a default, `max_documents_per_request`: the server's context decides",
+    billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+)
+OPENROUTER = _http(
+    "openrouter",
+    title="OpenRouter",
+    sources=(
+        "https://openrouter.ai/docs/api-reference/rerank",
+        "https://openrouter.ai/docs/api-reference/errors",
+    ),
+    limits=Limits(max_documents=1000),
+    env={"api_key": ("OPENROUTER_API_KEY",)},
+    needs_api_key=True,
+    default_base_url="https://openrouter.ai",
+    paths=("/api/v1/rerank",),
+    model_strings=("openrouter/<provider>/<model>",),
+    limit_note="a default: the upstream's limit applies",
+    billing="what the upstream model bills: the answer's usage.search_units or usage.total_tokens",
+)
+AZURE_COHERE = _http(
+    "azure-cohere",
+    provider="azure",
+    title="Azure AI Foundry (Cohere rerank)",
+    sources=(
+        "https://learn.microsoft.com/azure/ai-foundry/how-to/deploy-models-cohere-rerank",
+        "https://docs.cohere.com/docs/reranking-best-practices",
+    ),
+    limits=COHERE.limits,
+    env={"api_key": ("AZURE_AI_API_KEY", "AZURE_INFERENCE_CREDENTIAL")},
+    needs_api_key=True,
+    # A Foundry resource (*.services.ai.azure.com) serves the first, a serverless deployment's
+    # target URL the second; the backend picks by host.
+    paths=("/providers/cohere/v2/rerank", "/v2/rerank"),
+    models=(Model("Cohere-rerank-v4.0-pro"), Model("Cohere-rerank-v4.0-fast"), Model("Cohere-rerank-v3.5")),
+    model_strings=("azure/<deployment>",),
+    billing="search units as Cohere's (one query with up to 100 documents): meta.billed_units.search_units",
+)
+
 #: Every spec by name, in the README table's order.
 VENDORS: dict[str, VendorSpec] = {
     spec.name: spec
@@ -836,6 +1097,17 @@ VENDORS: dict[str, VendorSpec] = {
         VLLM,
         TEI,
         JINA,
+        VOYAGE,
+        MIXEDBREAD,
+        PINECONE,
+        NVIDIA,
+        TOGETHER,
+        FIREWORKS,
+        DEEPINFRA,
+        INFINITY,
+        LLAMACPP,
+        OPENROUTER,
+        AZURE_COHERE,
     )
 }
 

@@ -512,7 +512,7 @@ HTTP_STATUSES = (
 )
 
 #: Formats whose error body has no code: their errors carry none.
-HTTP_CODELESS = {"cohere", "cohere-v1", "jina"}
+HTTP_CODELESS = {"cohere", "cohere-v1", "jina", "voyage", "nvidia", "deepinfra", "openrouter", "azure-cohere"}
 
 #: Each format's own error codes (its error body's type field) where it has them.
 HTTP_VENDOR_ERRORS: dict[str, tuple[ErrorCase, ...]] = {
@@ -535,10 +535,33 @@ HTTP_VENDOR_ERRORS: dict[str, tuple[ErrorCase, ...]] = {
         ErrorCase(503, "Unhealthy", ProviderError, True),
     ),
     "jina": (ErrorCase(422, None, BadRequestError, False, expected_code=None),),
+    "voyage": (
+        ErrorCase(422, None, BadRequestError, False, expected_code=None),
+        ErrorCase(502, None, ProviderError, True, expected_code=None),
+    ),
+    "mixedbread": (
+        ErrorCase(429, "too_many_requests_error", ThrottledError, True),
+        ErrorCase(422, None, BadRequestError, False),
+    ),
+    "pinecone": (
+        ErrorCase(400, "INVALID_ARGUMENT", BadRequestError, False),
+        ErrorCase(429, "RESOURCE_EXHAUSTED", ThrottledError, True),
+    ),
+    "nvidia": (ErrorCase(422, None, BadRequestError, False, expected_code=None),),
+    "together": (ErrorCase(429, "rate_limit_exceeded", ThrottledError, True),),
+    "fireworks": (ErrorCase(400, "invalid_request_error", BadRequestError, False),),
+    "deepinfra": (ErrorCase(422, None, BadRequestError, False, expected_code=None),),
+    "infinity": (ErrorCase(429, "OverloadedError", ThrottledError, True),),
+    "llamacpp": (ErrorCase(501, None, ProviderError, False),),
+    "openrouter": (
+        ErrorCase(402, None, BadRequestError, False, expected_code=None),
+        ErrorCase(502, None, ProviderError, True, expected_code=None),
+    ),
+    "azure-cohere": (),
 }
 
 #: The real per-request limits the contract splits over, where they are small (TEI: 32).
-HTTP_REAL_LIMITS = {"tei": 32}
+HTTP_REAL_LIMITS = {"tei": 32, "pinecone": 100}
 
 
 def _http(api_format: str) -> Callable[[Setup], Backend]:
@@ -555,7 +578,8 @@ def _http(api_format: str) -> Callable[[Setup], Backend]:
 
 def _http_texts(request: Request) -> list[str]:
     body = _json(request)
-    documents = body["texts"] if "texts" in body else body["documents"]
+    key = next(key for key in ("texts", "documents", "input", "passages") if key in body)
+    documents = body[key]
     return [document["text"] if isinstance(document, dict) else document for document in documents]
 
 
@@ -569,12 +593,15 @@ def _http_path(api_format: str) -> str:
     if api_format == "vllm":
         # vLLM is tried at /v1/rerank and, on 404, 405 or 501, at /rerank.
         return r"^/vllm/(?:v1/)?rerank$"
+    if api_format == "llamacpp":
+        return r"^/llamacpp/(?:v1/)?rerank(?:ing)?$"
     return rf"^{re.escape(SETUPS[api_format]['path'])}$"
 
 
 def _http_split(api_format: str) -> Split:
     if api_format in HTTP_REAL_LIMITS:
-        return Split(documents=70, per_request=HTTP_REAL_LIMITS[api_format])
+        limit = HTTP_REAL_LIMITS[api_format]
+        return Split(documents=2 * limit + 6, per_request=limit)
     return Split(documents=25, per_request=10, options={"max_documents_per_request": 10})
 
 

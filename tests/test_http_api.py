@@ -25,6 +25,7 @@ import pytest
 
 from multirerank import Reranker
 from multirerank.backends.http_api import HTTPBackend, HTTPOptions, cohere_from_model_string
+from multirerank.backends.http_formats import API_FORMATS
 from multirerank.errors import (
     AuthenticationError,
     BadRequestError,
@@ -40,7 +41,16 @@ from multirerank.testing import Emulator
 from multirerank.types import DocumentInput, IdentifiedText
 from tests.async_lifetime_support import RefusingExecutor, many_asyncio_runs, slow_callbacks_of_first_call
 from tests.emulator_support import emulator_fixtures, expected_order
-from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
+from tests.http_support import (
+    API_KEY,
+    EMULATOR_ROUTES,
+    FORMATS,
+    QUERY,
+    SETUPS,
+    TEXTS,
+    http_options,
+    wire_scores,
+)
 
 server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
@@ -64,10 +74,11 @@ async def call(rr: Reranker, asynchronous: bool, *args: Any, **kwargs: Any) -> A
 def test_each_format_ranks_like_the_vendor(emulator: Emulator, api_format: str) -> None:
     with reranker(emulator, api_format) as rr:
         response = rr.rerank(QUERY, TEXTS, top_n=3)
-    expected = emulator.ranked(QUERY, TEXTS)[:3]
-    assert [(r.index, r.relevance_score) for r in response] == expected
+    expected = wire_scores(api_format, emulator.ranked(QUERY, TEXTS)[:3])
+    assert [r.index for r in response] == [index for index, _ in expected]
+    assert [r.relevance_score for r in response] == pytest.approx([score for _, score in expected])
     assert response.provider == api_format.split("-")[0]
-    assert response.score_scale == "probability"
+    assert response.score_scale == API_FORMATS[api_format].score_scale
     assert response.metadata["api_format"] == api_format
     assert [request.path for request in emulator.requests] == [SETUPS[api_format]["path"]]
 
@@ -564,7 +575,7 @@ def test_a_redirect_is_a_configuration_error(emulator: Emulator) -> None:
         ({"api_format": "vllm", "base_url": "http://h", "truncate": True}, "truncate does not apply"),
         (
             {"api_format": "jina", "model": "m", "api_key": "k", "max_tokens_per_doc": 9},
-            "only to bifrost, cohere",
+            "only to azure-cohere, bifrost, cohere",
         ),
         (
             {"api_format": "cohere", "model": "m", "api_key": "k", "headers": {"Authorization": "x"}},

@@ -22,7 +22,16 @@ from llama_index_multirerank import MultiRerank as LlamaIndexMultiRerank
 from multirerank.errors import ConfigurationError, ThrottledError
 from multirerank.testing import Emulator
 from tests.emulator_support import emulator_fixtures, expected_order
-from tests.http_support import API_KEY, EMULATOR_ROUTES, FORMATS, QUERY, SETUPS, TEXTS, http_options
+from tests.http_support import (
+    API_KEY,
+    EMULATOR_ROUTES,
+    FORMATS,
+    QUERY,
+    SETUPS,
+    TEXTS,
+    http_options,
+    wire_scores,
+)
 
 server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
@@ -70,7 +79,8 @@ async def test_llama_index_postprocesses_with_every_format(emulator: Emulator, a
         await postprocessor.apostprocess_nodes(originals, query_bundle=QueryBundle(QUERY)),
     ):
         assert [item.node.node_id for item in result] == [f"node-{index}" for index in expected]
-        assert [item.score for item in result] == [score for _, score in emulator.ranked(QUERY, TEXTS)[:2]]
+        wanted = wire_scores(api_format, emulator.ranked(QUERY, TEXTS)[:2])
+        assert [item.score for item in result] == pytest.approx([score for _, score in wanted])
     assert [item.score for item in originals] == [0.1 * position for position in range(len(TEXTS))]
     assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 2
     await postprocessor.reranker.aclose()

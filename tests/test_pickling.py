@@ -8,6 +8,7 @@ which field holds it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import pickle
@@ -25,7 +26,7 @@ import llama_index_multirerank
 from multirerank.testing import Emulator
 from multirerank.testing.watsonx import issue_token
 from tests.aws_support import client_settings, isolated_aws_env  # noqa: F401 - an autouse fixture
-from tests.http_support import http_options
+from tests.http_support import VENDOR_FORMATS, http_options
 from tests.sdk_support import SDK_ENV, WATSONX_ENV
 
 FRAMEWORKS = {"langchain": langchain_multirerank, "llama_index": llama_index_multirerank}
@@ -70,6 +71,13 @@ def aws(**fields: Any) -> dict[str, Any]:
     return {**client_settings(**fields), "aws_secret_access_key": SECRET, "config": AWS_CONFIG}
 
 
+def vendor_settings(api_format: str, plain: Emulator, tls: Emulator) -> dict[str, Any]:
+    """A vendor class's settings: the format's, without the api_format its class fixes."""
+    options = http_options(plain, api_format)
+    del options["api_format"]
+    return {**options, "api_key": SECRET}
+
+
 #: Per class: settings that reach the emulators (``plain``, ``tls``) and carry a secret where one fits.
 SETTINGS: dict[str, Callable[[Emulator, Emulator], dict[str, Any]]] = {
     "LocalRerank": lambda plain, tls: {"top_n": 2},
@@ -92,6 +100,7 @@ SETTINGS: dict[str, Callable[[Emulator, Emulator], dict[str, Any]]] = {
         "max_retries": 0,
     },
     "HTTPRerank": lambda plain, tls: {**http_options(plain, "cohere"), "api_key": SECRET},
+    **{name: functools.partial(vendor_settings, api_format) for name, api_format in VENDOR_FORMATS.items()},
     "VertexAIRerank": lambda plain, tls: {"base_url": plain.url, "max_retries": 0, "title_field": "title"},
 }
 CLASSES = [(framework, name) for framework in FRAMEWORKS for name in SETTINGS]

@@ -658,7 +658,7 @@ def test_http_formats_echoing_the_api_key_and_secret_headers(
 ) -> None:
     key, header = secret(f"{api_format}-api-key"), secret(f"{api_format}-header")
     options = http_options(emulator, api_format, api_key=key, headers={"X-Extra-Key": header})
-    provider = {"cohere-v1": "cohere"}.get(api_format, api_format)
+    provider = {"cohere-v1": "cohere", "azure-cohere": "azure"}.get(api_format, api_format)
     options["api_format"] = api_format
     fault = {"status": 401, "message": "invalid api token", "path": SETUPS[api_format]["path"]}
     case = Case(provider, options, [key, header], [fault])

@@ -29,6 +29,7 @@ from multirerank.testing import Emulator
 from multirerank.testing.watsonx import RERANK_PATH as WATSONX_RERANK_PATH
 from tests.aws_support import REGION, isolated_aws_env  # noqa: F401 - an autouse fixture
 from tests.emulator_support import emulator_fixtures
+from tests.http_support import VENDOR_FORMATS
 from tests.leak_support import assert_no_secret, error_surfaces
 from tests.sdk_support import DOCS, QUERY, SDK_ENV, WATSONX_ENV
 
@@ -118,6 +119,10 @@ BUILT: dict[str, Callable[[], dict[str, Any]]] = {
         "headers": {"X-Extra-Key": secret("header")},
     },
     "MultiRerank": lambda: {"model": "cohere/rerank-v3.5", "backend_options": {"api_key": secret("option")}},
+    **{
+        name: lambda: {"api_key": secret("api-key"), "headers": {"X-Extra-Key": secret("header")}}
+        for name in VENDOR_FORMATS
+    },
     "VertexAIRerank": lambda: {"project_id": "project-1", "credentials": google_credentials()},
 }
 #: The fields that hold those secrets, none of which any dump may carry.
@@ -128,6 +133,7 @@ SECRET_FIELDS = {
     "DashScopeRerank": {"api_key"},
     "HTTPRerank": {"api_key", "headers"},
     "MultiRerank": {"backend_options"},
+    **{name: {"api_key", "headers"} for name in VENDOR_FORMATS},
     "VertexAIRerank": {"credentials"},
 }
 CLASSES = [(framework, name) for framework in FRAMEWORKS for name in BUILT]

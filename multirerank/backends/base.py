@@ -38,6 +38,9 @@ class Backend(ABC):
     model: str = ""
     #: Whether the vendor API takes document ids: texts with an id then arrive as IdentifiedText.
     sends_ids: bool = False
+    #: The task instruction every request carries, the model's way (``None``: none). Part of what
+    #: a score means: the same query and text score differently under another instruction.
+    instruction: str | None = None
     #: Whether a document's score depends on it and the query alone, not on the other documents
     #: of the request: the engine's splitting assumes it, and only then does the score cache
     #: serve the backend (a vendor backend takes it from its VendorSpec).
@@ -120,7 +123,11 @@ class Backend(ABC):
         scores (an instruction, a server's URL, a token cut). Values must be JSON-encodable (or
         have a stable ``str``); never a secret.
         """
-        return {"provider": self.provider, "model": self.model, "score_scale": self.score_scale}
+        identity = {"provider": self.provider, "model": self.model, "score_scale": self.score_scale}
+        if self.instruction is not None:
+            # Every backend's instruction, however its vendor takes it.
+            identity["instruction"] = self.instruction
+        return identity
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release clients and pools. Safe to call more than once."""

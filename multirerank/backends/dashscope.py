@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
 from multirerank.backends.base import Backend
 from multirerank.backends.per_loop import PerLoop
@@ -56,8 +56,9 @@ _TOKEN_PIECE = re.compile(r"[A-Za-z]{1,4}|\S")
 
 class DashScopeOptions(BaseModel):
     """What a DashScope reranker needs: the model (``gte-rerank-v2`` unless told), the key
-    (``DASHSCOPE_API_KEY``), and optionally a base URL, an ``instruct`` for qwen3 rerankers, a
-    workspace, the per-request timeout and how often throttled or failed requests are retried."""
+    (``DASHSCOPE_API_KEY``), and optionally a base URL, an ``instruction`` for qwen3 rerankers
+    (sent as DashScope's ``instruct``; ``instruct=`` is accepted too), a workspace, the
+    per-request timeout and how often throttled or failed requests are retried."""
 
     model_config = ConfigDict(
         extra="forbid", populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
@@ -70,8 +71,12 @@ class DashScopeOptions(BaseModel):
         default=None,
         description="Native API base such as 'https://dashscope-intl.aliyuncs.com/api/v1'; the SDK's default if None.",
     )
-    instruct: str | None = Field(
-        default=None, min_length=1, description="Task instruction (qwen3 rerankers)."
+    instruction: str | None = Field(
+        default=None,
+        min_length=1,
+        # DashScope's own name for it, which this option had before every backend took instruction.
+        validation_alias=AliasChoices("instruction", "instruct"),
+        description="Task instruction (qwen3 rerankers), sent as DashScope's instruct.",
     )
     workspace: str | None = Field(default=None, min_length=1, description="DashScope workspace id.")
     timeout: float = Field(default=60.0, gt=0, strict=True, description="Seconds to wait for one request.")
@@ -90,7 +95,7 @@ class DashScopeOptions(BaseModel):
             self.model,
             api_key=self.api_key,
             base_url=self.base_url,
-            instruct=self.instruct,
+            instruction=self.instruction,
             workspace=self.workspace,
             timeout=self.timeout,
             max_retries=self.max_retries,
@@ -183,20 +188,29 @@ class DashScopeBackend(Backend):
         *,
         api_key: SecretStr,
         base_url: str | None = None,
-        instruct: str | None = None,
+        instruction: str | None = None,
         workspace: str | None = None,
         timeout: float = 60.0,
         max_retries: int = SPEC.retry.max_retries,
+        instruct: str | None = None,
     ) -> None:
-        if instruct is not None and model in NO_INSTRUCT_MODELS:
+        if instruct is not None:
+            if instruction is not None and instruction != instruct:
+                raise ConfigurationError(
+                    "give instruction or instruct (its older name), not both", provider=PROVIDER
+                )
+            instruction = instruct
+        if instruction is not None and model in NO_INSTRUCT_MODELS:
             raise ConfigurationError(
-                f"DashScope model {model} takes no instruct; use a qwen3 reranker such as qwen3-rerank",
+                f"DashScope model {model} takes no instruct (instruction); use a qwen3 reranker such "
+                "as qwen3-rerank",
                 provider=PROVIDER,
             )
         self._sdk = _load_sdk()
         self.model = model
         self.base_url = _checked_base_url(base_url)
-        self.instruct = instruct
+        #: The task instruction, sent as DashScope's ``instruct`` (``None``: none).
+        self.instruction = instruction
         self.workspace = workspace
         self.timeout = timeout
         self.max_retries = max_retries
@@ -206,6 +220,11 @@ class DashScopeBackend(Backend):
         self._api_key = api_key
         self._query_tokens: tuple[str, int] = ("", 0)
         self._sessions: PerLoop[Any] = PerLoop(self._new_session, _close_session, _session_closed)
+
+    @property
+    def instruct(self) -> str | None:
+        """:attr:`instruction` by DashScope's name for it."""
+        return self.instruction
 
     def request_overhead(self, query: str) -> int:
         # The query is counted once per document, so it is in every document's cost instead.
@@ -226,15 +245,12 @@ class DashScopeBackend(Backend):
         """The API key, which DashScope echoes when it refuses it."""
         return (self._api_key,)
 
-    def score_identity(self) -> Mapping[str, Any]:
-        return {**super().score_identity(), "instruct": self.instruct}
-
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"model": self.model}
         if self.base_url is not None:
             facts["base_url"] = self.base_url
-        if self.instruct is not None:
-            facts["instruct"] = self.instruct
+        if self.instruction is not None:
+            facts["instruction"] = self.instruction
         return facts
 
     def _arguments(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> dict[str, Any]:
@@ -247,7 +263,7 @@ class DashScopeBackend(Backend):
         }
         optional = {
             "top_n": top_n,
-            "instruct": self.instruct,
+            "instruct": self.instruction,
             "base_address": self.base_url,
             "workspace": self.workspace,
         }

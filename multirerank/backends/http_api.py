@@ -1,4 +1,6 @@
-"""Cohere-compatible rerank APIs over HTTP: Cohere, Bifrost, vLLM, Hugging Face TEI and Jina.
+"""Rerank APIs over HTTP: Cohere, Bifrost, vLLM, Hugging Face TEI, Jina, Voyage, Mixedbread,
+Pinecone, NVIDIA NIM, Together, Fireworks, DeepInfra, Infinity, llama.cpp, OpenRouter and Azure
+AI Foundry's Cohere deployments.
 
 One backend speaks every format in :mod:`multirerank.backends.http_formats`; the format decides
 paths, bodies and answers, this module owns the clients, headers, path fallback and the mapping
@@ -17,11 +19,12 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from multirerank import vendors
 from multirerank.backends.base import Backend
 from multirerank.backends.http_formats import (
     API_FORMATS,
@@ -72,7 +75,10 @@ class HTTPOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     api_format: ApiFormatName = Field(
-        description="Wire format: cohere (/v2/rerank), cohere-v1, bifrost, vllm, tei or jina."
+        description=(
+            "Wire format: cohere (/v2/rerank), cohere-v1, bifrost, vllm, tei, jina, voyage, mixedbread, "
+            "pinecone, nvidia, together, fireworks, deepinfra, infinity, llamacpp, openrouter or azure-cohere."
+        )
     )
     model: str | None = Field(
         default=None,
@@ -120,7 +126,24 @@ class HTTPOptions(BaseModel):
         description="cohere, bifrost: the vendor truncates documents to this many tokens.",
     )
     truncate: bool | None = Field(
-        default=None, description="tei: let the server cut inputs longer than the model's window."
+        default=None,
+        description=(
+            "tei, voyage, pinecone, nvidia: True lets the server cut inputs longer than the model's "
+            "window, False makes them an error (nvidia sends END unless this is False)."
+        ),
+    )
+    instruction: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Task instruction, passed the model's way (voyage: in the query; fireworks: task; "
+            "deepinfra: instruction; vllm: Qwen3-Reranker's prompt); a ConfigurationError elsewhere."
+        ),
+    )
+    rank_fields: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="pinecone, mixedbread: fields of mapping documents to rank on, in priority order.",
     )
 
     @field_validator("model")
@@ -205,16 +228,19 @@ class HTTPBackend(Backend):
         self.api_format = api_format
         # One class serves several vendors, so the provider is per instance here.
         self.provider = api_format.provider
-        self.model = options.model or ""
+        self.model = options.model or api_format.spec.default_model
+        #: The task instruction sent with every request (``None``: none); part of what a score means.
+        self.instruction = options.instruction
         self.score_scale = api_format.score_scale
         self.sends_ids = api_format.spec.takes_ids
-        self.per_document_scores = api_format.spec.per_document_scores
         self.limits = dataclasses.replace(
-            api_format.spec.limits, max_documents=options.max_documents_per_request or api_format.max_documents
+            api_format.spec.limits,
+            max_documents=options.max_documents_per_request or _model_limit(api_format, self.model),
         )
+        self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries
-        self.base_url = options.base_url or api_format.default_base_url or ""
-        self._paths = (options.path,) if options.path else api_format.paths
+        self.base_url = _base_url(options, api_format)
+        self._paths = (options.path,) if options.path else _paths(api_format, self.base_url, self.model)
         self._fallback_statuses = frozenset() if options.path else api_format.fallback_statuses
         self._path_index = 0
         self._options = options
@@ -277,14 +303,18 @@ class HTTPBackend(Backend):
             "max_tokens_per_doc": options.max_tokens_per_doc,
             "truncate": options.truncate,
             "gateway_fallbacks": options.gateway_fallbacks,
+            "rank_fields": options.rank_fields,
         }
 
     def describe(self) -> dict[str, Any]:
-        return {
+        facts = {
             "api_format": self.api_format.name,
             "base_url": self.base_url,
             "path": self._paths[self._path_index],
         }
+        if self.instruction is not None:
+            facts["instruction"] = self.instruction
+        return facts
 
     def close(self) -> None:
         """Close the sync client and the async clients of loops not running (running ones close
@@ -321,6 +351,8 @@ class HTTPBackend(Backend):
             max_tokens_per_doc=options.max_tokens_per_doc,
             truncate=options.truncate,
             fallbacks=tuple(options.gateway_fallbacks or ()),
+            instruction=self.instruction,
+            rank_fields=tuple(options.rank_fields) if options.rank_fields is not None else None,
         )
 
     def _sync_client(self) -> httpx.Client:
@@ -461,11 +493,14 @@ def _headers(options: HTTPOptions) -> tuple[dict[str, str], tuple[str, ...]]:
     module also masks the credentials of a ``<scheme> <credentials>`` value on its own)."""
     from multirerank import __version__
 
+    api_format = API_FORMATS[options.api_format]
+    key_header, key_prefix = api_format.key_header
     headers = {"Accept": "application/json", "User-Agent": f"multirerank/{__version__}"}
+    headers.update(api_format.fixed_headers)
     secrets: list[str] = []
-    if options.api_key is not None and not _has_header(options, "authorization"):
+    if options.api_key is not None and not _has_header(options, key_header.lower()):
         key = options.api_key.get_secret_value()
-        headers["Authorization"] = f"Bearer {key}"
+        headers[key_header] = f"{key_prefix}{key}"
         secrets.append(key)
     for name, value in options.headers.items():
         # The user's header replaces ours whatever its case, so no header is sent twice.
@@ -528,10 +563,47 @@ def _has_header(options: HTTPOptions, name: str) -> bool:
     return any(header.lower() == name for header in options.headers)
 
 
+def _model_limit(api_format: ApiFormat, model: str) -> int | None:
+    """Documents one request may carry: the model's own limit when the vendor data has one."""
+    known = api_format.spec.model(model)
+    if known is not None and known.max_documents is not None:
+        return known.max_documents
+    return api_format.max_documents
+
+
+def _base_url(options: HTTPOptions, api_format: ApiFormat) -> str:
+    """``base_url``, else the format's base-URL variable (``NVIDIA_BASE_URL``), else its public host."""
+    if options.base_url:
+        return options.base_url
+    variables = api_format.spec.env_names("base_url")
+    from_env = env_value(*variables, strip=True) if variables else None
+    if from_env:
+        try:
+            checked = HTTPOptions._base_url_usable(from_env)
+        except ValueError as error:
+            raise ConfigurationError(f"{' or '.join(variables)}: {error}", provider=api_format.name) from None
+        if checked:
+            return checked
+    return api_format.default_base_url or ""
+
+
+def _paths(api_format: ApiFormat, base_url: str, model: str) -> tuple[str, ...]:
+    """The format's paths for ``base_url`` and ``model`` (its ``choose_paths``), with ``{model}``
+    filled in (DeepInfra's ``/v1/inference/{model}``)."""
+    chosen = api_format.choose_paths(base_url, model) if api_format.choose_paths is not None else None
+    if chosen is not None:
+        return chosen
+    return tuple(path.replace("{model}", quote(model, safe="/")) for path in api_format.paths)
+
+
+def _at_default_host(options: HTTPOptions, api_format: ApiFormat) -> bool:
+    return _base_url(options, api_format) == api_format.default_base_url
+
+
 def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
     """The checks that depend on the format, as ConfigurationErrors naming the field."""
     name = api_format.name
-    if api_format.needs_model and not options.model:
+    if api_format.needs_model and not (options.model or api_format.spec.default_model):
         example = (
             "provider/model, e.g. 'cohere/rerank-v3.5'" if api_format.provider_prefixed_model else "a name"
         )
@@ -546,18 +618,29 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
             "e.g. 'http://localhost:8000')",
             provider=name,
         )
-    has_authorization = _has_header(options, "authorization")
+    has_authorization = _has_header(options, api_format.key_header[0].lower())
     # A key read from the environment yields to an explicit Authorization header; a given one clashes.
     if "api_key" in options.model_fields_set and options.api_key is not None and has_authorization:
         raise ConfigurationError(
             "give either api_key or an Authorization header in headers, not both", provider=name
         )
-    if api_format.needs_api_key and options.api_key is None and not has_authorization:
+    needs_key = api_format.needs_api_key or (
+        api_format.key_only_at_default_host and _at_default_host(options, api_format)
+    )
+    if needs_key and options.api_key is None and not has_authorization:
         variables = " or ".join(api_format.api_key_env)
         raise ConfigurationError(
             f"api_key is required for api_format {name!r}: pass api_key or set {variables}", provider=name
         )
-    for option in ("max_tokens_per_doc", "truncate", "gateway_fallbacks"):
+    model = options.model or api_format.spec.default_model
+    if options.instruction is not None and not api_format.takes_instruction(model):
+        takers = sorted(fmt.name for fmt in API_FORMATS.values() if fmt.spec.instruction)
+        raise ConfigurationError(
+            f"model {model or '(the server default)'!r} of api_format {name!r} takes no instruction; "
+            f"leave instruction unset, or use a model that takes one ({', '.join(takers)} formats)",
+            provider=name,
+        )
+    for option in ("max_tokens_per_doc", "truncate", "gateway_fallbacks", "rank_fields"):
         if getattr(options, option) is not None and option not in api_format.options:
             supported = sorted(fmt.name for fmt in API_FORMATS.values() if option in fmt.options)
             raise ConfigurationError(
@@ -569,9 +652,9 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
 # -- model strings ---------------------------------------------------------------------------
 
 
-def _from_model_string(provider: ApiFormatName, rest: str | None, options: dict[str, Any]) -> Backend:
-    api_format = options.pop("api_format", provider)
+def _from_model_string(provider: str, rest: str | None, options: dict[str, Any]) -> Backend:
     allowed = {name for name, fmt in API_FORMATS.items() if fmt.provider == provider}
+    api_format = options.pop("api_format", provider if provider in API_FORMATS else min(allowed))
     if api_format not in allowed:
         raise ConfigurationError(
             f"api_format {api_format!r} does not fit model strings starting with {provider + '/'!r} "
@@ -606,3 +689,105 @@ def tei_from_model_string(rest: str | None, **options: Any) -> Backend:
 def jina_from_model_string(rest: str | None, **options: Any) -> Backend:
     """``jina/<model>``."""
     return _from_model_string("jina", rest, options)
+
+
+def voyage_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``voyage/<model>`` (``voyage``: rerank-2.5)."""
+    return _from_model_string("voyage", rest, options)
+
+
+def mixedbread_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``mixedbread/<model>``, e.g. ``mixedbread/mixedbread-ai/mxbai-rerank-large-v2``."""
+    return _from_model_string("mixedbread", rest, options)
+
+
+def pinecone_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``pinecone/<model>``, e.g. ``pinecone/bge-reranker-v2-m3``."""
+    return _from_model_string("pinecone", rest, options)
+
+
+def nvidia_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``nvidia/<model>``: the hosted API catalog, or a NIM at ``base_url`` / ``NVIDIA_BASE_URL``.
+
+    The model keeps its organisation: ``nvidia/nvidia/llama-nemotron-rerank-1b-v2``; a bare name
+    (``nvidia/llama-nemotron-rerank-1b-v2``) gets ``nvidia/`` put back in front.
+    """
+    if rest is not None and "/" not in rest.strip("/"):
+        rest = f"nvidia/{rest}"
+    return _from_model_string("nvidia", rest, options)
+
+
+def together_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``together/<model>``, e.g. ``together/Salesforce/Llama-Rank-V1``."""
+    return _from_model_string("together", rest, options)
+
+
+def fireworks_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``fireworks/<model>``, e.g. ``fireworks/fireworks/qwen3-reranker-8b``."""
+    return _from_model_string("fireworks", rest, options)
+
+
+def deepinfra_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``deepinfra/<model>``, e.g. ``deepinfra/Qwen/Qwen3-Reranker-8B``."""
+    return _from_model_string("deepinfra", rest, options)
+
+
+def infinity_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``infinity/<model>`` or ``infinity``; ``base_url`` is required."""
+    return _from_model_string("infinity", rest, options)
+
+
+def llamacpp_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``llamacpp/<model>`` or ``llamacpp`` (the server's loaded model); ``base_url`` is required."""
+    return _from_model_string("llamacpp", rest, options)
+
+
+def openrouter_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``openrouter/<provider>/<model>``, e.g. ``openrouter/cohere/rerank-v3.5``."""
+    return _from_model_string("openrouter", rest, options)
+
+
+def azure_from_model_string(rest: str | None, **options: Any) -> Backend:
+    """``azure/<deployment>``: a Cohere rerank deployment on Azure AI Foundry; ``base_url`` is required."""
+    return _from_model_string("azure", rest, options)
+
+
+# -- vendor classes ----------------------------------------------------------------------------
+
+
+# Each is HTTPOptions with its format fixed and a default model: a vendor's framework class is
+# one of these plus the framework's base (multirerank.settings.VENDOR_CLASSES).
+
+
+class VoyageOptions(HTTPOptions):
+    """Voyage AI rerank: ``api_format="voyage"``, key from ``VOYAGE_API_KEY``."""
+
+    api_format: Literal["voyage"] = Field(default="voyage", description="Fixed by the class.")
+    model: str | None = Field(
+        default=vendors.VOYAGE.default_model, description="rerank-2.5, rerank-2.5-lite, ..."
+    )
+
+
+class MixedbreadOptions(HTTPOptions):
+    """Mixedbread rerank: ``api_format="mixedbread"``, key from ``MXBAI_API_KEY``."""
+
+    api_format: Literal["mixedbread"] = Field(default="mixedbread", description="Fixed by the class.")
+    model: str | None = Field(
+        default=vendors.MIXEDBREAD.default_model, description="A mixedbread-ai/... model."
+    )
+
+
+class PineconeOptions(HTTPOptions):
+    """Pinecone Inference rerank: ``api_format="pinecone"``, key from ``PINECONE_API_KEY``."""
+
+    api_format: Literal["pinecone"] = Field(default="pinecone", description="Fixed by the class.")
+    model: str | None = Field(default=vendors.PINECONE.default_model, description="bge-reranker-v2-m3, ...")
+
+
+class NVIDIAOptions(HTTPOptions):
+    """NVIDIA reranking: the API catalog (``NVIDIA_API_KEY``) or a NIM at ``base_url`` (``NVIDIA_BASE_URL``)."""
+
+    api_format: Literal["nvidia"] = Field(default="nvidia", description="Fixed by the class.")
+    model: str | None = Field(
+        default=vendors.NVIDIA.default_model, description="nvidia/llama-nemotron-rerank-1b-v2, ..."
+    )

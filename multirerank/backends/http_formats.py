@@ -1,4 +1,4 @@
-"""The wire formats of Cohere-compatible rerank APIs, held as data.
+"""The wire formats of Cohere-compatible (and near-compatible) rerank APIs, held as data.
 
 Each :class:`ApiFormat` says where a request goes, how one request's body is built and how the
 answer is read. The HTTP backend looks a format up by name and never branches on the vendor.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
+from urllib.parse import urlsplit
 
 from multirerank import vendors
 from multirerank.errors import MalformedResponseError
@@ -20,10 +21,28 @@ from multirerank.vendor_spec import VendorSpec
 
 logger = module_logger(__name__)
 
-ApiFormatName: TypeAlias = Literal["cohere", "cohere-v1", "bifrost", "vllm", "tei", "jina"]
+ApiFormatName: TypeAlias = Literal[
+    "cohere",
+    "cohere-v1",
+    "bifrost",
+    "vllm",
+    "tei",
+    "jina",
+    "voyage",
+    "mixedbread",
+    "pinecone",
+    "nvidia",
+    "together",
+    "fireworks",
+    "deepinfra",
+    "infinity",
+    "llamacpp",
+    "openrouter",
+    "azure-cohere",
+]
 
 #: Options that only some formats send; naming one for another format is a configuration error.
-FormatOption: TypeAlias = Literal["max_tokens_per_doc", "truncate", "gateway_fallbacks"]
+FormatOption: TypeAlias = Literal["max_tokens_per_doc", "truncate", "gateway_fallbacks", "rank_fields"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,10 @@ class WireRequest:
     max_tokens_per_doc: int | None = None
     truncate: bool | None = None
     fallbacks: tuple[str, ...] = ()
+    #: The task instruction, or ``None``; each format passes it its model's way.
+    instruction: str | None = None
+    #: Fields of mapping documents the vendor ranks on (Pinecone, Mixedbread); ``None``: texts.
+    rank_fields: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,18 @@ class ApiFormat:
     #: Model names must be ``provider/model`` (gateways).
     provider_prefixed_model: bool = False
     options: frozenset[FormatOption] = field(default_factory=frozenset)
+    #: The header the API key goes in, and what precedes the key there.
+    key_header: tuple[str, str] = ("Authorization", "Bearer ")
+    #: Headers every request of the format carries (Pinecone's API version).
+    fixed_headers: Mapping[str, str] = field(default_factory=dict)
+    #: The key is needed only at the vendor's own host (NVIDIA's catalog; a self-hosted NIM takes none).
+    key_only_at_default_host: bool = False
+    #: Paths chosen from ``(base_url, model)`` where they depend on them (NVIDIA's catalog, Azure
+    #: Foundry resources); ``None`` from it, or no function: ``paths``.
+    choose_paths: Callable[[str, str], tuple[str, ...] | None] | None = None
+    #: Whether a model takes an instruction when the vendor data does not say (``spec.instruction``
+    #: set, model not listed with ``instruct=False``).
+    instructable: Callable[[str], bool] = lambda model: True
 
     @property
     def name(self) -> ApiFormatName:
@@ -98,6 +133,15 @@ class ApiFormat:
     def needs_api_key(self) -> bool:
         """Whether the API needs a key (a missing one is caught before the first request)."""
         return self.spec.needs_api_key
+
+    def takes_instruction(self, model: str) -> bool:
+        """Whether ``model`` takes a task instruction through this format (see ``spec.instruction``)."""
+        if not self.spec.instruction:
+            return False
+        known = self.spec.model(model)
+        if known is not None and known.instruct is not None:
+            return known.instruct
+        return self.instructable(model)
 
 
 # -- request bodies --------------------------------------------------------------------------
@@ -197,6 +241,153 @@ def _jina_body(request: WireRequest) -> dict[str, Any]:
     }
 
 
+def _instructed_query(request: WireRequest) -> str:
+    """The query with the instruction written before it (Voyage's rerank-2.5 family reads
+    instructions in the query; its API has no field for one)."""
+    if request.instruction is None:
+        return request.query
+    return f"{request.instruction}\n{request.query}"
+
+
+def _voyage_body(request: WireRequest) -> dict[str, Any]:
+    body = {
+        "query": _instructed_query(request),
+        "documents": _texts(request.documents),
+        "model": request.model,
+        "top_k": request.top_n,
+    }
+    return _with_optional(body, truncation=request.truncate)
+
+
+def _ranked_documents(request: WireRequest, text_key: str = "text") -> list[Any]:
+    """Documents for APIs that rank object fields: mappings as they are when ``rank_fields``
+    is set, otherwise every document as its text (a mapping as its JSON)."""
+    if request.rank_fields is None:
+        return [{text_key: text} for text in _texts(request.documents)]
+    return [
+        dict(document) if isinstance(document, Mapping) else {text_key: document}
+        for document in request.documents
+    ]
+
+
+def _mixedbread_body(request: WireRequest) -> dict[str, Any]:
+    documents: list[Any] = (
+        _texts(request.documents)
+        if request.rank_fields is None
+        else [dict(d) if isinstance(d, Mapping) else d for d in request.documents]
+    )
+    body = {"model": request.model, "query": request.query, "input": documents}
+    rank_fields = list(request.rank_fields) if request.rank_fields is not None else None
+    return _with_optional(body, top_k=request.top_n, rank_fields=rank_fields)
+
+
+def _pinecone_body(request: WireRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": request.model,
+        "query": request.query,
+        "documents": _ranked_documents(request),
+        "rank_fields": list(request.rank_fields or ("text",)),
+        "return_documents": False,
+        "top_n": _all_or(request),
+    }
+    parameters: dict[str, Any] = {}
+    if request.truncate is not None:
+        parameters["truncate"] = "END" if request.truncate else "NONE"
+    if request.max_tokens_per_doc is not None:
+        parameters["max_tokens_per_doc"] = request.max_tokens_per_doc
+    return _with_optional(body, parameters=parameters or None)
+
+
+def _nvidia_body(request: WireRequest) -> dict[str, Any]:
+    # The default truncation is model dependent: say it, so every model scores the same way.
+    return {
+        "model": request.model,
+        "query": {"text": request.query},
+        "passages": [{"text": text} for text in _texts(request.documents)],
+        "truncate": "NONE" if request.truncate is False else "END",
+    }
+
+
+def nvidia_paths(base_url: str, model: str) -> tuple[str, ...] | None:
+    """At the API catalog, the model's own path: ``nvidia/llama-3.2-nv-rerankqa-1b-v2`` ->
+    ``/v1/retrieval/nvidia/llama-3_2-nv-rerankqa-1b-v2/reranking`` (dots become underscores);
+    elsewhere (a self-hosted NIM) the spec's ``/v1/ranking``."""
+    if base_url != vendors.NVIDIA.default_base_url:
+        return None
+    return (f"/v1/retrieval/{model.replace('.', '_')}/reranking",)
+
+
+def azure_paths(base_url: str, model: str) -> tuple[str, ...] | None:
+    """A Foundry resource (``*.services.ai.azure.com``) serves Cohere at the first spec path; a
+    serverless deployment's target URL at the second."""
+    host = urlsplit(base_url).hostname or ""
+    foundry, serverless = vendors.AZURE_COHERE.paths
+    return (foundry,) if host.endswith(".services.ai.azure.com") else (serverless,)
+
+
+def _together_body(request: WireRequest) -> dict[str, Any]:
+    body = {
+        "model": request.model,
+        "query": request.query,
+        "documents": _texts(request.documents),
+        "return_documents": False,
+    }
+    return _with_optional(body, top_n=request.top_n)
+
+
+def _fireworks_body(request: WireRequest) -> dict[str, Any]:
+    return _with_optional(_together_body(request), task=request.instruction)
+
+
+def _deepinfra_body(request: WireRequest) -> dict[str, Any]:
+    # Queries pair with documents by position: the query goes once per document.
+    texts = _texts(request.documents)
+    body = {"queries": [request.query] * len(texts), "documents": texts}
+    return _with_optional(body, instruction=request.instruction)
+
+
+def _infinity_body(request: WireRequest) -> dict[str, Any]:
+    body = {
+        "query": request.query,
+        "documents": _texts(request.documents),
+        "return_documents": False,
+        "raw_scores": False,
+    }
+    return _with_optional(body, model=request.model, top_n=request.top_n)
+
+
+def _llamacpp_body(request: WireRequest) -> dict[str, Any]:
+    body = {"query": request.query, "documents": _texts(request.documents)}
+    return _with_optional(body, model=request.model, top_n=request.top_n)
+
+
+def _openrouter_body(request: WireRequest) -> dict[str, Any]:
+    body = {"model": request.model, "query": request.query, "documents": _texts(request.documents)}
+    return _with_optional(body, top_n=request.top_n)
+
+
+#: Qwen3-Reranker's prompt (its model card; vLLM's qwen3_reranker example sends the same): the
+#: instruction sits in the query part, and the model answers "yes" or "no".
+_QWEN3_PREFIX = (
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and "
+    'the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n'
+)
+_QWEN3_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+
+
+def is_qwen3_reranker(model: str) -> bool:
+    """Whether ``model`` names a Qwen3-Reranker checkpoint (which reads an instruction in its prompt)."""
+    return "qwen3-reranker" in model.lower()
+
+
+def _vllm_instructed_body(request: WireRequest) -> dict[str, Any]:
+    body = _vllm_body(request)
+    if request.instruction is not None:
+        body["query"] = f"{_QWEN3_PREFIX}<Instruct>: {request.instruction}\n<Query>: {request.query}\n"
+        body["documents"] = [f"<Document>: {text}{_QWEN3_SUFFIX}" for text in body["documents"]]
+    return body
+
+
 # -- answers ---------------------------------------------------------------------------------
 
 
@@ -274,6 +465,70 @@ def _bifrost_answer(body: object, request: WireRequest) -> BatchResult:
     return result
 
 
+def _tokens_used(answer: Mapping[str, Any]) -> int | None:
+    usage = answer.get("usage")
+    tokens = _count(usage, "total_tokens")
+    return tokens if tokens is not None else _count(usage, "prompt_tokens")
+
+
+def _listed_answer(list_key: str, score_key: str) -> Callable[[Any, WireRequest], BatchResult]:
+    """``{<list_key>:[{index, <score_key>}], usage:{total_tokens}}``: Voyage, Mixedbread, Fireworks."""
+
+    def parse(body: object, request: WireRequest) -> BatchResult:
+        answer = _object(body, "response")
+        scores = _scores(_member(answer, list_key, "response"), score_key, list_key)
+        return BatchResult(scores, Usage(total_tokens=_tokens_used(answer)))
+
+    return parse
+
+
+def _pinecone_answer(body: object, request: WireRequest) -> BatchResult:
+    answer = _object(body, "response")
+    scores = _scores(_member(answer, "data", "response"), "score", "data")
+    # Pinecone bills rerank units, counted like search units (one query with its documents).
+    return BatchResult(scores, Usage(search_units=_count(answer, "usage", "rerank_units")))
+
+
+def _nvidia_answer(body: object, request: WireRequest) -> BatchResult:
+    answer = _object(body, "response")
+    return BatchResult(_scores(_member(answer, "rankings", "response"), "logit", "rankings"))
+
+
+def _deepinfra_answer(body: object, request: WireRequest) -> BatchResult:
+    """``{scores:[float] in input order, input_tokens}``: positions are the indices."""
+    answer = _object(body, "response")
+    scores = _member(answer, "scores", "response")
+    if not isinstance(scores, list):
+        raise MalformedResponseError(f"scores must be a JSON array, got {_kind(scores)}")
+    if len(scores) != len(request.documents):
+        raise MalformedResponseError(
+            f"scores has {len(scores)} values for {len(request.documents)} documents"
+        )
+    pairs: list[tuple[int, float]] = []
+    for index, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise MalformedResponseError(f"scores[{index}] must be a number, got {_kind(score)}")
+        pairs.append((index, float(score)))
+    return BatchResult(pairs, Usage(total_tokens=_count(answer, "input_tokens")))
+
+
+def _infinity_answer(body: object, request: WireRequest) -> BatchResult:
+    # Older Infinity releases answer ``data`` where newer ones answer ``results``.
+    answer = _object(body, "response")
+    key = "results" if "results" in answer or "data" not in answer else "data"
+    scores = _scores(_member(answer, key, "response"), "relevance_score", key)
+    return BatchResult(scores, Usage(total_tokens=_tokens_used(answer)))
+
+
+def _openrouter_answer(body: object, request: WireRequest) -> BatchResult:
+    answer = _object(body, "response")
+    scores = _scores(_member(answer, "results", "response"), "relevance_score", "results")
+    usage = answer.get("usage")
+    return BatchResult(
+        scores, Usage(total_tokens=_count(usage, "total_tokens"), search_units=_count(usage, "search_units"))
+    )
+
+
 def _tei_answer(body: object, request: WireRequest) -> BatchResult:
     return BatchResult(_scores(body, "score", "response"))
 
@@ -296,7 +551,13 @@ API_FORMATS: dict[str, ApiFormat] = {
             provider_prefixed_model=True,
             options=frozenset({"max_tokens_per_doc", "gateway_fallbacks"}),
         ),
-        ApiFormat(vendors.VLLM, build_body=_vllm_body, parse_body=_token_answer, needs_model=False),
+        ApiFormat(
+            vendors.VLLM,
+            build_body=_vllm_instructed_body,
+            parse_body=_token_answer,
+            needs_model=False,
+            instructable=is_qwen3_reranker,
+        ),
         ApiFormat(
             vendors.TEI,
             build_body=_tei_body,
@@ -306,6 +567,59 @@ API_FORMATS: dict[str, ApiFormat] = {
             options=frozenset({"truncate"}),
         ),
         ApiFormat(vendors.JINA, build_body=_jina_body, parse_body=_token_answer),
+        ApiFormat(
+            vendors.VOYAGE,
+            build_body=_voyage_body,
+            parse_body=_listed_answer("data", "relevance_score"),
+            options=frozenset({"truncate"}),
+        ),
+        ApiFormat(
+            vendors.MIXEDBREAD,
+            build_body=_mixedbread_body,
+            parse_body=_listed_answer("data", "score"),
+            options=frozenset({"rank_fields"}),
+        ),
+        ApiFormat(
+            vendors.PINECONE,
+            build_body=_pinecone_body,
+            parse_body=_pinecone_answer,
+            options=frozenset({"rank_fields", "truncate", "max_tokens_per_doc"}),
+            key_header=("Api-Key", ""),
+            # The version the docs' examples use; newer SDKs send later ones with the same rerank shape.
+            fixed_headers={"X-Pinecone-Api-Version": "2025-10"},
+        ),
+        ApiFormat(
+            vendors.NVIDIA,
+            build_body=_nvidia_body,
+            parse_body=_nvidia_answer,
+            options=frozenset({"truncate"}),
+            key_only_at_default_host=True,
+            choose_paths=nvidia_paths,
+        ),
+        ApiFormat(vendors.TOGETHER, build_body=_together_body, parse_body=_token_answer),
+        ApiFormat(
+            vendors.FIREWORKS,
+            build_body=_fireworks_body,
+            parse_body=_listed_answer("data", "relevance_score"),
+        ),
+        ApiFormat(vendors.DEEPINFRA, build_body=_deepinfra_body, parse_body=_deepinfra_answer),
+        ApiFormat(
+            vendors.INFINITY, build_body=_infinity_body, parse_body=_infinity_answer, needs_model=False
+        ),
+        ApiFormat(vendors.LLAMACPP, build_body=_llamacpp_body, parse_body=_token_answer, needs_model=False),
+        ApiFormat(
+            vendors.OPENROUTER,
+            build_body=_openrouter_body,
+            parse_body=_openrouter_answer,
+            provider_prefixed_model=True,
+        ),
+        ApiFormat(
+            vendors.AZURE_COHERE,
+            build_body=_cohere_v2_body,
+            parse_body=_cohere_answer,
+            options=frozenset({"max_tokens_per_doc"}),
+            choose_paths=azure_paths,
+        ),
     )
 }
 
@@ -318,7 +632,8 @@ def error_details(body: object) -> tuple[str | None, str | None]:
 
     One reader serves every format because gateways pass upstream bodies through:
     ``{"message"}`` (Cohere), ``{"error": {"message", "type", "code"}}`` (vLLM, Bifrost),
-    ``{"error", "error_type"}`` (TEI), ``{"detail"}`` (Jina and other FastAPI servers).
+    ``{"error", "error_type"}`` (TEI), ``{"detail"}`` (Jina, Voyage, NVIDIA and other FastAPI
+    servers; DeepInfra's ``{"detail": {"error"}}``), ``{"type", "message"}`` (Mixedbread).
     """
     if not isinstance(body, Mapping):
         return None, None
@@ -330,6 +645,9 @@ def error_details(body: object) -> tuple[str | None, str | None]:
         code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
     elif isinstance(error, str):
         message, code = error, body.get("error_type")
+    elif isinstance(body.get("type"), str):
+        # Mixedbread: {"type": "too_many_requests_error", "message": ...}
+        code = body["type"]
     if not isinstance(message, str) or not message:
         message = body.get("message")
     if not isinstance(message, str) or not message:
@@ -342,6 +660,9 @@ def error_details(body: object) -> tuple[str | None, str | None]:
 def _detail(detail: object) -> str | None:
     if isinstance(detail, str):
         return detail
+    if isinstance(detail, Mapping) and isinstance(detail.get("error"), str):
+        # DeepInfra: {"detail": {"error": "..."}}
+        return str(detail["error"])
     if isinstance(detail, list):
         # FastAPI validation errors: [{"loc": [...], "msg": "..."}]
         parts = []

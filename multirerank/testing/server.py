@@ -216,6 +216,7 @@ def _route_modules() -> list[str]:
         "multirerank.testing.dashscope",
         "multirerank.testing.vertex",
         "multirerank.testing.http_apis",
+        "multirerank.testing.more_http_apis",
     ]
 
 

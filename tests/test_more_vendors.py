@@ -1,0 +1,396 @@
+"""Voyage, Mixedbread, Pinecone, NVIDIA and the Cohere-style hosts through the HTTP backend.
+
+What each vendor sends and reads that the shared contract (tests/test_backend_contract.py) does not
+check: exact bodies and headers, usage, per-model limits, paths chosen by host, instructions, model
+strings and environment variables. Everything runs against the emulator on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from multirerank import ConfigurationError, MalformedResponseError, Reranker
+from multirerank.backends.http_api import HTTPBackend
+from multirerank.backends.http_formats import API_FORMATS
+from multirerank.testing import Emulator
+from tests.emulator_support import emulator_fixtures
+from tests.http_support import API_KEY, EMULATOR_ROUTES, MORE_FORMATS, QUERY, SETUPS, TEXTS, http_options
+
+server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
+
+#: What the emulator counts as tokens for QUERY and TEXTS (the query once per text, and the texts).
+TOKENS = sum(len(QUERY.split()) + len(text.split()) for text in TEXTS)
+
+KEY_VARIABLES = (
+    "VOYAGE_API_KEY",
+    "MXBAI_API_KEY",
+    "PINECONE_API_KEY",
+    "NVIDIA_API_KEY",
+    "NVIDIA_BASE_URL",
+    "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY",
+    "DEEPINFRA_API_KEY",
+    "DEEPINFRA_TOKEN",
+    "OPENROUTER_API_KEY",
+    "AZURE_AI_API_KEY",
+    "AZURE_INFERENCE_CREDENTIAL",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_key_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in KEY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
+
+def backend(emulator: Emulator, api_format: str, **extra: Any) -> HTTPBackend:
+    return HTTPBackend(**http_options(emulator, api_format, **extra))
+
+
+def sent(emulator: Emulator, api_format: str) -> list[dict[str, Any]]:
+    path = SETUPS[api_format]["path"]
+    return [json.loads(request.body) for request in emulator.requests if request.path == path]
+
+
+def headers(emulator: Emulator) -> dict[str, str]:
+    return {key.lower(): value for key, value in emulator.requests[-1].headers.items()}
+
+
+# -- bodies, headers and usage, vendor by vendor ---------------------------------------------------
+
+#: What each format sends for QUERY, TEXTS and top_n=2 (beyond the model), and the usage it reports.
+BODIES: dict[str, tuple[dict[str, Any], dict[str, int | None]]] = {
+    "voyage": (
+        {"query": QUERY, "documents": TEXTS, "model": "rerank-2.5", "top_k": 2},
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "mixedbread": (
+        {"model": "mixedbread-ai/mxbai-rerank-large-v2", "query": QUERY, "input": TEXTS, "top_k": 2},
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "pinecone": (
+        {
+            "model": "bge-reranker-v2-m3",
+            "query": QUERY,
+            "documents": [{"text": text} for text in TEXTS],
+            "rank_fields": ["text"],
+            "return_documents": False,
+            "top_n": 2,
+        },
+        {"total_tokens": None, "search_units": 1},
+    ),
+    "nvidia": (
+        {
+            "model": "nvidia/llama-nemotron-rerank-1b-v2",
+            "query": {"text": QUERY},
+            "passages": [{"text": text} for text in TEXTS],
+            "truncate": "END",
+        },
+        {"total_tokens": None, "search_units": None},
+    ),
+    "together": (
+        {
+            "model": "Salesforce/Llama-Rank-V1",
+            "query": QUERY,
+            "documents": TEXTS,
+            "return_documents": False,
+            "top_n": 2,
+        },
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "fireworks": (
+        {
+            "model": "fireworks/qwen3-reranker-8b",
+            "query": QUERY,
+            "documents": TEXTS,
+            "return_documents": False,
+            "top_n": 2,
+        },
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "deepinfra": (
+        {"queries": [QUERY] * len(TEXTS), "documents": TEXTS},
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "infinity": (
+        {"query": QUERY, "documents": TEXTS, "return_documents": False, "raw_scores": False, "top_n": 2},
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "llamacpp": (
+        {"query": QUERY, "documents": TEXTS, "top_n": 2},
+        {"total_tokens": TOKENS, "search_units": None},
+    ),
+    "openrouter": (
+        {"model": "cohere/rerank-v3.5", "query": QUERY, "documents": TEXTS, "top_n": 2},
+        {"total_tokens": None, "search_units": 1},
+    ),
+    "azure-cohere": (
+        {"model": "Cohere-rerank-v4.0-pro", "query": QUERY, "documents": TEXTS, "top_n": 2},
+        {"total_tokens": None, "search_units": 1},
+    ),
+}
+
+
+def test_every_new_format_has_its_body_checked() -> None:
+    assert sorted(BODIES) == sorted(MORE_FORMATS)
+
+
+@pytest.mark.parametrize("api_format", MORE_FORMATS)
+async def test_each_vendor_gets_its_own_body_and_reports_its_usage(
+    emulator: Emulator, api_format: str
+) -> None:
+    body, usage = BODIES[api_format]
+    async with Reranker(backend(emulator, api_format)) as rr:
+        response = rr.rerank(QUERY, TEXTS, top_n=2)
+        again = await rr.arerank(QUERY, TEXTS, top_n=2)
+    assert sent(emulator, api_format) == [body, body]
+    assert [result.index for result in response] == [result.index for result in again]
+    assert response.usage is not None
+    assert {"total_tokens": response.usage.total_tokens, "search_units": response.usage.search_units} == usage
+    assert response.usage.requests == 1
+
+
+@pytest.mark.parametrize(
+    "api_format", [name for name in MORE_FORMATS if "api_key" in SETUPS[name]["options"]]
+)
+def test_the_key_goes_in_the_vendors_header(emulator: Emulator, api_format: str) -> None:
+    with Reranker(backend(emulator, api_format)) as rr:
+        rr.rerank(QUERY, TEXTS)
+    seen = headers(emulator)
+    if api_format == "pinecone":
+        assert seen["api-key"] == API_KEY and "authorization" not in seen
+        assert seen["x-pinecone-api-version"] == "2025-10"
+    else:
+        assert seen["authorization"] == f"Bearer {API_KEY}"
+
+
+def test_a_wrong_key_is_refused_by_each_emulated_vendor(emulator: Emulator) -> None:
+    from multirerank import AuthenticationError
+
+    for api_format in ("voyage", "pinecone", "nvidia", "deepinfra"):
+        emulator.state[f"{api_format}.api_key"] = "the-right-one"
+        with Reranker(backend(emulator, api_format)) as rr, pytest.raises(AuthenticationError) as caught:
+            rr.rerank(QUERY, TEXTS)
+        assert API_KEY not in str(caught.value)
+
+
+# -- Pinecone --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "limit"),
+    [
+        ("bge-reranker-v2-m3", 100),
+        ("pinecone-rerank-v0", 100),
+        ("cohere-rerank-3.5", 200),
+        ("cohere-rerank-4-fast", 250),
+    ],
+)
+def test_pinecone_splits_at_each_models_own_limit(emulator: Emulator, model: str, limit: int) -> None:
+    texts = [f"text {number} solar" for number in range(limit + 1)]
+    with Reranker(backend(emulator, "pinecone", model=model)) as rr:
+        response = rr.rerank(QUERY, texts, top_n=3)
+    sizes = [len(body["documents"]) for body in sent(emulator, "pinecone")]
+    assert len(sizes) == 2 and max(sizes) <= limit and sum(sizes) == limit + 1
+    # The emulator bills a rerank unit per 100 documents of a request.
+    assert response.usage is not None
+    assert response.usage.search_units == sum(-(-size // 100) for size in sizes)
+
+
+def test_pinecone_ranks_mapping_documents_on_rank_fields(emulator: Emulator) -> None:
+    documents = [{"title": text, "body": "unrelated words"} for text in TEXTS]
+    with Reranker(backend(emulator, "pinecone", rank_fields=["title"], truncate=False)) as rr:
+        response = rr.rerank(QUERY, documents, top_n=2)
+    (body,) = sent(emulator, "pinecone")
+    assert body["documents"] == documents and body["rank_fields"] == ["title"]
+    assert body["parameters"] == {"truncate": "NONE"}
+    assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, TEXTS)[:2]]
+
+
+def test_rank_fields_are_refused_where_the_vendor_has_none() -> None:
+    with pytest.raises(ConfigurationError, match="rank_fields does not apply"):
+        HTTPBackend(api_format="voyage", api_key="k", rank_fields=["title"])
+
+
+# -- NVIDIA ----------------------------------------------------------------------------------------
+
+
+def test_nvidia_catalog_path_is_the_models_own_and_needs_a_key() -> None:
+    hosted = HTTPBackend(api_format="nvidia", model="nvidia/llama-3.2-nv-rerankqa-1b-v2", api_key="nvapi-x")
+    assert hosted.describe()["path"] == "/v1/retrieval/nvidia/llama-3_2-nv-rerankqa-1b-v2/reranking"
+    assert hosted.base_url == "https://ai.api.nvidia.com"
+    assert hosted.score_scale == "logit"
+    with pytest.raises(ConfigurationError, match="NVIDIA_API_KEY"):
+        HTTPBackend(api_format="nvidia")
+
+
+def test_a_self_hosted_nim_needs_no_key_and_answers_logits(emulator: Emulator) -> None:
+    nim = HTTPBackend(api_format="nvidia", base_url=emulator.url + "/nvidia")
+    assert nim.describe()["path"] == "/v1/ranking"
+    with Reranker(nim) as rr:
+        response = rr.rerank(QUERY, TEXTS, top_n=2)
+    with Reranker(nim, normalize_scores=True) as rr:
+        normalized = rr.rerank(QUERY, TEXTS, top_n=2)
+    assert response.score_scale == "logit" and response.results[0].relevance_score > 1
+    assert "authorization" not in headers(emulator)
+    assert [result.relevance_score for result in normalized] == pytest.approx(
+        [score for _, score in emulator.ranked(QUERY, TEXTS)[:2]], abs=1e-6
+    )
+
+
+def test_nvidia_base_url_comes_from_the_environment(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NVIDIA_BASE_URL", emulator.url + "/nvidia")
+    with Reranker("nvidia/llama-nemotron-rerank-1b-v2") as rr:
+        rr.rerank(QUERY, TEXTS)
+        assert rr.backend.model == "nvidia/llama-nemotron-rerank-1b-v2"
+    assert emulator.requests[-1].path == "/nvidia/v1/ranking"
+    monkeypatch.setenv("NVIDIA_BASE_URL", "ftp://nowhere")
+    with pytest.raises(ConfigurationError, match="NVIDIA_BASE_URL"):
+        Reranker("nvidia/llama-nemotron-rerank-1b-v2")
+
+
+# -- DeepInfra, Infinity, Azure ----------------------------------------------------------------
+
+
+def test_deepinfra_scores_in_input_order_are_ranked(emulator: Emulator) -> None:
+    with Reranker(backend(emulator, "deepinfra")) as rr:
+        response = rr.rerank(QUERY, TEXTS)
+    assert [(r.index, r.relevance_score) for r in response] == emulator.ranked(QUERY, TEXTS)
+
+
+def test_deepinfra_answer_with_the_wrong_count_is_malformed() -> None:
+    parse = API_FORMATS["deepinfra"].parse_body
+    from multirerank.backends.http_formats import WireRequest
+
+    request = WireRequest(model="m", query="q", documents=["a", "b"], top_n=None)
+    with pytest.raises(MalformedResponseError, match="1 values for 2 documents"):
+        parse({"scores": [0.5]}, request)
+    with pytest.raises(MalformedResponseError, match=r"scores\[1\] must be a number"):
+        parse({"scores": [0.5, "x"]}, request)
+
+
+def test_infinity_older_data_answers_are_read() -> None:
+    from multirerank.backends.http_formats import WireRequest
+
+    request = WireRequest(model=None, query="q", documents=["a", "b"], top_n=None)
+    result = API_FORMATS["infinity"].parse_body(
+        {"data": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.1}]}, request
+    )
+    assert result.scores == [(1, 0.9), (0, 0.1)]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "path"),
+    [
+        ("https://my-resource.services.ai.azure.com", "/providers/cohere/v2/rerank"),
+        ("https://Cohere-rerank-v3-5-abc.eastus.models.ai.azure.com", "/v2/rerank"),
+    ],
+)
+def test_azure_path_follows_the_kind_of_host(base_url: str, path: str) -> None:
+    azure = Reranker("azure/Cohere-rerank-v4.0-pro", base_url=base_url, api_key="k").backend
+    assert azure.describe()["path"] == path
+    assert azure.provider == "azure"
+
+
+def test_azure_needs_a_base_url() -> None:
+    with pytest.raises(ConfigurationError, match="base_url is required"):
+        Reranker("azure/Cohere-rerank-v4.0-pro", api_key="k")
+
+
+# -- model strings and environment -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_string", "api_format", "model"),
+    [
+        ("voyage", "voyage", "rerank-2.5"),
+        ("voyage/rerank-2.5-lite", "voyage", "rerank-2.5-lite"),
+        ("mixedbread/mixedbread-ai/mxbai-rerank-base-v2", "mixedbread", "mixedbread-ai/mxbai-rerank-base-v2"),
+        ("pinecone/cohere-rerank-3.5", "pinecone", "cohere-rerank-3.5"),
+        ("nvidia/nvidia/llama-nemotron-rerank-1b-v2", "nvidia", "nvidia/llama-nemotron-rerank-1b-v2"),
+        ("nvidia/llama-nemotron-rerank-1b-v2", "nvidia", "nvidia/llama-nemotron-rerank-1b-v2"),
+        ("together/Salesforce/Llama-Rank-V1", "together", "Salesforce/Llama-Rank-V1"),
+        ("fireworks/fireworks/qwen3-reranker-8b", "fireworks", "fireworks/qwen3-reranker-8b"),
+        ("deepinfra/Qwen/Qwen3-Reranker-8B", "deepinfra", "Qwen/Qwen3-Reranker-8B"),
+        ("openrouter/cohere/rerank-v3.5", "openrouter", "cohere/rerank-v3.5"),
+    ],
+)
+def test_model_strings_name_each_vendor(model_string: str, api_format: str, model: str) -> None:
+    built = Reranker(model_string, api_key="k").backend
+    assert isinstance(built, HTTPBackend)
+    assert (built.api_format.name, built.model) == (api_format, model)
+
+
+@pytest.mark.parametrize(("model_string", "name"), [("infinity", "infinity"), ("llamacpp", "llamacpp")])
+def test_self_hosted_servers_need_a_base_url(model_string: str, name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"base_url is required for api_format {name!r}"):
+        Reranker(model_string)
+    assert Reranker(model_string, base_url="http://localhost:7997").backend.model == ""
+
+
+@pytest.mark.parametrize(
+    ("api_format", "variable"),
+    [
+        ("voyage", "VOYAGE_API_KEY"),
+        ("mixedbread", "MXBAI_API_KEY"),
+        ("pinecone", "PINECONE_API_KEY"),
+        ("together", "TOGETHER_API_KEY"),
+        ("fireworks", "FIREWORKS_API_KEY"),
+        ("deepinfra", "DEEPINFRA_API_KEY"),
+        ("openrouter", "OPENROUTER_API_KEY"),
+    ],
+)
+def test_keys_come_from_each_vendors_variable(
+    monkeypatch: pytest.MonkeyPatch, api_format: str, variable: str
+) -> None:
+    model = {"openrouter": "cohere/rerank-v3.5"}.get(api_format, "m")
+    with pytest.raises(ConfigurationError, match=variable):
+        HTTPBackend(api_format=api_format, model=model)
+    monkeypatch.setenv(variable, "from-env")
+    assert "from-env" in [str(secret) for secret in HTTPBackend(api_format=api_format, model=model).secrets()]
+
+
+def test_framework_classes_carry_the_vendor_defaults() -> None:
+    from langchain_multirerank import MixedbreadRerank, NVIDIARerank, PineconeRerank, VoyageRerank
+
+    voyage = VoyageRerank(api_key="voyage-secret", top_n=2)
+    assert (voyage.api_format, voyage.model) == ("voyage", "rerank-2.5")
+    assert MixedbreadRerank(api_key="k").model == "mixedbread-ai/mxbai-rerank-large-v2"
+    assert PineconeRerank(api_key="k", model="cohere-rerank-3.5").reranker.backend.limits.max_documents == 200
+    nim = NVIDIARerank(base_url="http://localhost:8000")
+    assert nim.reranker.backend.score_scale == "logit"
+    assert "voyage-secret" not in repr(voyage)
+    with pytest.raises(ValueError):
+        VoyageRerank(api_key="k", api_format="cohere")
+
+
+@pytest.mark.parametrize(
+    ("api_format", "truncate", "key", "value"),
+    [
+        ("voyage", False, "truncation", False),
+        ("voyage", True, "truncation", True),
+        ("nvidia", False, "truncate", "NONE"),
+        ("nvidia", True, "truncate", "END"),
+    ],
+)
+def test_truncate_is_sent_in_each_vendors_words(
+    emulator: Emulator, api_format: str, truncate: bool, key: str, value: object
+) -> None:
+    with Reranker(backend(emulator, api_format, truncate=truncate)) as rr:
+        rr.rerank(QUERY, TEXTS)
+    (body,) = sent(emulator, api_format)
+    assert body[key] == value
+
+
+def test_mixedbread_ranks_mapping_documents_on_rank_fields(emulator: Emulator) -> None:
+    documents = [{"title": text, "id": n} for n, text in enumerate(TEXTS)]
+    with Reranker(backend(emulator, "mixedbread", rank_fields=["title"])) as rr:
+        response = rr.rerank(QUERY, documents, top_n=2)
+    (body,) = sent(emulator, "mixedbread")
+    assert body["input"] == documents and body["rank_fields"] == ["title"]
+    assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, TEXTS)[:2]]
