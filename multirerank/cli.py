@@ -72,7 +72,10 @@ def add_rerank_parser(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--cache",
         metavar="PATH",
-        help="SQLite file of scores kept between runs: documents scored before are not sent again",
+        help=(
+            "SQLite file of scores kept between runs (or a sqlite:/// or redis:// URL): documents "
+            "scored before are not sent again"
+        ),
     )
     parser.add_argument("--query", "-q", help='the query; defaults to the file\'s "query" field')
     parser.add_argument("--top-n", type=int, help="return only the best N documents")
@@ -109,7 +112,7 @@ def run_rerank(args: argparse.Namespace) -> int:
             args.model,
             fallbacks=args.fallback,
             deadline=args.deadline,
-            cache=None if args.cache is None else f"sqlite:///{args.cache}",
+            cache=_cache_setting(args.cache),
             **parse_options(args.option),
         ) as reranker,
         progress_bar(reranker, query, data.texts, args.progress) as progress,
@@ -382,3 +385,10 @@ def _quiet_model_loading() -> None:
     # they bury the answer. setdefault leaves a user's own choice alone.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _cache_setting(value: str | None) -> str | None:
+    """``--cache``: a file path becomes a SQLite store's URL; a URL is the ``cache=`` setting."""
+    if value is None:
+        return None
+    return value if "://" in value else f"sqlite:///{value}"

@@ -16,7 +16,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator
 from typing_extensions import Self
 
 from multirerank.backends.base import Backend
@@ -76,8 +76,12 @@ class RerankSettings(BaseModel):
         default=None,
         description="Client-side rate limit, e.g. '100/minute' or {'requests': ..., 'documents': ...}.",
     )
+    # A Redis URL may carry a password: kept out of reprs and dumps like route options.
     rate_limit_storage: str | None = Field(
-        default=None, description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'."
+        default=None,
+        repr=False,
+        exclude=True,
+        description="Share rate limits across processes, e.g. 'redis://localhost:6379/0'.",
     )
     instruction: str | None = Field(
         default=None,
@@ -87,14 +91,16 @@ class RerankSettings(BaseModel):
             "and Qwen3-Reranker in the query); a model that takes none raises ConfigurationError."
         ),
     )
-    trace_content: bool = Field(
+    trace_content: StrictBool = Field(
         default=True,
         description="Put the query and document texts on OpenTelemetry spans; False leaves them out.",
     )
-    # A Redis URL may carry a password: kept out of reprs like route options.
-    cache: bool | str | ScoreCache | None = Field(
+    # A Redis URL may carry a password, and a store is no JSON value: kept out of reprs and dumps
+    # like route options.
+    cache: StrictBool | str | ScoreCache | None = Field(
         default=None,
         repr=False,
+        exclude=True,
         description=(
             "Score cache for repeated calls: True (in memory), 'sqlite:///path', 'redis://host:6379/0' "
             "or a multirerank.cache store."

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from multirerank import Reranker, Usage
+from multirerank.backends.base import Backend
 from multirerank.cli import main
 from multirerank.errors import ConfigurationError, MalformedResponseError, ProviderError
 from multirerank.prices import Price, check_prices, cost_of, price_for, table
 from multirerank.testing import Emulator
+from multirerank.types import BatchResult, Limits
 from multirerank.vendors import VENDORS
 from tests.cost_support import CASES, QUERY, WATSONX_ENV, CostCase, texts
 
@@ -355,3 +357,24 @@ def test_split_requests_bill_no_more_blocks_than_one_request_would(
         assert sum(math.ceil(size / block) for size in sizes) == math.ceil(total / block)
     if not block:
         assert max(sizes) - min(sizes) <= 1
+
+
+def test_a_count_only_some_answers_reported_is_unknown_and_so_is_its_cost() -> None:
+    class SomeReport(Backend):
+        provider, model, limits = "cohere", "rerank-v3.5", Limits(max_documents=2)
+
+        def __init__(self) -> None:
+            self.answered = 0
+
+        def rerank_batch(self, query: str, documents: Any, top_n: int | None) -> BatchResult:
+            self.answered += 1
+            units = 1 if self.answered == 1 else None
+            return BatchResult([(i, 0.5) for i in range(len(documents))], Usage(search_units=units))
+
+    usage = Reranker(SomeReport(), max_concurrency=1).rerank("q", list("abcd")).usage
+    assert usage is not None and (usage.requests, usage.search_units, usage.cost_usd) == (2, None, None)
+
+
+def test_trace_content_takes_booleans_only() -> None:
+    with pytest.raises(ConfigurationError, match="trace_content"):
+        Reranker("local", trace_content="false")  # type: ignore[arg-type]

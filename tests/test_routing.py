@@ -270,10 +270,12 @@ def test_a_split_call_failing_midway_is_served_whole_by_the_next_route(mode: Mod
         "ProviderError",
         500,
     )
-    # The usage counts what A answered (and billed) before failing, and B's request.
+    # The usage counts what A answered (and billed) before its failure ended its part (A's
+    # requests run at once: whether one answered first is a matter of timing), and B's request.
     usage = response.usage
-    assert usage is not None and 2 <= usage.requests <= len(a.requests)
-    assert usage.search_units is not None and usage.search_units >= 1  # A's, reported by Cohere
+    assert usage is not None and 1 <= usage.requests <= len(a.requests)
+    if usage.requests > 1:
+        assert usage.search_units is not None and usage.search_units >= 1  # A's, reported by Cohere
     assert usage.total_tokens is not None  # B's, reported by Jina
     assert usage.cost_usd is None  # Jina's price is unknown, so the sum is too
 

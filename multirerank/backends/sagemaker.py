@@ -169,6 +169,13 @@ def text_classification_format(positive_label: str | None = None) -> PayloadForm
     )
 
 
+def _parse_identity(parse: Callable[..., Any]) -> str:
+    """What distinguishes one answer reader from another: its function and bound arguments."""
+    if isinstance(parse, functools.partial):
+        return f"{getattr(parse.func, '__qualname__', parse.func)!s}{parse.args!r}{sorted(parse.keywords.items())!r}"
+    return str(getattr(parse, "__qualname__", type(parse).__qualname__))
+
+
 def _ranking_request(query: str, texts: list[str]) -> dict[str, Any]:
     return {"inputs": {"query": query, "texts": texts}}
 
@@ -430,6 +437,8 @@ class SageMakerBackend(AWSBackend):
         return {
             **super().score_identity(),
             "payload_format": self.payload_format.name,
+            # The label read as "relevant" (text classification): another label, other scores.
+            "parse": _parse_identity(self.payload_format.parse),
             "extra_fields": self._extra_fields,
             "headers": self.headers,
         }

@@ -49,7 +49,7 @@ class SQLiteScoreCache(ScoreCache):
                 self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(_SCHEMA)
         except sqlite3.Error as error:
-            raise ConfigurationError(f"cannot open the SQLite score cache {self.path!r}: {error}") from None
+            raise ConfigurationError(f"cannot open the SQLite score cache file: {error}") from None
         self._lock = threading.Lock()
         self._pruned = 0.0
         self._thread: ThreadPoolExecutor | None = None

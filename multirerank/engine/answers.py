@@ -103,16 +103,30 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
     the requests they answer.
     """
     usage = Usage()
+    # A vendor count some answers reported and others did not: its sum would be a part passed
+    # off as the whole, so it is unknown (None), and so is a cost charged on it.
+    unreported: set[str] = set()
     for chunk, batch in zip(plan.chunks, batches, strict=False):
         if isinstance(batch, BatchResult) and isinstance(batch.usage, Usage):
             reported = batch.usage
+            unreported.update(name for name in _VENDOR_COUNTS if getattr(reported, name) is None)
             usage = usage + dataclasses.replace(
                 reported,
                 requests=max(1, reported.requests),
                 documents=reported.documents or len(chunk.documents),
                 cost_usd=None,
             )
+    if unreported:
+        usage = dataclasses.replace(
+            usage,
+            total_tokens=None if "total_tokens" in unreported else usage.total_tokens,
+            search_units=None if "search_units" in unreported else usage.search_units,
+        )
     return dataclasses.replace(usage, cost_usd=cost_of(usage, price))
+
+
+#: The billing counts a vendor's answers report, or not.
+_VENDOR_COUNTS = ("total_tokens", "search_units")
 
 
 def merge(
