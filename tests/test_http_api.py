@@ -715,11 +715,11 @@ def test_one_sync_client_is_reused_and_closed(emulator: Emulator) -> None:
     backend = HTTPBackend(**http_options(emulator, "vllm"))
     rr = Reranker(backend)
     rr.rerank(QUERY, TEXTS)
-    client = backend._client
+    client = backend._client.current
     rr.rerank(QUERY, TEXTS)
-    assert client is not None and backend._client is client
+    assert client is not None and backend._client.current is client
     rr.close()
-    assert client.is_closed and backend._client is None
+    assert client.is_closed and backend._client.current is None
     rr.rerank(QUERY, TEXTS)  # a closed backend opens a fresh client on demand
     rr.close()
 

@@ -33,7 +33,7 @@ from multirerank.backends.http_formats import (
     WireRequest,
     error_details,
 )
-from multirerank.backends.per_loop import PerLoop
+from multirerank.backends.per_loop import LazyClient, PerLoop
 from multirerank.errors import ConfigurationError, MalformedResponseError
 from multirerank.http_headers import parse_retry_after
 from multirerank.options import env_value, options_from, with_model_from_string
@@ -249,12 +249,8 @@ class HTTPBackend(Backend):
         # Importing httpx and loading the CA store take a tenth of a second or more: done here,
         # they never block an event loop on a backend's first async request.
         self._client_settings = _client_settings(options, self.base_url, self._headers)
+        self._client, self._async_clients = httpx_clients(self, self._client_settings)
         self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
-        # An AsyncClient's connections belong to the loop that opened them: one client per loop.
-        self._async_clients: PerLoop[httpx.AsyncClient] = PerLoop(
-            self._new_async_client, _close_async_client, _async_client_closed
-        )
         self._gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -264,7 +260,7 @@ class HTTPBackend(Backend):
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         request = self._wire_request(query, documents, top_n)
         body = self.api_format.build_body(request)
-        client = self._sync_client()
+        client = self._client.get()
         for sent, (position, path, last) in enumerate(self._path_order(), start=1):
             with self._transport_errors(path):
                 response = client.post(path, json=body)
@@ -319,19 +315,13 @@ class HTTPBackend(Backend):
     def close(self) -> None:
         """Close the sync client and the async clients of loops not running (running ones close
         theirs when they shut down)."""
-        self._close_sync_client()
+        self._client.close()
         self._async_clients.close()
 
     async def aclose(self) -> None:
         """Close the sync client, this loop's async client, and others as :meth:`close` does."""
-        self._close_sync_client()
+        self._client.close()
         await self._async_clients.aclose()
-
-    def _close_sync_client(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
 
     def __repr__(self) -> str:
         return (
@@ -355,16 +345,6 @@ class HTTPBackend(Backend):
             rank_fields=tuple(options.rank_fields) if options.rank_fields is not None else None,
         )
 
-    def _sync_client(self) -> httpx.Client:
-        import httpx
-
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(**self._client_settings)
-                # Adapters are seldom closed: release the sockets when the backend goes away.
-                weakref.finalize(self, self._client.close)
-            return self._client
-
     def _gate(self, client: httpx.AsyncClient) -> asyncio.Semaphore:
         """What admits ``client``'s requests, :data:`MAX_CONNECTIONS` at a time.
 
@@ -378,11 +358,6 @@ class HTTPBackend(Backend):
             if gate is None:
                 gate = self._gates[client] = asyncio.Semaphore(MAX_CONNECTIONS)
             return gate
-
-    def _new_async_client(self) -> httpx.AsyncClient:
-        import httpx
-
-        return httpx.AsyncClient(**self._client_settings)
 
     def _path_order(self) -> Iterator[tuple[int, str, bool]]:
         """``(position, path, is_last)``: the path that worked last time first, then the others."""
@@ -549,6 +524,26 @@ def _preload_async_stack() -> None:
 
     with contextlib.suppress(ImportError):
         importlib.import_module("anyio._backends._asyncio")
+
+
+def httpx_clients(
+    owner: object, settings: dict[str, Any]
+) -> tuple[LazyClient[httpx.Client], PerLoop[httpx.AsyncClient]]:
+    """An httpx-based backend's clients, all built with ``settings``: the sync one, made on first
+    use and closed when ``owner`` goes away if not before (adapters are seldom closed), and one
+    async client per event loop (an AsyncClient's connections belong to the loop that opened
+    them)."""
+    import httpx
+
+    def new_sync_client() -> httpx.Client:
+        client = httpx.Client(**settings)
+        weakref.finalize(owner, client.close)
+        return client
+
+    return (
+        LazyClient(new_sync_client, httpx.Client.close),
+        PerLoop(lambda: httpx.AsyncClient(**settings), _close_async_client, _async_client_closed),
+    )
 
 
 async def _close_async_client(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,5 @@
-"""Async clients kept one per event loop, and closed when their loop shuts down.
+"""Async clients kept one per event loop, and closed when their loop shuts down; and the one
+client of sync callers beside them (:class:`LazyClient`).
 
 An httpx ``AsyncClient`` or an aiohttp session holds connections of the loop that opened them, so
 a backend awaited from several loops (every ``asyncio.run`` makes a new one) needs one per loop.
@@ -111,3 +112,32 @@ class PerLoop(Generic[T]):
     def _forget_closed_loops(self) -> None:
         for loop in [loop for loop in self._entries if loop.is_closed()]:
             del self._entries[loop]
+
+
+class LazyClient(Generic[T]):
+    """The client of sync callers: made by ``make`` on first use (by one thread, however many
+    ask at once), closed by ``close`` on :meth:`close`, which may be called again and leaves the
+    next :meth:`get` to make a new one."""
+
+    def __init__(self, make: Callable[[], T], close: Callable[[T], object]) -> None:
+        self._make = make
+        self._close = close
+        self._client: T | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> T | None:
+        """The client made and not closed, if any (asking makes none)."""
+        return self._client
+
+    def get(self) -> T:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            self._close(client)

@@ -17,7 +17,6 @@ import dataclasses
 import math
 import re
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from multirerank.backends.base import Backend
-from multirerank.backends.per_loop import PerLoop
+from multirerank.backends.http_api import _preload_async_stack, httpx_clients
 from multirerank.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -291,12 +290,7 @@ class VertexBackend(Backend):
         self._credentials = credentials
         self._auth_lock = threading.Lock()
         self._auth_request: Any = None
-        self._client_settings = _client_settings(options, self.base_url)
-        self._lock = threading.Lock()
-        self._client: httpx.Client | None = None
-        self._async_clients: PerLoop[httpx.AsyncClient] = PerLoop(
-            self._new_async_client, _close_async_client, _async_client_closed
-        )
+        self._client, self._async_clients = httpx_clients(self, _client_settings(options, self.base_url))
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -304,7 +298,7 @@ class VertexBackend(Backend):
         body = build_body(self.model, query, documents, top_n, self.title_field)
         with self._failures():
             headers = self._authorized()
-            response = self._sync_client().post(self.path, json=body, headers=headers)
+            response = self._client.get().post(self.path, json=body, headers=headers)
         return self._answer(response, len(documents))
 
     async def arerank_batch(
@@ -336,17 +330,11 @@ class VertexBackend(Backend):
         }
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()
         self._async_clients.close()
 
     async def aclose(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()
         await self._async_clients.aclose()
 
     def __repr__(self) -> str:
@@ -375,22 +363,6 @@ class VertexBackend(Backend):
         headers: dict[str, str] = {}
         self._credentials.apply(headers)
         return headers
-
-    # -- clients ------------------------------------------------------------------------------
-
-    def _sync_client(self) -> httpx.Client:
-        import httpx
-
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(**self._client_settings)
-                weakref.finalize(self, self._client.close)
-            return self._client
-
-    def _new_async_client(self) -> httpx.AsyncClient:
-        import httpx
-
-        return httpx.AsyncClient(**self._client_settings)
 
     # -- answers and failures -------------------------------------------------------------------
 
@@ -492,8 +464,6 @@ def _client_settings(options: VertexOptions, base_url: str) -> dict[str, Any]:
     except ImportError:
         raise ConfigurationError(f"Vertex AI needs httpx: {INSTALL_HINT}", provider=PROVIDER) from None
     from multirerank import __version__
-    from multirerank.backends.http_api import _preload_async_stack
-
     _preload_async_stack()
     return {
         "base_url": base_url,
@@ -502,14 +472,6 @@ def _client_settings(options: VertexOptions, base_url: str) -> dict[str, Any]:
         "follow_redirects": False,
         "verify": httpx.create_ssl_context(),
     }
-
-
-async def _close_async_client(client: httpx.AsyncClient) -> None:
-    await client.aclose()
-
-
-def _async_client_closed(client: httpx.AsyncClient) -> bool:
-    return client.is_closed
 
 
 def from_model_string(rest: str | None, **options: Any) -> VertexBackend:

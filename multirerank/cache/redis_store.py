@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from multirerank.backends.per_loop import PerLoop
+from multirerank.backends.per_loop import LazyClient, PerLoop
 from multirerank.cache.base import DEFAULT_TTL, REDIS_SCHEMES, ScoreCache, check_ttl
 from multirerank.errors import ConfigurationError
 
@@ -51,21 +50,17 @@ class RedisScoreCache(ScoreCache):
         self.ttl = check_ttl(ttl)
         self.prefix = prefix
         self.timeout = timeout
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client: LazyClient[Any] = LazyClient(self._new_sync_client, _close_sync)
         self._async_clients: PerLoop[Any] = PerLoop(self._new_async_client, _close_async, _never_closed)
 
     def _options(self) -> dict[str, Any]:
         # No retries: an outage should cost one short timeout, not a series of them.
         return {"socket_timeout": self.timeout, "socket_connect_timeout": self.timeout, "retry": None}
 
-    def _sync_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import redis
+    def _new_sync_client(self) -> Any:
+        import redis
 
-                self._client = redis.Redis.from_url(self.url, **self._options())
-            return self._client
+        return redis.Redis.from_url(self.url, **self._options())
 
     def _new_async_client(self) -> Any:
         import redis.asyncio
@@ -75,13 +70,13 @@ class RedisScoreCache(ScoreCache):
     def get_many(self, keys: Sequence[str]) -> dict[str, float]:
         if not keys:
             return {}
-        values = self._sync_client().mget([self.prefix + key for key in keys])
+        values = self._client.get().mget([self.prefix + key for key in keys])
         return _found(keys, values)
 
     def set_many(self, scores: Mapping[str, float]) -> None:
         if not scores:
             return
-        pipeline = self._sync_client().pipeline(transaction=False)
+        pipeline = self._client.get().pipeline(transaction=False)
         for key, score in scores.items():
             pipeline.set(self.prefix + key, repr(score), ex=_seconds(self.ttl))
         pipeline.execute()
@@ -103,17 +98,11 @@ class RedisScoreCache(ScoreCache):
         await pipeline.execute()
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()
         self._async_clients.close()
 
     async def aclose(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()
         await self._async_clients.aclose()
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -145,6 +134,10 @@ def _shown(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port is not None else ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
+def _close_sync(client: Any) -> None:
+    client.close()
 
 
 async def _close_async(client: Any) -> None:
