@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -102,27 +101,33 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
     and the backend that made them says how many. Failed attempts are not counted: vendors bill
     the requests they answer.
     """
-    usage = Usage()
-    # A vendor count some answers reported and others did not: its sum would be a part passed
-    # off as the whole, so it is unknown (None), and so is a cost charged on it.
-    unreported: set[str] = set()
+    # One pass, no intermediate Usage objects: this runs on every call. A vendor count that some
+    # answers reported and others did not would be a part passed off as the whole: it is None
+    # (unknown), and so is a cost charged on it.
+    requests = documents = hits = misses = 0
+    counts: dict[str, int | None] = dict.fromkeys(_VENDOR_COUNTS, 0)
+    answered = False
     for chunk, batch in zip(plan.chunks, batches, strict=False):
         if isinstance(batch, BatchResult) and isinstance(batch.usage, Usage):
             reported = batch.usage
-            unreported.update(name for name in _VENDOR_COUNTS if getattr(reported, name) is None)
-            usage = usage + dataclasses.replace(
-                reported,
-                requests=max(1, reported.requests),
-                documents=reported.documents or len(chunk.documents),
-                cost_usd=None,
-            )
-    if unreported:
-        usage = dataclasses.replace(
-            usage,
-            total_tokens=None if "total_tokens" in unreported else usage.total_tokens,
-            search_units=None if "search_units" in unreported else usage.search_units,
-        )
-    return dataclasses.replace(usage, cost_usd=cost_of(usage, price))
+            answered = True
+            requests += max(1, reported.requests)
+            documents += reported.documents or len(chunk.documents)
+            hits += reported.cache_hits
+            misses += reported.cache_misses
+            for name, total in counts.items():
+                value = getattr(reported, name)
+                counts[name] = None if value is None or total is None else total + value
+    if not answered:
+        counts = dict.fromkeys(_VENDOR_COUNTS)
+    fields: dict[str, Any] = {
+        "requests": requests,
+        "documents": documents,
+        "cache_hits": hits,
+        "cache_misses": misses,
+        **counts,
+    }
+    return Usage(**fields, cost_usd=cost_of(Usage(**fields), price))
 
 
 #: The billing counts a vendor's answers report, or not.

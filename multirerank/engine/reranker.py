@@ -153,6 +153,8 @@ class Reranker:
         elif name == "prices":
             value = check_prices(value)
         super().__setattr__(name, value)
+        if name in ("prices", "backend"):
+            self.__dict__.pop("price", None)
 
     @property
     def provider(self) -> str:
@@ -525,9 +527,11 @@ class Reranker:
             return_documents=return_documents,
             started=started,
         )
-    @property
+
+    @functools.cached_property
     def price(self) -> Price | None:
-        """The price ``usage.cost_usd`` is computed at: :attr:`prices`, then the list prices."""
+        """The price ``usage.cost_usd`` is computed at: :attr:`prices`, then the list prices
+        (looked up once, and again after ``prices`` or ``backend`` is assigned)."""
         backend = self.backend
         region = region_of(backend.provider, backend.describe())
         return price_for(backend.provider, backend.model, self.prices, region=region)
