@@ -133,8 +133,15 @@ def _scored_copies(documents: Sequence[Document], response: RerankResponse) -> l
     return copies
 
 
+#: Value types a deep copy returns as they are (and whose subclasses are not counted as them).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _copied(metadata: dict[Any, Any]) -> dict[Any, Any]:
     """A deep copy of ``metadata``; values that cannot be copied (a lock, a client) are shared."""
+    # The usual metadata holds only immutable values, whose deep copy is the dict's own copy.
+    if set(map(type, metadata.values())) <= _IMMUTABLE:
+        return dict(metadata)
     try:
         return copy.deepcopy(metadata)
     except Exception:

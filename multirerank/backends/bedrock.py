@@ -96,6 +96,17 @@ def model_arn_for(model: str, region: str | None) -> str:
     return f"arn:{partition}:bedrock:{region}::foundation-model/{model}"
 
 
+def _sources(documents: Sequence[DocumentInput]) -> list[dict[str, Any]]:
+    """The request's ``sources``: a list of texts, the usual call, in one comprehension (a call
+    of :func:`_source` per document was a tenth of the project's own time per request)."""
+    if set(map(type, documents)) <= {str}:
+        return [
+            {"type": "INLINE", "inlineDocumentSource": {"type": "TEXT", "textDocument": {"text": document}}}
+            for document in documents
+        ]
+    return [_source(document) for document in documents]
+
+
 def _source(document: DocumentInput) -> dict[str, Any]:
     if isinstance(document, str):
         inline: dict[str, Any] = {"type": "TEXT", "textDocument": {"text": str(document)}}
@@ -217,7 +228,7 @@ class BedrockBackend(AWSBackend):
         wanted = len(documents) if top_n is None else min(top_n, len(documents))
         return {
             "queries": [{"type": "TEXT", "textQuery": {"text": str(query)}}],
-            "sources": [_source(document) for document in documents],
+            "sources": _sources(documents),
             "rerankingConfiguration": {
                 "type": "BEDROCK_RERANKING_MODEL",
                 "bedrockRerankingConfiguration": {
