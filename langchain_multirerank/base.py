@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from multirerank.tracing import EVENT_NAME, call_summary
 from multirerank.types import DocumentInput, RerankResponse
 
 SCORE_KEY = "relevance_score"
+_PAGE_CONTENT, _ID = operator.attrgetter("page_content"), operator.attrgetter("id")
 PREVIOUS_SCORE_KEY = "previous_relevance_score"
 
 
@@ -100,7 +102,7 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         title_field = self.reranker.backend.title_field
         # The usual call, a list of Documents, in two passes that make no per-document objects.
         if not fields and title_field is None and set(map(type, documents)) <= {Document}:
-            return [document.page_content for document in documents], [document.id for document in documents]
+            return list(map(_PAGE_CONTENT, documents)), list(map(_ID, documents))
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
         for index, document in enumerate(documents):

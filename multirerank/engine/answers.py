@@ -105,7 +105,8 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
     # answers reported and others did not would be a part passed off as the whole: it is None
     # (unknown), and so is a cost charged on it.
     requests = documents = hits = misses = 0
-    counts: dict[str, int | None] = dict.fromkeys(_VENDOR_COUNTS, 0)
+    tokens: int | None = 0
+    units: int | None = 0
     answered = False
     for chunk, batch in zip(plan.chunks, batches, strict=False):
         if isinstance(batch, BatchResult) and isinstance(batch.usage, Usage):
@@ -115,23 +116,21 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
             documents += reported.documents or len(chunk.documents)
             hits += reported.cache_hits
             misses += reported.cache_misses
-            for name, total in counts.items():
-                value = getattr(reported, name)
-                counts[name] = None if value is None or total is None else total + value
+            tokens = None if tokens is None or reported.total_tokens is None else tokens + reported.total_tokens
+            units = None if units is None or reported.search_units is None else units + reported.search_units
     if not answered:
-        counts = dict.fromkeys(_VENDOR_COUNTS)
-    fields: dict[str, Any] = {
+        tokens = units = None
+    counts: dict[str, Any] = {
+        "total_tokens": tokens,
+        "search_units": units,
         "requests": requests,
         "documents": documents,
         "cache_hits": hits,
         "cache_misses": misses,
-        **counts,
     }
-    return Usage(**fields, cost_usd=cost_of(Usage(**fields), price))
+    return Usage(**counts, cost_usd=cost_of(Usage(**counts), price))
 
 
-#: The billing counts a vendor's answers report, or not.
-_VENDOR_COUNTS = ("total_tokens", "search_units")
 
 
 def merge(
