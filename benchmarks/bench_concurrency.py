@@ -110,14 +110,19 @@ DISCARDED = PoolFullCounter()
 
 
 def boto3_client(url: str, pool: int | None = None) -> Any:
-    """A bedrock-agent-runtime client at the emulator: dummy keys, otherwise boto3's defaults."""
+    """A bedrock-agent-runtime client at the emulator: dummy keys, otherwise boto3's defaults.
+
+    With ``pool`` (the floors): that many pooled connections, and no parameter validation, as
+    multirerank's own clients, so that a floor is the least a boto3 client costs, not a
+    client doing more work than ours (validation is about half of botocore's CPU per request).
+    """
     return boto3.client(
         "bedrock-agent-runtime",
         region_name=REGION,
         endpoint_url=url,
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=SECRET,
-        config=Config(max_pool_connections=pool) if pool is not None else None,
+        config=Config(max_pool_connections=pool, parameter_validation=False) if pool is not None else None,
     )
 
 
@@ -333,7 +338,6 @@ class SyncSide:
     many: list[float] = field(default_factory=list)
     emulator_cpu: list[float] = field(default_factory=list)  # the emulator's CPU in the many-run
     client_cpu: list[float] = field(default_factory=list)  # this process's CPU in the many-run
-    request_cpu: float = 0.0  # the calling thread's CPU for one call made alone (floor side only)
     discarded: int = 0
 
     @property
@@ -347,16 +351,6 @@ def in_threads(pool: ThreadPoolExecutor, call: Callable[[], object], count: int)
     for future in futures:
         future.result(timeout=CALL_TIMEOUT)
     return time.perf_counter() - started
-
-
-def thread_cpu(call: Callable[[], object], runs: int = 20) -> float:
-    """The calling thread's CPU seconds for one ``call``, median of ``runs`` made one at a time."""
-    times = []
-    for _ in range(runs):
-        started = time.thread_time()
-        call()
-        times.append(time.thread_time() - started)
-    return median(times)
 
 
 def measure_sync(emulator: EmulatorProcess, repeats: int) -> list[SyncSide]:
@@ -389,7 +383,6 @@ def measure_sync(emulator: EmulatorProcess, repeats: int) -> list[SyncSide]:
         for side in sides:  # warm-up: every caller thread, the engines' pools, the connections
             in_threads(pool, side.call, side.baseline_threads)
             in_threads(pool, side.call, side.threads)
-        sides[-1].request_cpu = thread_cpu(sides[-1].call)
         for number in range(repeats):
             for side in sides if number % 2 == 0 else sides[::-1]:
                 before = DISCARDED.count
@@ -460,17 +453,6 @@ def report(async_results: list[AsyncSide], sync_results: list[SyncSide]) -> list
             )
         else:
             figures.append(Figure(label, f"{side.ratio:.2f}x"))
-            # Python code runs under one GIL, one thread at a time: however the requests are
-            # scheduled, wall(many) is at least the latency plus the SDK's own CPU for them all
-            # (measured one request at a time, so without any cost of contention).
-            bound = (LATENCY + side.threads * side.request_cpu) / median(sync_results[0].single)
-            figures.append(
-                Figure(
-                    f"bound: (latency + {side.threads} x bare boto3's CPU per request "
-                    f"{milliseconds(side.request_cpu)}) / wall(1 call)",
-                    f"{bound:.2f}x",
-                )
-            )
     return figures
 
 
