@@ -378,3 +378,8 @@ def test_a_count_only_some_answers_reported_is_unknown_and_so_is_its_cost() -> N
 def test_trace_content_takes_booleans_only() -> None:
     with pytest.raises(ConfigurationError, match="trace_content"):
         Reranker("local", trace_content="false")  # type: ignore[arg-type]
+
+
+def test_a_price_unit_that_is_no_string_is_named() -> None:
+    with pytest.raises(ConfigurationError, match=r"prices\['cohere/rerank-v3.5'\].per"):
+        check_prices({"cohere/rerank-v3.5": {"usd": 2, "per": ["1k_searches"]}})
