@@ -181,7 +181,8 @@ def _price(key: str, given: object) -> Price | None:
             f"prices[{key!r}].usd must be a finite number of US dollars, at least 0, or None"
         )
     # A list or dict here is no unit, and would make the lookup itself raise TypeError.
-    if not isinstance(fields["per"], str) or fields["per"] not in PRICE_UNITS:
+    unit = fields["per"]
+    if not isinstance(unit, str) or unit not in PRICE_UNITS:
         raise ConfigurationError(
             f"prices[{key!r}].per must be one of {', '.join(PRICE_UNITS)}, got {fields['per']!r}"
         )
