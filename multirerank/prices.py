@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -128,6 +129,12 @@ def usage_line(usage: Usage | None) -> str:
     return ", ".join(parts)
 
 
+#: A prices key: a provider as model strings write it, a model (or ``*``) with no space at
+#: either end, an optional ``@region``. A key that could never match a call is refused rather
+#: than leaving the list price in force unnoticed.
+_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]*/(?!\s)[^@]*(?<!\s)(@[A-Za-z0-9_-]+)?")
+
+
 def check_prices(value: object) -> dict[str, Price | None]:
     """The caller's ``prices=`` as ``{"provider/model": Price or None}``.
 
@@ -144,9 +151,15 @@ def check_prices(value: object) -> dict[str, Price | None]:
         )
     checked: dict[str, Price | None] = {}
     for key, given in value.items():
-        if not isinstance(key, str) or "/" not in key or not all(part.strip() for part in key.split("/", 1)):
-            raise ConfigurationError(f"prices key {key!r} must be 'provider/model' (or 'provider/*')")
-        checked[key] = _price(key, given)
+        if not isinstance(key, str) or _KEY.fullmatch(key) is None:
+            raise ConfigurationError(
+                f"prices key {key!r} must be 'provider/model' (or 'provider/*'), the provider in lower "
+                "case as model strings write it, with no space around either, and an optional '@region'"
+            )
+        # Keyed as lookups key it: a Bedrock ARN, as users pass it for the model, is its model id.
+        provider, _, rest = key.partition("/")
+        model, at, region = rest.partition("@")
+        checked[price_key(provider, model) + at + region] = _price(key, given)
     return checked
 
 
@@ -182,6 +195,8 @@ def _price(key: str, given: object) -> Price | None:
         )
     # A list or dict here is no unit, and would make the lookup itself raise TypeError.
     unit = fields["per"]
+    if unit == "free" and usd not in (None, 0):
+        raise ConfigurationError(f"prices[{key!r}] says 'free' with usd={usd!r}: give usd 0 or another unit")
     if not isinstance(unit, str) or unit not in PRICE_UNITS:
         raise ConfigurationError(
             f"prices[{key!r}].per must be one of {', '.join(PRICE_UNITS)}, got {fields['per']!r}"

@@ -21,6 +21,7 @@ from limits.storage import storage_from_string
 
 from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import ConfigurationError
+from multirerank.redaction import redacted_url
 
 MEMORY = "memory://"
 #: URI schemes of the Redis storages ``limits`` runs with the :pypi:`redis` client.
@@ -42,18 +43,9 @@ def check_uri(uri: str | None) -> str:
     if uri != MEMORY and scheme not in REDIS_SCHEMES:
         raise ConfigurationError(
             f"rate_limit_storage must be {MEMORY!r} or a Redis URI ({', '.join(s + '://' for s in REDIS_SCHEMES)}); "
-            f"got {redacted(uri) if isinstance(uri, str) else uri!r}"
+            f"got {redacted_url(uri) if isinstance(uri, str) else uri!r}"
         )
     return uri
-
-
-def redacted(uri: str) -> str:
-    """``uri`` with any user name and password masked, for messages."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"***@{host}").geturl()
 
 
 def sync_limiter(uri: str) -> SyncLimiter:
@@ -104,11 +96,11 @@ def translated(uri: str) -> Iterator[None]:
         yield
     except limits.errors.ConfigurationError as error:
         raise ConfigurationError(
-            f"rate_limit_storage {redacted(uri)} cannot be used: {error} "
+            f"rate_limit_storage {redacted_url(uri)} cannot be used: {error} "
             "(pip install 'multirerank[redis]' for Redis)"
         ) from error
     except limits.errors.StorageError as error:
         cause = error.storage_error
         raise ConfigurationError(
-            f"rate_limit_storage {redacted(uri)} failed: {type(cause).__name__}: {cause}"
+            f"rate_limit_storage {redacted_url(uri)} failed: {type(cause).__name__}: {cause}"
         ) from error

@@ -33,7 +33,7 @@ import traceback
 import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from pydantic import SecretStr
 
@@ -381,3 +381,26 @@ def install(name: str = LOGGER_NAME) -> RedactingFilter:
 
 
 install()
+
+
+def redacted_url(url: str) -> str:
+    """``url`` (a Redis URL of a score cache or of shared rate limits) for messages and reprs:
+    the user part of its address (``redis://user:pw@host``) or in its query (``?password=pw``, the
+    only way to give one to a ``unix://`` socket) shows as ``***``. Never raises, even for a URL
+    whose port is not a number."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    _, at, host = netloc.rpartition("@")
+    if at:  # the whole user part: a name can be half a credential
+        netloc = f"***@{host}"
+    query = (
+        "&".join(
+            f"{name}=***" if name.lower() == "password" and sep else f"{name}{sep}{value}"
+            for name, sep, value in (field.partition("=") for field in parts.query.split("&"))
+        )
+        if parts.query
+        else ""
+    )
+    # Put back by replacement, not urlunsplit, which drops the "//" of "unix:///path".
+    shown = url if netloc == parts.netloc else url.replace(parts.netloc, netloc, 1)
+    return shown if query == parts.query else shown.replace("?" + parts.query, "?" + query, 1)

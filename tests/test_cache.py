@@ -20,6 +20,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 
 from multirerank import Reranker, Router
 from multirerank.cache import InMemoryScoreCache, RedisScoreCache, ScoreCache, SQLiteScoreCache
+from multirerank.cache.base import DEFAULT_TTL
 from multirerank.cli import main
 from multirerank.engine.cached import key_prefix
 from multirerank.errors import ConfigurationError, ProviderError
@@ -392,3 +393,21 @@ def test_a_title_sent_beside_the_text_is_part_of_the_key() -> None:
 
     assert _scored_text(TitledText("body", "Title A")) != _scored_text(TitledText("body", "Title B"))
     assert _scored_text(TitledText("body", "")) != _scored_text("body")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6399/0?password=TOPSECRET", "redis://127.0.0.1:6399/0?password=***"),
+        ("redis://user:TOPSECRET@127.0.0.1:6399/0", "redis://***@127.0.0.1:6399/0"),
+        ("unix:///tmp/redis.sock?db=0&password=TOPSECRET", "unix:///tmp/redis.sock?db=0&password=***"),
+    ],
+)
+def test_a_redis_password_never_shows_in_the_store_repr(url: str, shown: str) -> None:
+    assert repr(RedisScoreCache(url)) == f"RedisScoreCache({shown!r}, ttl={DEFAULT_TTL})"
+
+
+def test_a_redis_url_whose_port_is_no_number_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigurationError, match="port") as caught:
+        RedisScoreCache("redis://:TOPSECRET@localhost:notaport/0")
+    assert "TOPSECRET" not in str(caught.value)

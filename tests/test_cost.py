@@ -383,3 +383,23 @@ def test_trace_content_takes_booleans_only() -> None:
 def test_a_price_unit_that_is_no_string_is_named() -> None:
     with pytest.raises(ConfigurationError, match=r"prices\['cohere/rerank-v3.5'\].per"):
         check_prices({"cohere/rerank-v3.5": {"usd": 2, "per": ["1k_searches"]}})
+
+
+@pytest.mark.parametrize(
+    "key", ["Cohere/rerank-v3.5", "cohere/rerank-v3.5 ", "cohere/ rerank-v3.5", "cohere/rerank-v3.5@", "*/*"]
+)
+def test_a_prices_key_that_could_never_match_is_refused(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="prices key"):
+        check_prices({key: {"usd": 2.0, "per": "1k_searches"}})
+
+
+def test_free_with_a_price_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="free"):
+        check_prices({"cohere/rerank-v3.5": {"usd": 5, "per": "free"}})
+
+
+def test_a_bedrock_arn_as_prices_key_prices_that_model() -> None:
+    arn = "arn:aws:bedrock:us-west-2::foundation-model/cohere.rerank-v3-5:0"
+    prices = check_prices({f"bedrock/{arn}": {"usd": 100.0, "per": "1k_queries"}})
+    price = price_for("bedrock", arn, prices)
+    assert price is not None and price.usd == 100.0

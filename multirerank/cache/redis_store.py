@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from multirerank.backends.per_loop import LazyClient, PerLoop
 from multirerank.cache.base import DEFAULT_TTL, REDIS_SCHEMES, ScoreCache, check_ttl
 from multirerank.errors import ConfigurationError
+from multirerank.redaction import redacted_url
 
 #: Prefixed to every key, so scores share a database with other data without clashing.
 DEFAULT_PREFIX = "multirerank:score:"
@@ -40,6 +41,12 @@ class RedisScoreCache(ScoreCache):
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in REDIS_SCHEMES:
             raise ConfigurationError("RedisScoreCache url must start with redis://, rediss:// or unix://")
+        try:
+            urlsplit(url).port  # noqa: B018 - read for its check: a port that is no number raises
+        except ValueError:
+            raise ConfigurationError(
+                f"RedisScoreCache url has a port that is not a number: {redacted_url(url)}"
+            ) from None
         try:
             import redis  # noqa: F401 - checked here, used by the clients made on first use
         except ImportError:
@@ -109,7 +116,7 @@ class RedisScoreCache(ScoreCache):
         return (_rebuild, (self.url, self.ttl, self.prefix, self.timeout))
 
     def __repr__(self) -> str:
-        return f"RedisScoreCache({_shown(self.url)!r}, ttl={self.ttl})"
+        return f"RedisScoreCache({redacted_url(self.url)!r}, ttl={self.ttl})"
 
 
 def _rebuild(url: str, ttl: float | None, prefix: str, timeout: float) -> RedisScoreCache:
@@ -123,17 +130,6 @@ def _found(keys: Sequence[str], values: Sequence[Any]) -> dict[str, float]:
 def _seconds(ttl: float | None) -> int | None:
     # EX takes whole seconds; a fraction rounds up, so an entry never lives shorter than asked.
     return None if ttl is None else max(1, -int(-ttl // 1))
-
-
-def _shown(url: str) -> str:
-    """``url`` with its password masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port is not None else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def _close_sync(client: Any) -> None:
