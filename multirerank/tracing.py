@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
+import os
 import threading
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -65,6 +66,12 @@ DOCUMENTS = "multirerank.documents"
 REQUEST_SIZE = "multirerank.request.size"
 REQUEST_SIZE_UNIT = "multirerank.request.size_unit"
 USAGE_PREFIX = "multirerank.usage."
+INPUT_COUNT = "multirerank.input_documents.count"
+OUTPUT_COUNT = "multirerank.output_documents.count"
+
+#: Attributes of a call span other than its documents' (span kind, model, query, usage...), kept
+#: free within the span's attribute limit.
+RESERVED_ATTRIBUTES = 32
 HTTP_STATUS = "http.response.status_code"
 
 
@@ -99,12 +106,16 @@ class CallTrace:
     """The span of one call and its request counters; reached by request code through a context
     variable, so that the engine passes nothing new between its functions."""
 
-    def __init__(self, api: Any, tracer: Any, span: Any, trace_content: bool) -> None:
+    def __init__(
+        self, api: Any, tracer: Any, span: Any, trace_content: bool, output_attributes: int = 0
+    ) -> None:
         self._api = api
         self._tracer = tracer
         self.span = span
         self.recording: bool = span.is_recording()
         self.trace_content = trace_content
+        #: How many output-document attributes the span has room for (see _document_budget).
+        self.output_attributes = output_attributes
         # The call span's context, given to each request span explicitly as its parent.
         self._parent = api.set_span_in_context(span)
         self._attempts: dict[Hashable, Iterator[int]] = {}
@@ -167,12 +178,18 @@ class CallTrace:
         route = response.metadata.get("route")
         if isinstance(route, str):
             attributes[ROUTE] = route
+        attributes[OUTPUT_COUNT] = len(response.results)
+        room = self.output_attributes
         for position, result in enumerate(response.results):
+            with_content = self.trace_content and result.document is not None
+            room -= 3 if with_content else 2
+            if room < 0:
+                break  # the best first: the ones past the span's limit are left out
             prefix = f"{OUTPUT_DOCUMENTS}.{position}."
             attributes[prefix + DOCUMENT_ID] = _document_id(ids, result.index)
             attributes[prefix + DOCUMENT_SCORE] = result.relevance_score
-            if self.trace_content and result.document is not None:
-                attributes[prefix + DOCUMENT_CONTENT] = document_text(result.document)
+            if with_content:
+                attributes[prefix + DOCUMENT_CONTENT] = document_text(result.document)  # type: ignore[arg-type]
         if response.usage is not None:
             for name, value in dataclasses.asdict(response.usage).items():
                 if value is not None:
@@ -204,8 +221,9 @@ def traced_call(provider: str, model: str, call: Call, trace_content: bool) -> I
         yield None
         return
     with api.use_span(span, end_on_exit=True):
-        trace = CallTrace(api, tracer, span, trace_content)
-        span.set_attributes(_call_attributes(provider, model, call, trace_content))
+        inputs, outputs = _document_budget(call, trace_content)
+        trace = CallTrace(api, tracer, span, trace_content, outputs)
+        span.set_attributes(_call_attributes(provider, model, call, trace_content, inputs))
         token = _current.set(trace)
         try:
             yield trace
@@ -282,8 +300,38 @@ def _document_id(ids: Sequence[Any] | None, index: int) -> str:
     return str(index)
 
 
-def _call_attributes(provider: str, model: str, call: Call, trace_content: bool) -> dict[str, Any]:
-    """The call span's attributes known before it runs (input documents as the caller gave them)."""
+def _document_budget(call: Call, trace_content: bool) -> tuple[int, int]:
+    """How many attributes a call span spends on input and on output documents.
+
+    A span keeps at most ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` attributes (128 unless set) and the
+    SDK drops the oldest past it, logging each: a call of a few dozen documents would lose its
+    span kind and query. So the documents get what :data:`RESERVED_ATTRIBUTES` leaves: the
+    output documents (the answer, best first) first, then the inputs, in order.
+    """
+    limit = _attribute_limit()
+    documents = call.documents
+    count = len(documents) if isinstance(documents, Sequence) and not isinstance(documents, str) else 0
+    top_n = call.top_n if isinstance(call.top_n, int) and not isinstance(call.top_n, bool) else None
+    wanted = count if top_n is None else max(0, min(top_n, count))
+    room = max(0, limit - RESERVED_ATTRIBUTES)
+    outputs = min(room, wanted * (3 if trace_content else 2))
+    return room - outputs, outputs
+
+
+def _attribute_limit() -> int:
+    """The span attribute count limit the OpenTelemetry SDK applies (its environment variables)."""
+    for name in ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"):
+        value = os.environ.get(name, "")
+        if value.strip().isdigit():
+            return int(value)
+    return 128
+
+
+def _call_attributes(
+    provider: str, model: str, call: Call, trace_content: bool, room: int
+) -> dict[str, Any]:
+    """The call span's attributes known before it runs: input documents as the caller gave them,
+    as many as ``room`` attributes hold."""
     attributes: dict[str, Any] = {SPAN_KIND: RERANKER_KIND, PROVIDER: provider, MODEL_NAME: model}
     if isinstance(call.top_n, int) and not isinstance(call.top_n, bool):
         attributes[TOP_K] = call.top_n
@@ -292,7 +340,11 @@ def _call_attributes(provider: str, model: str, call: Call, trace_content: bool)
     documents = call.documents
     ids = _ids(call)
     if isinstance(documents, Sequence) and not isinstance(documents, str):
+        attributes[INPUT_COUNT] = len(documents)
         for index, document in enumerate(documents):
+            room -= 2 if trace_content else 1
+            if room < 0:
+                break
             prefix = f"{INPUT_DOCUMENTS}.{index}."
             attributes[prefix + DOCUMENT_ID] = _document_id(ids, index)
             content = _content(document) if trace_content else None

@@ -192,3 +192,20 @@ def test_without_opentelemetry_a_call_imports_none_of_it() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("top_n", "trace_content"), [(None, True), (3, False), (150, True)])
+def test_a_long_call_keeps_its_key_attributes_within_the_span_limit(
+    spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture, top_n: int | None, trace_content: bool
+) -> None:
+    # The SDK keeps 128 attributes and drops the oldest past them, logging each drop.
+    documents = [f"alpha {number}" for number in range(200)]
+    Reranker(MemoryBackend(), trace_content=trace_content).rerank("alpha", documents, top_n=top_n)
+    call, _ = split(spans)
+    kept = attrs(call)
+    assert call.dropped_attributes == 0 and len(kept) <= 128
+    assert kept["openinference.span.kind"] == "RERANKER" and kept["reranker.model_name"] == "memory-1"
+    assert kept["multirerank.input_documents.count"] == 200
+    assert "reranker.output_documents.0.document.score" in kept
+    assert ("reranker.query" in kept) is trace_content
+    assert "Attributes dict is full" not in caplog.text
