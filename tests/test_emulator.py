@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from multirerank.testing import Emulator
+from multirerank.testing import Emulator, lexical_scorer
 from multirerank.testing import server as emulator_server
 
 TEI_PATH = "/tei/rerank"
@@ -250,3 +250,10 @@ def test_rate_limited_faults_count_only_the_requests_they_apply_to() -> None:
 def test_fault_fields_are_checked(fields: dict[str, Any], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         emulator_server.Fault(**fields)
+
+
+def test_the_default_scorer_scores_each_text_on_its_own() -> None:
+    # As the emulated vendors' cross-encoders do: the cache and the splitting rely on it.
+    texts = ["solar panels on the roof", "solar", "wind turbines", "solar", "the grid and solar storage"]
+    together = lexical_scorer("solar storage", texts)
+    assert together == [lexical_scorer("solar storage", [text])[0] for text in texts]

@@ -49,19 +49,19 @@ def _terms(text: str) -> frozenset[str]:
 
 
 def lexical_scorer(query: str, texts: list[str]) -> list[float]:
-    """Deterministic relevance in 0..1: the share of query terms a text contains, IDF-weighted.
+    """Deterministic relevance in 0..1: the share of query terms a text contains, longer terms
+    weighing more (a stand-in for their rarity).
 
-    Enough to give vendor-like, reproducible rankings with no model.
+    Enough to give vendor-like, reproducible rankings with no model. Each text's score depends on
+    the query and that text alone, as the vendors' cross-encoders' do (every vendor emulated here
+    declares ``per_document_scores``): how a list is split, what else is in a request, and a
+    score cache make no difference to it.
     """
     query_terms = set(_TOKEN.findall(query.lower()))
     doc_terms = [_terms(text) for text in texts]
     if not query_terms:
         return [0.0 for _ in texts]
-    count = len(texts)
-    weights = {
-        term: math.log(1.0 + (count + 1) / (1 + sum(term in terms for terms in doc_terms)))
-        for term in query_terms
-    }
+    weights = {term: math.log(1.0 + len(term)) for term in query_terms}
     total = sum(weights.values())
     scores = []
     for terms in doc_terms:
