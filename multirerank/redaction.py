@@ -291,7 +291,11 @@ def scrub_failure(error: Exception, holder: SecretHolder) -> Exception:
 
 # -- the registry and the log filter -------------------------------------------------------------
 
-_holders: dict[int, weakref.ref[Any]] = {}
+# Weak values: a holder is forgotten when it dies. The dictionary's own callback takes no lock
+# and defers removals while it is iterated, so a holder collected in the middle of a read (the
+# garbage collector runs wherever Python allocates, this lock held or not) cannot deadlock it, as
+# a callback taking this lock did.
+_holders: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 _holders_lock = threading.Lock()
 
 
@@ -300,26 +304,16 @@ def register(holder: SecretHolder) -> None:
 
     Every backend is registered when it is made.
     """
-    key = id(holder)
-
-    def forget(_: object) -> None:
-        with _holders_lock:
-            if _holders.get(key) is reference:
-                del _holders[key]
-
-    reference = weakref.ref(holder, forget)
     with _holders_lock:
-        _holders[key] = reference
+        _holders[id(holder)] = holder
 
 
 def registered() -> Redactor:
     """The redactor of every live registered holder's secrets."""
     with _holders_lock:
-        holders = [reference() for reference in _holders.values()]
+        holders = list(_holders.values())
     values: list[SecretValue] = []
     for holder in holders:
-        if holder is None:
-            continue
         try:
             values.extend(holder.secrets())
         except Exception:  # logging must not fail because one holder cannot answer
