@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from multirerank.backends.aws_json import encode_json_bodies_directly
 from multirerank.backends.base import Backend
 from multirerank.errors import (
     ConfigurationError,
@@ -135,7 +136,7 @@ class AWSClientOptions(BaseModel):
                 or env_value(*AWS_ENV["region_name"])
                 or session.get_config_variable("region")
             )
-            return session.create_client(
+            client = session.create_client(
                 service_name,
                 region_name=region,
                 endpoint_url=self.endpoint_url,
@@ -153,6 +154,8 @@ class AWSClientOptions(BaseModel):
             ) from None
         except (BotoCoreError, ValueError) as error:
             raise ConfigurationError(f"cannot build the {service_name} client: {error}") from None
+        encode_json_bodies_directly(client)
+        return client
 
     def build_async_clients(self, service_name: str, client: Any) -> AioClients | None:
         """The aiobotocore clients twinning ``client`` (built by :meth:`build_client`), or None

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
+from multirerank.backends.aws_json import encode_json_bodies_directly
 from multirerank.backends.per_loop import PerLoop
 from multirerank.errors import ConfigurationError
 
@@ -67,9 +68,11 @@ class AioClientSettings:
                 config=self.config,
                 **keys,
             )
-            return await creating.__aenter__()
+            client = await creating.__aenter__()
         except (BotoCoreError, ValueError) as error:
             raise ConfigurationError(f"cannot build the async {self.service_name} client: {error}") from None
+        encode_json_bodies_directly(client)
+        return client
 
     def _new_session(self) -> Any:
         """An aiobotocore session for one loop's client (sessions hold loop-bound credentials)."""
