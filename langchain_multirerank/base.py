@@ -95,14 +95,17 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
 
     def _texts(
         self, documents: object, *, documents_only: bool
-    ) -> tuple[list[DocumentInput], list[str | None]]:
-        """What the engine ranks: each Document's text and id; strings and dicts as given."""
+    ) -> tuple[list[DocumentInput], list[str | None] | None]:
+        """What the engine ranks: each Document's text and id (``None`` when none has one);
+        strings and dicts as given."""
         documents = check_items(documents, "documents")
         fields = self.rerank_fields
         title_field = self.reranker.backend.title_field
         # The usual call, a list of Documents, in two passes that make no per-document objects.
         if not fields and title_field is None and set(map(type, documents)) <= {Document}:
-            return list(map(_PAGE_CONTENT, documents)), list(map(_ID, documents))
+            found = list(map(_ID, documents))
+            # Most Documents have no id: then the engine has none to check or compare.
+            return list(map(_PAGE_CONTENT, documents)), found if any(found) else None
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
         for index, document in enumerate(documents):

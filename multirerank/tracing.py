@@ -209,7 +209,8 @@ _current: ContextVar[CallTrace | None] = ContextVar("multirerank_call_trace", de
 def traced_call(provider: str, model: str, call: Call, trace_content: bool) -> Iterator[CallTrace | None]:
     """The span of one rerank call, current while the call runs; ``None`` without opentelemetry."""
     api = _Api.trace()
-    if api is None:
+    # No provider set up (the API's proxy stands in): no span would record, so none is made.
+    if api is None or isinstance(api.get_tracer_provider(), api.ProxyTracerProvider):
         yield None
         return
     tracer = _Api.tracer(api)
