@@ -305,6 +305,10 @@ class VendorSpec:
     title: str
     sources: tuple[str, ...]
     limits: Limits
+    #: The most documents the vendor takes in one request, when ``limits.max_documents`` (the
+    #: request size the engine splits at by default) is chosen below it: the ceiling of a user's
+    #: ``max_documents_per_request`` and what the emulator enforces. ``None``: the same.
+    max_documents_accepted: int | None = None
     score_scales: tuple[tuple[ScoreScale, str], ...] = (("probability", ""),)
     errors: ErrorRules = ErrorRules()
     retry: RetryPolicy = RetryPolicy(max_retries=0)
@@ -348,6 +352,11 @@ class VendorSpec:
         if value is None:
             raise LookupError(f"{self.name} sets no {name}")
         return value
+
+    @property
+    def documents_ceiling(self) -> int | None:
+        """The most documents one request may carry at the vendor (see ``max_documents_accepted``)."""
+        return self.max_documents_accepted or self.limits.max_documents
 
     def env_names(self, option: str) -> tuple[str, ...]:
         """The environment variables read for ``option``, in order (none: empty)."""

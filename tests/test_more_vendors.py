@@ -394,3 +394,112 @@ def test_mixedbread_ranks_mapping_documents_on_rank_fields(emulator: Emulator) -
     (body,) = sent(emulator, "mixedbread")
     assert body["input"] == documents and body["rank_fields"] == ["title"]
     assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, TEXTS)[:2]]
+
+
+# -- Cohere's limits: 10,000 documents, 2,048-token queries, v4/v5 models -------------------------
+
+COHERE_FORMATS = ["cohere", "azure-cohere"]
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+def test_cohere_requests_default_to_1000_and_go_up_to_10000(emulator: Emulator, api_format: str) -> None:
+    assert backend(emulator, api_format).limits.max_documents == 1000
+    documents = [f"{TEXTS[number % len(TEXTS)]} {number}" for number in range(2500)]
+    with Reranker(backend(emulator, api_format, max_documents_per_request=10_000)) as reranker:
+        response = reranker.rerank(QUERY, documents, top_n=3)
+    assert [len(body["documents"]) for body in sent(emulator, api_format)] == [2500]
+    assert response.usage is not None and response.usage.search_units == 25
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+def test_cohere_refuses_a_request_size_over_its_ceiling(emulator: Emulator, api_format: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"max_documents_per_request=10001 .*10,000"):
+        backend(emulator, api_format, max_documents_per_request=10_001)
+
+
+def test_other_formats_take_a_request_size_above_their_default(emulator: Emulator) -> None:
+    # NVIDIA's 512 is a project default, not the vendor's ceiling.
+    assert backend(emulator, "nvidia", max_documents_per_request=2000).limits.max_documents == 2000
+
+
+@pytest.mark.parametrize("path", ["/cohere/v2/rerank", "/azure/v2/rerank"])
+def test_the_emulated_cohere_takes_10000_documents_and_refuses_more(emulator: Emulator, path: str) -> None:
+    import httpx
+
+    def post(count: int) -> httpx.Response:
+        body = {"model": "rerank-v3.5", "query": "q", "documents": ["a text"] * count}
+        return httpx.post(emulator.url + path, json=body, timeout=30)
+
+    assert post(10_000).status_code == 200
+    refused = post(10_001)
+    assert refused.status_code == 400
+    assert "10001" in refused.json()["message"] and "10000" in refused.json()["message"]
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+def test_a_query_provably_over_2048_tokens_is_refused_before_sending(
+    emulator: Emulator, api_format: str
+) -> None:
+    from multirerank import RerankInputError
+
+    with Reranker(backend(emulator, api_format)) as reranker:
+        reranker.rerank(" ".join(["solar"] * 2048), TEXTS)  # 2,048 words: sent
+        assert len(sent(emulator, api_format)) == 1
+        # 1,025 words and 1,024 commas: 2,049 runs, though fewer characters than 2,048 x 5.
+        with pytest.raises(RerankInputError, match=r"^query is at least 2049 tokens.* at most 2048 tokens"):
+            reranker.rerank("grid, " * 1024 + "grid", TEXTS)
+    assert len(sent(emulator, api_format)) == 1
+
+
+@pytest.mark.parametrize("path", ["/cohere/v2/rerank", "/cohere/v1/rerank", "/azure/v2/rerank"])
+def test_the_emulated_cohere_refuses_a_query_over_2048_tokens(emulator: Emulator, path: str) -> None:
+    import httpx
+
+    from multirerank.errors import BadRequestError
+
+    body = {"model": "rerank-v3.5", "query": "word " * 2049, "documents": ["a text"]}
+    answer = httpx.post(emulator.url + path, json=body, timeout=30)
+    assert answer.status_code == 400 and "query is 2049 tokens" in answer.json()["message"]
+    # What the backend makes of it, should a query slip past the engine's count.
+    error = API_FORMATS["cohere"].spec.errors.error(answer.json()["message"], provider="cohere", status=400)
+    assert isinstance(error, BadRequestError)
+
+
+@pytest.mark.parametrize(
+    "model", ["rerank-v4.0-pro", "rerank-v4.0-fast", "rerank-v5.0-pro", "rerank-v5.0-fast"]
+)
+def test_cohere_v4_and_v5_models_take_max_tokens_per_doc(emulator: Emulator, model: str) -> None:
+    with Reranker(backend(emulator, "cohere", model=model, max_tokens_per_doc=8192)) as reranker:
+        reranker.rerank(QUERY, TEXTS)
+    assert sent(emulator, "cohere")[-1] == {
+        "model": model,
+        "query": QUERY,
+        "documents": TEXTS,
+        "max_tokens_per_doc": 8192,
+    }
+    assert API_FORMATS["cohere"].spec.model(model) is not None
+
+
+def test_the_emulated_cohere_refuses_a_max_tokens_per_doc_that_is_no_count(emulator: Emulator) -> None:
+    import httpx
+
+    body = {"model": "rerank-v4.0-pro", "query": "q", "documents": ["a"], "max_tokens_per_doc": 0}
+    answer = httpx.post(emulator.url + "/cohere/v2/rerank", json=body, timeout=30)
+    assert answer.status_code == 400 and "max_tokens_per_doc" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "at_least"),
+    [
+        ("", 0),
+        ("capital of America?", 4),
+        ("grid, grid", 3),
+        ("state-of-the-art", 7),
+        ("北京是中国的首都", 1),  # one run of word characters: an undercount, never an overcount
+        ("   ", 0),
+    ],
+)
+def test_min_tokens_counts_word_and_punctuation_runs(text: str, at_least: int) -> None:
+    from multirerank.tokens import min_tokens
+
+    assert min_tokens(text) == at_least

@@ -635,6 +635,15 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
             f"leave instruction unset, or use a model that takes one ({', '.join(takers)} formats)",
             provider=name,
         )
+    # Only where the data gives the vendor's own ceiling: other limits are defaults one may raise.
+    ceiling = api_format.spec.max_documents_accepted
+    requested = options.max_documents_per_request
+    if requested is not None and ceiling is not None and requested > ceiling:
+        raise ConfigurationError(
+            f"max_documents_per_request={requested} is over the {ceiling:,} documents api_format "
+            f"{name!r} takes in one request; longer lists are split, so set at most {ceiling}",
+            provider=name,
+        )
     for option in ("max_tokens_per_doc", "truncate", "gateway_fallbacks", "rank_fields"):
         if getattr(options, option) is not None and option not in api_format.options:
             supported = sorted(fmt.name for fmt in API_FORMATS.values() if option in fmt.options)

@@ -25,6 +25,7 @@ from multirerank.testing.http_apis import (
     _route,
     _tokens,
     _top_n,
+    check_cohere_limits,
     cohere_error,
 )
 from multirerank.testing.server import Emulator, Request, Response, Route
@@ -325,7 +326,7 @@ def _azure(emulator: Emulator, request: Request) -> Response:
         raise _Rejected(400, "invalid request: model is required")
     query = _query(body)
     texts = _strings(body, "documents")
-    _check_count(emulator, "azure", len(texts), AZURE_COHERE.limits.max_documents)
+    check_cohere_limits(emulator, "azure", body, query, len(texts))
     ranked = emulator.ranked(query, texts)[: _top_n(body, len(texts))]
     meta = {"billed_units": {"search_units": math.ceil(len(texts) / 100)}}
     return Response(200, {"id": str(uuid.uuid4()), "results": _results(ranked), "meta": meta})
