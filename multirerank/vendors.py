@@ -681,6 +681,15 @@ BIFROST = _http(
     takes_ids=True,
     model_strings=("bifrost/<provider>/<model>",),
     billing="what the vendor behind the gateway bills; the answer's usage.total_tokens is read when given",
+    prices=(
+        Price(
+            None,
+            "1m_tokens",
+            source="the vendor behind the gateway sets it",
+            read=PRICES_READ,
+            note="set prices={'bifrost/<provider>/<model>': ...}",
+        ),
+    ),
 )
 VLLM = _http(
     "vllm",
@@ -881,6 +890,37 @@ VOYAGE = _http(
     limit_note="tokens are counted by the service, which cuts long texts (`truncate=False`: refuses)",
     instruction="written into the query (rerank-2.5 family)",
     billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
+    prices=(
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=name,
+                source=(
+                    "https://docs.voyageai.com/docs/pricing not reached; the same figure on "
+                    "usagepricing.com/blueprint/voyage-ai (citing it), vercel.com/ai-gateway and "
+                    "openrouter.ai (sec.)"
+                ),
+                read=PRICES_READ,
+                note="the first 200M tokens per account are free (secondary)",
+            )
+            for name, usd in (("rerank-2.5", 0.05), ("rerank-2.5-lite", 0.02))
+        ),
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=name,
+                source="https://www.getmaxim.ai/bifrost/model-library/provider/voyage (sec.)",
+                read=PRICES_READ,
+            )
+            for name, usd in (("rerank-2", 0.05), ("rerank-2-lite", 0.02))
+        ),
+        *(
+            Price(None, "1m_tokens", model=name, source="no price found for this older model", read=PRICES_READ)
+            for name in ("rerank-1", "rerank-lite-1")
+        ),
+    ),
 )
 MIXEDBREAD = _http(
     "mixedbread",
@@ -919,6 +959,21 @@ MIXEDBREAD = _http(
     langchain_class="MixedbreadRerank",
     llama_index_class="MixedbreadRerank",
     billing="tokens: the answer's usage.total_tokens",
+    prices=(
+        Price(
+            0.15,
+            "1m_tokens",
+            source=(
+                "https://www.mixedbread.com/docs/models/reranking/mxbai-rerank-large-v2 "
+                "(its model table, copy last updated 2025-06-26)"
+            ),
+            read=PRICES_READ,
+            note=(
+                "the same for every mxbai-rerank model; an older copy of the page's header showed "
+                "$0.00: check the current page"
+            ),
+        ),
+    ),
 )
 PINECONE = _http(
     "pinecone",
@@ -959,6 +1014,22 @@ PINECONE = _http(
     llama_index_class="PineconeRerank",
     limit_note="by model: 100 (bge, pinecone-rerank-v0), 200 (cohere-rerank-3.5), 250 (cohere-rerank-4-fast); split",
     billing="rerank units: the answer's usage.rerank_units (read as search_units)",
+    prices=(
+        Price(
+            2.00,
+            "1k_searches",
+            model="bge-reranker-v2-m3",
+            source="about $0.002 per rerank unit in community code comments (sec.); pinecone.io/pricing not reached",
+            read=PRICES_READ,
+            note="per 1,000 rerank units; what one rerank unit covers is not documented",
+        ),
+        Price(
+            None,
+            "1k_searches",
+            source="https://docs.pinecone.io/guides/inference/understanding-inference (no price)",
+            read=PRICES_READ,
+        ),
+    ),
 )
 NVIDIA = _http(
     "nvidia",
@@ -989,6 +1060,15 @@ NVIDIA = _http(
     llama_index_class="NVIDIARerank",
     limit_note="a default, `max_documents_per_request`: the APIs document none",
     billing="the API catalog's credits, or a self-hosted NIM's machine hours; the answer reports no usage",
+    prices=(
+        Price(
+            None,
+            "instance_hours",
+            source="https://build.nvidia.com (catalog credits; no per-call price found)",
+            read=PRICES_READ,
+            note="a self-hosted NIM bills its machine's hours; set prices= to count the catalog's",
+        ),
+    ),
 )
 
 # -- Cohere-style hosts ------------------------------------------------------------------------
@@ -1006,6 +1086,9 @@ TOGETHER = _http(
     model_strings=("together/<model>",),
     limit_note="a default: the API documents none",
     billing="tokens: the answer's usage.total_tokens when given",
+    prices=(
+        Price(None, "1m_tokens", source="https://www.together.ai/pricing (no rerank price found)", read=PRICES_READ),
+    ),
 )
 FIREWORKS = _http(
     "fireworks",
@@ -1021,6 +1104,15 @@ FIREWORKS = _http(
     instruction="the `task` field",
     limit_note="a default: the API documents none",
     billing="tokens: the answer's usage.total_tokens",
+    prices=(
+        Price(
+            None,
+            "1m_tokens",
+            source="https://fireworks.ai/pricing (no reranker row found)",
+            read=PRICES_READ,
+            note="the page prices text models by size ($0.20 per 1M tokens up to 16B), not rerankers",
+        ),
+    ),
 )
 DEEPINFRA = _http(
     "deepinfra",
@@ -1043,6 +1135,19 @@ DEEPINFRA = _http(
     instruction="the `instruction` field",
     limit_note="a default: the API documents none",
     billing="tokens: the answer's input_tokens (read as total_tokens)",
+    prices=(
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=name,
+                source=f"https://deepinfra.com/{name} (model page)",
+                read=PRICES_READ,
+            )
+            for name, usd in (("Qwen/Qwen3-Reranker-8B", 0.05), ("Qwen/Qwen3-Reranker-0.6B", 0.01))
+        ),
+        Price(None, "1m_tokens", model="Qwen/Qwen3-Reranker-4B", source="no price found", read=PRICES_READ),
+    ),
 )
 INFINITY = _http(
     "infinity",
@@ -1057,6 +1162,7 @@ INFINITY = _http(
     paths=("/rerank",),
     model_strings=("infinity/<model>",),
     billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
 LLAMACPP = _http(
     "llamacpp",
@@ -1070,6 +1176,7 @@ LLAMACPP = _http(
     model_strings=("llamacpp/<model>", "llamacpp"),
     limit_note="a default, `max_documents_per_request`: the server's context decides",
     billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
 OPENROUTER = _http(
     "openrouter",
@@ -1078,7 +1185,9 @@ OPENROUTER = _http(
         "https://openrouter.ai/docs/api-reference/rerank",
         "https://openrouter.ai/docs/api-reference/errors",
     ),
-    limits=Limits(max_documents=1000),
+    # Cohere's models behind it bill searches of up to 100 documents: split lists go in whole
+    # hundreds (no dearer for token-billed models).
+    limits=Limits(max_documents=1000, billing_block=100),
     env={"api_key": ("OPENROUTER_API_KEY",)},
     needs_api_key=True,
     default_base_url="https://openrouter.ai",
@@ -1086,6 +1195,26 @@ OPENROUTER = _http(
     model_strings=("openrouter/<provider>/<model>",),
     limit_note="a default: the upstream's limit applies",
     billing="what the upstream model bills: the answer's usage.search_units or usage.total_tokens",
+    prices=(
+        Price(
+            1.00,
+            "1k_searches",
+            model="cohere/rerank-v3.5",
+            source="https://openrouter.ai/cohere/rerank-v3.5 ($0.001 per search; a mirror copy)",
+            read=PRICES_READ,
+        ),
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=f"voyageai/{name}",
+                source="https://openrouter.ai/voyageai (model list)",
+                read=PRICES_READ,
+            )
+            for name, usd in (("rerank-2.5", 0.05), ("rerank-2.5-lite", 0.02))
+        ),
+        Price(None, "1k_searches", source="per upstream model: set prices= for others", read=PRICES_READ),
+    ),
 )
 AZURE_COHERE = _http(
     "azure-cohere",
@@ -1105,6 +1234,18 @@ AZURE_COHERE = _http(
     models=(Model("Cohere-rerank-v4.0-pro"), Model("Cohere-rerank-v4.0-fast"), Model("Cohere-rerank-v3.5")),
     model_strings=("azure/<deployment>",),
     billing="search units as Cohere's (one query with up to 100 documents): meta.billed_units.search_units",
+    prices=(
+        Price(
+            None,
+            "1k_searches",
+            source=(
+                "https://learn.microsoft.com/azure/ai-foundry/how-to/deploy-models-cohere-rerank "
+                "(prices shown in the Azure Marketplace offer, not reached)"
+            ),
+            read=PRICES_READ,
+            note="a deployment is named by its owner: set prices={'azure/<deployment>': ...}",
+        ),
+    ),
 )
 
 #: Every spec by name, in the README table's order.
