@@ -917,7 +917,9 @@ VOYAGE = _http(
             for name, usd in (("rerank-2", 0.05), ("rerank-2-lite", 0.02))
         ),
         *(
-            Price(None, "1m_tokens", model=name, source="no price found for this older model", read=PRICES_READ)
+            Price(
+                None, "1m_tokens", model=name, source="no price found for this older model", read=PRICES_READ
+            )
             for name in ("rerank-1", "rerank-lite-1")
         ),
     ),
@@ -1076,7 +1078,10 @@ NVIDIA = _http(
 TOGETHER = _http(
     "together",
     title="Together AI",
-    sources=("https://docs.together.ai/reference/rerank",),
+    sources=(
+        "https://docs.together.ai/reference/rerank",
+        "togethercomputer/openapi openapi.yaml (/rerank: ErrorData on 400, 401, 404, 429, 503, 504)",
+    ),
     limits=Limits(max_documents=1000),
     env={"api_key": ("TOGETHER_API_KEY",)},
     needs_api_key=True,
@@ -1087,14 +1092,32 @@ TOGETHER = _http(
     limit_note="a default: the API documents none",
     billing="tokens: the answer's usage.total_tokens when given",
     prices=(
-        Price(None, "1m_tokens", source="https://www.together.ai/pricing (no rerank price found)", read=PRICES_READ),
+        Price(
+            None,
+            "1m_tokens",
+            source="https://www.together.ai/pricing (no rerank price found)",
+            read=PRICES_READ,
+        ),
     ),
 )
 FIREWORKS = _http(
     "fireworks",
     title="Fireworks AI",
-    sources=("https://docs.fireworks.ai/api-reference/rerank-documents",),
+    sources=(
+        "https://docs.fireworks.ai/api-reference/rerank-documents",
+        "https://docs.fireworks.ai/guides/inference-error-codes",
+    ),
     limits=Limits(max_documents=1000),
+    # A flat body, {"message", "param", "code", "type": "error"} (seen for a 404 of
+    # api.fireworks.ai/inference/v1 in a public bug report, Aug 2026; the error-codes page lists
+    # statuses only). Only NOT_FOUND was seen; the status decides the error.
+    errors=ErrorRules(
+        codes=(
+            VendorCode("NOT_FOUND", (404,), message="Model not found, inaccessible, and/or not deployed"),
+        ),
+        fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
     env={"api_key": ("FIREWORKS_API_KEY",)},
     needs_api_key=True,
     default_base_url="https://api.fireworks.ai",

@@ -503,3 +503,82 @@ def test_min_tokens_counts_word_and_punctuation_runs(text: str, at_least: int) -
     from multirerank.tokens import min_tokens
 
     assert min_tokens(text) == at_least
+
+
+# -- error bodies checked against the vendors' own descriptions ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        # Fireworks, flat (a 404 of api.fireworks.ai/inference/v1 as reported publicly).
+        (
+            {
+                "message": "Model not found, inaccessible, and/or not deployed",
+                "param": "model",
+                "code": "NOT_FOUND",
+                "type": "error",
+            },
+            "Model not found, inaccessible, and/or not deployed",
+            "NOT_FOUND",
+        ),
+        # Fireworks, nested (a deployment that does not exist).
+        (
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "DeploymentNotFound",
+                    "message": "no deployment",
+                }
+            },
+            "no deployment",
+            "DeploymentNotFound",
+        ),
+        # Together's ErrorData (togethercomputer/openapi): code may be null.
+        (
+            {
+                "error": {
+                    "message": "rate limited",
+                    "type": "rate_limit_exceeded",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            "rate limited",
+            "rate_limit_exceeded",
+        ),
+        # Mixedbread keeps reading its type.
+        ({"type": "too_many_requests_error", "message": "slow down"}, "slow down", "too_many_requests_error"),
+    ],
+)
+def test_vendor_error_bodies_are_read(body: dict[str, Any], message: str, code: str) -> None:
+    from multirerank.backends.http_formats import error_details
+
+    assert error_details(body) == (message, code)
+
+
+def test_the_emulated_fireworks_answers_its_flat_error_body(emulator: Emulator) -> None:
+    import httpx
+
+    emulator.inject(status=404, vendor="fireworks")
+    answer = httpx.post(
+        emulator.url + "/fireworks/inference/v1/rerank",
+        json={"model": "m", "query": "q", "documents": ["a"]},
+        timeout=30,
+    )
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "NOT_FOUND" and answer.json()["type"] == "error"
+
+
+def test_the_emulated_together_answers_as_its_openapi_says(emulator: Emulator) -> None:
+    with Reranker(backend(emulator, "together")) as reranker:
+        reranker.rerank(QUERY, TEXTS)
+    import httpx
+
+    answer = httpx.post(
+        emulator.url + "/together/v1/rerank",
+        json={"model": "Salesforce/Llama-Rank-V1", "query": QUERY, "documents": TEXTS},
+        timeout=30,
+    ).json()
+    assert answer["object"] == "rerank" and answer["id"]
+    assert all(result["document"]["text"] == TEXTS[result["index"]] for result in answer["results"])

@@ -633,7 +633,8 @@ def error_details(body: object) -> tuple[str | None, str | None]:
     One reader serves every format because gateways pass upstream bodies through:
     ``{"message"}`` (Cohere), ``{"error": {"message", "type", "code"}}`` (vLLM, Bifrost),
     ``{"error", "error_type"}`` (TEI), ``{"detail"}`` (Jina, Voyage, NVIDIA and other FastAPI
-    servers; DeepInfra's ``{"detail": {"error"}}``), ``{"type", "message"}`` (Mixedbread).
+    servers; DeepInfra's ``{"detail": {"error"}}``), ``{"type", "message"}`` (Mixedbread),
+    ``{"message", "code", "type": "error"}`` (Fireworks).
     """
     if not isinstance(body, Mapping):
         return None, None
@@ -645,6 +646,9 @@ def error_details(body: object) -> tuple[str | None, str | None]:
         code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
     elif isinstance(error, str):
         message, code = error, body.get("error_type")
+    elif isinstance(body.get("code"), str):
+        # Fireworks: {"message": ..., "param": "model", "code": "NOT_FOUND", "type": "error"}
+        code = body["code"]
     elif isinstance(body.get("type"), str):
         # Mixedbread: {"type": "too_many_requests_error", "message": ...}
         code = body["type"]

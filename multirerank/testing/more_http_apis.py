@@ -267,9 +267,20 @@ def _cohere_like(vendor: str, spec: VendorSpec, *, list_key: str = "results", us
             answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
         if "task" in body:
             answer["task_seen"] = body["task"]
+        if spec.name == "together":
+            # Its OpenAPI RerankResponse: object and id, and a document on every result.
+            answer.update(object="rerank", id=str(uuid.uuid4()))
+            for result in answer[list_key]:
+                result["document"] = {"text": texts[result["index"]]}
         return Response(200, answer)
 
     return serve
+
+
+def fireworks_error(status: int, code: str | None, message: str) -> Response:
+    """Fireworks' flat error body (see vendors.FIREWORKS)."""
+    kind = code or FIREWORKS.errors.code_for_status(status)
+    return Response(status, {"message": message, "param": None, "code": kind, "type": "error"})
 
 
 def openrouter_error(status: int, code: str | None, message: str) -> Response:
@@ -348,7 +359,7 @@ ROUTES: list[Route] = [
         "fireworks",
         f"/fireworks{FIREWORKS.paths[0]}",
         _cohere_like("fireworks", FIREWORKS, list_key="data"),
-        _openai_error(FIREWORKS),
+        fireworks_error,
     ),
     _route("deepinfra", r"/deepinfra/v1/inference/.+", _deepinfra, deepinfra_error),
     _route(
