@@ -1246,13 +1246,25 @@ AZURE_COHERE = _http(
     sources=(
         "https://learn.microsoft.com/azure/ai-foundry/how-to/deploy-models-cohere-rerank",
         "https://docs.cohere.com/docs/reranking-best-practices",
+        "cohere-ai/cohere-developer-experience notebooks/guides/cohere-on-azure/v2/azure-ai-reranking.ipynb",
     ),
-    limits=COHERE.limits,
+    # Microsoft's page gives Rerank v3.5 a 4,096-token query (v3: 2,048; Cohere's own page says
+    # 2,048 for v3.5 too): the larger bounds the unsent refusal, so no query Azure may take is
+    # refused here; a deployment that takes less answers 400.
+    limits=dataclasses.replace(COHERE.limits, max_query_tokens=4096),
     max_documents_accepted=COHERE.max_documents_accepted,
+    # Neither Microsoft nor Cohere names a variable: their samples pass the key explicitly, under
+    # placeholder names (AZURE_INFERENCE_CREDENTIAL in Cohere's Azure guide, Azure AI Inference's
+    # samples); AZURE_AI_API_KEY is LiteLLM's name for Azure AI keys.
     env={"api_key": ("AZURE_AI_API_KEY", "AZURE_INFERENCE_CREDENTIAL")},
     needs_api_key=True,
     # A Foundry resource (*.services.ai.azure.com) serves the first, a serverless deployment's
-    # target URL the second; the backend picks by host.
+    # target URL the second; the backend picks by host. Both take `Authorization: Bearer <key>`
+    # (Microsoft's page for serverless; the Cohere SDK's header, which Cohere's Azure notebook
+    # uses); public Azure SQL samples send `api-key: <key>` to the Foundry route instead, and an
+    # Entra ID token goes as `Authorization: Bearer <token>` (pass either in headers=). A public
+    # report says the Foundry route refuses a chunked body (400 no_content_length_header): httpx
+    # sends JSON with a Content-Length.
     paths=("/providers/cohere/v2/rerank", "/v2/rerank"),
     models=(Model("Cohere-rerank-v4.0-pro"), Model("Cohere-rerank-v4.0-fast"), Model("Cohere-rerank-v3.5")),
     model_strings=("azure/<deployment>",),

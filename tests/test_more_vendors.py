@@ -436,33 +436,72 @@ def test_the_emulated_cohere_takes_10000_documents_and_refuses_more(emulator: Em
     assert "10001" in refused.json()["message"] and "10000" in refused.json()["message"]
 
 
-@pytest.mark.parametrize("api_format", COHERE_FORMATS)
-def test_a_query_provably_over_2048_tokens_is_refused_before_sending(
-    emulator: Emulator, api_format: str
+@pytest.mark.parametrize(("api_format", "limit"), [("cohere", 2048), ("azure-cohere", 4096)])
+def test_a_query_provably_over_the_token_limit_is_refused_before_sending(
+    emulator: Emulator, api_format: str, limit: int
 ) -> None:
     from multirerank import RerankInputError
 
     with Reranker(backend(emulator, api_format)) as reranker:
-        reranker.rerank(" ".join(["solar"] * 2048), TEXTS)  # 2,048 words: sent
+        reranker.rerank(" ".join(["solar"] * limit), TEXTS)  # at the limit: sent
         assert len(sent(emulator, api_format)) == 1
-        # 1,025 words and 1,024 commas: 2,049 runs, though fewer characters than 2,048 x 5.
-        with pytest.raises(RerankInputError, match=r"^query is at least 2049 tokens.* at most 2048 tokens"):
-            reranker.rerank("grid, " * 1024 + "grid", TEXTS)
+        # Words and commas: limit + 1 runs, in fewer characters than limit x 5.
+        half = limit // 2
+        over = "grid, " * half + "grid"
+        with pytest.raises(
+            RerankInputError, match=rf"^query is at least {limit + 1} tokens.* at most {limit} tokens"
+        ):
+            reranker.rerank(over, TEXTS)
     assert len(sent(emulator, api_format)) == 1
 
 
-@pytest.mark.parametrize("path", ["/cohere/v2/rerank", "/cohere/v1/rerank", "/azure/v2/rerank"])
-def test_the_emulated_cohere_refuses_a_query_over_2048_tokens(emulator: Emulator, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [("/cohere/v2/rerank", 2048), ("/cohere/v1/rerank", 2048), ("/azure/v2/rerank", 4096)],
+)
+def test_the_emulated_cohere_refuses_a_query_over_its_token_limit(
+    emulator: Emulator, path: str, limit: int
+) -> None:
     import httpx
 
     from multirerank.errors import BadRequestError
 
-    body = {"model": "rerank-v3.5", "query": "word " * 2049, "documents": ["a text"]}
-    answer = httpx.post(emulator.url + path, json=body, timeout=30)
-    assert answer.status_code == 400 and "query is 2049 tokens" in answer.json()["message"]
+    def post(words: int) -> httpx.Response:
+        body = {"model": "rerank-v3.5", "query": "word " * words, "documents": ["a text"]}
+        return httpx.post(emulator.url + path, json=body, timeout=30)
+
+    assert post(limit).status_code == 200
+    answer = post(limit + 1)
+    assert answer.status_code == 400 and f"query is {limit + 1} tokens" in answer.json()["message"]
     # What the backend makes of it, should a query slip past the engine's count.
     error = API_FORMATS["cohere"].spec.errors.error(answer.json()["message"], provider="cohere", status=400)
     assert isinstance(error, BadRequestError)
+
+
+def test_azure_takes_the_key_as_bearer_or_api_key_header(emulator: Emulator) -> None:
+    from multirerank import AuthenticationError
+
+    emulator.state["azure.api_key"] = API_KEY
+    with Reranker(backend(emulator, "azure-cohere")) as reranker:  # Bearer, the default
+        assert len(reranker.rerank(QUERY, TEXTS)) == len(TEXTS)
+    options = http_options(emulator, "azure-cohere")
+    options.pop("api_key")
+    with Reranker(HTTPBackend(**options, headers={"api-key": API_KEY})) as reranker:
+        assert len(reranker.rerank(QUERY, TEXTS)) == len(TEXTS)
+    assert headers(emulator)["api-key"] == API_KEY and "authorization" not in headers(emulator)
+    wrong = Reranker(HTTPBackend(**options, headers={"api-key": "wrong"}))
+    with wrong, pytest.raises(AuthenticationError):
+        wrong.rerank(QUERY, TEXTS)
+
+
+def test_the_emulated_azure_refuses_a_chunked_body(emulator: Emulator) -> None:
+    import httpx
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"model": "m", "query": "q", "documents": ["a"]}'
+
+    answer = httpx.post(emulator.url + "/azure/v2/rerank", content=chunks(), timeout=30)
+    assert answer.status_code == 400 and answer.json()["message"] == "no_content_length_header"
 
 
 @pytest.mark.parametrize(

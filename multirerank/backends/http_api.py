@@ -613,7 +613,10 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
             "e.g. 'http://localhost:8000')",
             provider=name,
         )
-    has_authorization = _has_header(options, api_format.key_header[0].lower())
+    has_authorization = any(
+        _has_header(options, header.lower())
+        for header in (api_format.key_header[0], *api_format.other_key_headers)
+    )
     # A key read from the environment yields to an explicit Authorization header; a given one clashes.
     if "api_key" in options.model_fields_set and options.api_key is not None and has_authorization:
         raise ConfigurationError(

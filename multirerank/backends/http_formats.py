@@ -81,6 +81,9 @@ class ApiFormat:
     options: frozenset[FormatOption] = field(default_factory=frozenset)
     #: The header the API key goes in, and what precedes the key there.
     key_header: tuple[str, str] = ("Authorization", "Bearer ")
+    #: Other headers a user may put the key in instead (Azure's ``api-key``): one given in
+    #: ``headers`` stands for ``api_key``.
+    other_key_headers: tuple[str, ...] = ()
     #: Headers every request of the format carries (Pinecone's API version).
     fixed_headers: Mapping[str, str] = field(default_factory=dict)
     #: The key is needed only at the vendor's own host (NVIDIA's catalog; a self-hosted NIM takes none).
@@ -618,6 +621,7 @@ API_FORMATS: dict[str, ApiFormat] = {
             build_body=_cohere_v2_body,
             parse_body=_cohere_answer,
             options=frozenset({"max_tokens_per_doc"}),
+            other_key_headers=("api-key",),
             choose_paths=azure_paths,
         ),
     )

@@ -130,15 +130,21 @@ def _cohere(version: int) -> Serve:
 
 
 def check_cohere_limits(
-    emulator: Emulator, vendor: str, body: dict[str, Any], query: str, count: int
+    emulator: Emulator,
+    vendor: str,
+    body: dict[str, Any],
+    query: str,
+    count: int,
+    query_tokens: int | None = None,
 ) -> None:
     """Cohere's documented request limits (best-practices page): 1 to 10,000 documents, a query of
     at most 2,048 tokens (counted here as :func:`multirerank.tokens.min_tokens` counts them, the
-    emulator's tokenizer), ``max_tokens_per_doc`` a positive integer. The wording is the emulator's."""
+    emulator's tokenizer; ``query_tokens`` for a host with another limit), ``max_tokens_per_doc`` a
+    positive integer. The wording is the emulator's."""
     limit = emulator.state.get(f"{vendor}.max_documents", COHERE.documents_ceiling)
     if limit is not None and count > limit:
         raise _Rejected(400, f"invalid request: too many documents, got {count} but the limit is {limit}")
-    query_limit = COHERE.limits.max_query_tokens
+    query_limit = query_tokens if query_tokens is not None else COHERE.limits.max_query_tokens
     tokens = min_tokens(query)
     if query_limit is not None and tokens > query_limit:
         raise _Rejected(

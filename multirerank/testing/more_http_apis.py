@@ -331,16 +331,27 @@ def _deepinfra(emulator: Emulator, request: Request) -> Response:
 
 
 def _azure(emulator: Emulator, request: Request) -> Response:
-    _authorize(emulator, request, "azure", "invalid api key")
+    key = emulator.state.get("azure.api_key")
+    # The key as a Bearer token or in an api-key header (see vendors.AZURE_COHERE).
+    if key is not None and key not in (request.header("api-key"), _bearer(request)):
+        raise _Rejected(401, "invalid api key")
+    if request.header("Content-Length") is None:
+        raise _Rejected(400, "no_content_length_header")
     body = _json_object(request)
     if not isinstance(body.get("model"), str):
         raise _Rejected(400, "invalid request: model is required")
     query = _query(body)
     texts = _strings(body, "documents")
-    check_cohere_limits(emulator, "azure", body, query, len(texts))
+    query_tokens = AZURE_COHERE.limits.max_query_tokens
+    check_cohere_limits(emulator, "azure", body, query, len(texts), query_tokens=query_tokens)
     ranked = emulator.ranked(query, texts)[: _top_n(body, len(texts))]
     meta = {"billed_units": {"search_units": math.ceil(len(texts) / 100)}}
     return Response(200, {"id": str(uuid.uuid4()), "results": _results(ranked), "meta": meta})
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.header("Authorization")
+    return value[len("Bearer ") :] if value and value.startswith("Bearer ") else None
 
 
 ROUTES: list[Route] = [
