@@ -865,6 +865,13 @@ VOYAGE = _http(
     sources=(
         "https://docs.voyageai.com/reference/reranker-api",
         "https://www.mongodb.com/company/blog/product-release-announcements/rerank-2-5-and-rerank-2-5-lite-instruction-following-rerankers",
+        # The request has no instruction field (the reference lists query, documents, model,
+        # top_k, return_documents, truncation); MongoDB's $rerank page says query.text may carry
+        # which fields matter and clarifying context. Where in the query an instruction goes
+        # (before or after it, with what separator) is not documented: the format writes it on
+        # a line before the query.
+        "https://www.mongodb.com/docs/vector-search/query/aggregation-stages/rerank/",
+        "https://docs.voyageai.com/docs/error-codes (400, 401, 403, 429, 500, 502-504)",
         "voyageai 0.5.0 source (errors need a detail field)",
     ),
     # Also 600K tokens per request for the rerank-2 family (query tokens x documents + document
