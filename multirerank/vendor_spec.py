@@ -234,13 +234,16 @@ class Model:
     """A model the vendor is known to serve. ``regions``: where it is offered, when the vendor
     says (empty: not checked). ``token_budget``: tokens one request may carry. ``instruct``:
     whether it takes an instruction (``None``: not known). ``max_documents``: documents one
-    request may carry when the model's limit is below the vendor's (Pinecone's models)."""
+    request may carry when the model's limit is below the vendor's (Pinecone's models).
+    ``max_query_tokens``: the model's query limit where it differs from the vendor's
+    ``limits.max_query_tokens`` (0: none documented for it, so none is checked)."""
 
     name: str
     regions: frozenset[str] = frozenset()
     token_budget: int | None = None
     instruct: bool | None = None
     max_documents: int | None = None
+    max_query_tokens: int | None = None
 
 
 #: Price units: the :class:`~multirerank.types.Usage` count each is charged on and how many of it

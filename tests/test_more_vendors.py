@@ -621,3 +621,10 @@ def test_the_emulated_together_answers_as_its_openapi_says(emulator: Emulator) -
     ).json()
     assert answer["object"] == "rerank" and answer["id"]
     assert all(result["document"]["text"] == TEXTS[result["index"]] for result in answer["results"])
+
+
+def test_rerank_5_queries_are_left_to_the_service(emulator: Emulator) -> None:
+    """No query limit is documented for Rerank 5: nothing is refused unsent."""
+    assert backend(emulator, "cohere", model="rerank-v5.0-pro").limits.max_query_tokens is None
+    assert backend(emulator, "cohere", model="rerank-v4.0-pro").limits.max_query_tokens == 2048
+    assert backend(emulator, "cohere", model="my-fine-tune").limits.max_query_tokens == 2048

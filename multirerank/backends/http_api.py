@@ -236,6 +236,7 @@ class HTTPBackend(Backend):
         self.limits = dataclasses.replace(
             api_format.spec.limits,
             max_documents=options.max_documents_per_request or _model_limit(api_format, self.model),
+            max_query_tokens=_query_token_limit(api_format, self.model),
         )
         self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries
@@ -564,6 +565,15 @@ def _model_limit(api_format: ApiFormat, model: str) -> int | None:
     if known is not None and known.max_documents is not None:
         return known.max_documents
     return api_format.max_documents
+
+
+def _query_token_limit(api_format: ApiFormat, model: str) -> int | None:
+    """Tokens a query may have: the model's own limit when the vendor data gives one (0: none
+    documented, so none is checked), else the vendor's."""
+    known = api_format.spec.model(model)
+    if known is not None and known.max_query_tokens is not None:
+        return known.max_query_tokens or None
+    return api_format.spec.limits.max_query_tokens
 
 
 def _base_url(options: HTTPOptions, api_format: ApiFormat) -> str:
