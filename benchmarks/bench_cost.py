@@ -56,7 +56,8 @@ def main() -> int:
                 count, by_hand = case.by_hand(reranker, emulator)
                 price = reranker.price
             assert usage is not None
-            reported = usage.search_units if case.unit in ("search units", "queries") else usage.total_tokens
+            counted = case.unit in ("search units", "queries", "rerank units")
+            reported = usage.search_units if counted else usage.total_tokens
             ok = (
                 _agree(usage.cost_usd, by_hand)
                 and reported == count

@@ -61,7 +61,8 @@ class Limits:
 
     The engine splits a candidate list so that every request respects ``max_documents`` and
     ``max_request_cost``; it rejects (or, when the backend truncates, cuts) texts longer than
-    ``max_document_chars`` and queries longer than ``max_query_chars``. A request's cost is
+    ``max_document_chars`` and queries longer than ``max_query_chars`` (or provably over
+    ``max_query_tokens``). A request's cost is
     counted by the backend's ``request_overhead`` and ``document_cost`` in its ``cost_unit``
     (encoded bytes unless the backend counts, say, tokens).
     """
@@ -70,6 +71,10 @@ class Limits:
     max_document_chars: int | None = None
     max_query_chars: int | None = None
     max_request_cost: int | None = None
+    #: The most tokens a query may have (Cohere: 2,048). The engine refuses a query whose
+    #: :func:`multirerank.tokens.min_tokens` already exceeds it; a query the count cannot prove too long is sent and
+    #: left to the vendor.
+    max_query_tokens: int | None = None
     #: The vendor bills each request by blocks of this many documents (Cohere's search unit,
     #: Bedrock's and Vertex AI's query: 100): the engine then sizes the requests of a split list
     #: in whole blocks, so that splitting bills no more blocks than one request would.

@@ -234,13 +234,16 @@ class Model:
     """A model the vendor is known to serve. ``regions``: where it is offered, when the vendor
     says (empty: not checked). ``token_budget``: tokens one request may carry. ``instruct``:
     whether it takes an instruction (``None``: not known). ``max_documents``: documents one
-    request may carry when the model's limit is below the vendor's (Pinecone's models)."""
+    request may carry when the model's limit is below the vendor's (Pinecone's models).
+    ``max_query_tokens``: the model's query limit where it differs from the vendor's
+    ``limits.max_query_tokens`` (0: none documented for it, so none is checked)."""
 
     name: str
     regions: frozenset[str] = frozenset()
     token_budget: int | None = None
     instruct: bool | None = None
     max_documents: int | None = None
+    max_query_tokens: int | None = None
 
 
 #: Price units: the :class:`~multirerank.types.Usage` count each is charged on and how many of it
@@ -305,6 +308,10 @@ class VendorSpec:
     title: str
     sources: tuple[str, ...]
     limits: Limits
+    #: The most documents the vendor takes in one request, when ``limits.max_documents`` (the
+    #: request size the engine splits at by default) is chosen below it: the ceiling of a user's
+    #: ``max_documents_per_request`` and what the emulator enforces. ``None``: the same.
+    max_documents_accepted: int | None = None
     score_scales: tuple[tuple[ScoreScale, str], ...] = (("probability", ""),)
     errors: ErrorRules = ErrorRules()
     retry: RetryPolicy = RetryPolicy(max_retries=0)
@@ -348,6 +355,11 @@ class VendorSpec:
         if value is None:
             raise LookupError(f"{self.name} sets no {name}")
         return value
+
+    @property
+    def documents_ceiling(self) -> int | None:
+        """The most documents one request may carry at the vendor (see ``max_documents_accepted``)."""
+        return self.max_documents_accepted or self.limits.max_documents
 
     def env_names(self, option: str) -> tuple[str, ...]:
         """The environment variables read for ``option``, in order (none: empty)."""

@@ -31,8 +31,14 @@ def limit_text(spec: VendorSpec) -> str:
     """The per-request limits in words: ``"1,000 documents, 32,000 characters per text (...)"``."""
     limits = spec.limits
     parts = [f"{limits.max_documents:,} documents" if limits.max_documents else "no document limit"]
+    if spec.max_documents_accepted and spec.max_documents_accepted != limits.max_documents:
+        parts[0] += f" by default (up to {spec.max_documents_accepted:,} with `max_documents_per_request`)"
     if limits.max_document_chars:
         parts.append(f"{limits.max_document_chars:,} characters per text")
+    if limits.max_query_tokens:
+        parts.append(f"{limits.max_query_tokens:,} tokens per query")
+    if limits.max_query_chars:
+        parts.append(f"{limits.max_query_chars:,} characters per query")
     if limits.max_request_cost and spec.cost_unit == "bytes":
         parts.append(f"{limits.max_request_cost / 2**20:g} MiB per body")
     budgets = sorted({model.token_budget for model in spec.models if model.token_budget})

@@ -601,32 +601,62 @@ _COHERE_PRICES = (
         read=PRICES_READ,
         note="one guide (Dec 2025) gives $2 per 1,000 for both v4.0 models",
     ),
+    *(
+        Price(
+            None,
+            "1k_searches",
+            model=name,
+            source="https://docs.cohere.com/changelog (Rerank 5); cohere.com/pricing not reached",
+            read=PRICES_READ,
+            note=(
+                f"gateway catalogues (Bifrost) list {price} per 1M tokens (sec.), but Cohere's own "
+                "billing unit for Rerank 5 is unconfirmed and its answers report search units"
+            ),
+        )
+        for name, price in (("rerank-v5.0-pro", "$0.05"), ("rerank-v5.0-fast", "$0.02"))
+    ),
 )
 
 COHERE = _http(
     "cohere",
     title="Cohere `/v2/rerank` (and `/v1`)",
     sources=_COHERE_SOURCES,
-    # 1,000 is Cohere's advice; the API accepts up to 10,000. A search unit is a query with up
-    # to 100 documents.
-    limits=Limits(max_documents=1000, billing_block=100),
+    # The API takes 1 to 10,000 documents and a query of 1 to 2,048 tokens (best-practices page,
+    # for v4.0, v3.5 and v3.0). Lists still go as requests of 1,000 by default, chosen by
+    # benchmarks/bench_cohere_split.py: at the default concurrency, 10,000 documents in one
+    # request took 2.9x (server model from Oracle's Rerank 3.5 figures) or 1.7x (a 7x faster
+    # model) as long as in requests of 1,000, for the same search units (requests are sized in
+    # whole units of 100); of the fixed sizes 500 to 10,000, 1,000 was never more than 1.74x
+    # off the fastest size for lists of 1,000, 2,500 and 10,000 under either model (500: 2.1x;
+    # 2,500: 2.5x). A search unit is a query with up to 100 documents.
+    limits=Limits(max_documents=1000, billing_block=100, max_query_tokens=2048),
+    max_documents_accepted=10_000,
     env=_COHERE_ENV,
     needs_api_key=True,
     default_base_url="https://api.cohere.com",
     paths=("/v2/rerank",),
-    models=tuple(
-        Model(name)
-        for name in (
-            "rerank-v3.5",
-            "rerank-english-v3.0",
-            "rerank-multilingual-v3.0",
-            "rerank-v4.0-pro",
-            "rerank-v4.0-fast",
-        )
+    models=(
+        *(
+            Model(name)
+            for name in (
+                "rerank-v3.5",
+                "rerank-english-v3.0",
+                "rerank-multilingual-v3.0",
+                "rerank-v4.0-pro",
+                "rerank-v4.0-fast",
+            )
+        ),
+        # The best-practices table covers v4.0, v3.5 and v3.0; no query limit is documented for
+        # Rerank 5, so none is checked (the service decides).
+        *(Model(name, max_query_tokens=0) for name in ("rerank-v5.0-pro", "rerank-v5.0-fast")),
     ),
     model_strings=("cohere/<model>",),
     billing=_COHERE_BILLING,
     prices=_COHERE_PRICES,
+    limit_note=(
+        "longer lists are split; a query provably over the token limit is refused unsent "
+        "(not for v5, whose limit is not documented)"
+    ),
 )
 COHERE_V1 = _http(
     "cohere-v1",
@@ -634,6 +664,7 @@ COHERE_V1 = _http(
     title="Cohere `/v1/rerank`",
     sources=("https://docs.cohere.com/v1/reference/rerank",),
     limits=COHERE.limits,
+    max_documents_accepted=COHERE.max_documents_accepted,
     env=_COHERE_ENV,
     needs_api_key=True,
     default_base_url=COHERE.default_base_url,
@@ -656,6 +687,15 @@ BIFROST = _http(
     takes_ids=True,
     model_strings=("bifrost/<provider>/<model>",),
     billing="what the vendor behind the gateway bills; the answer's usage.total_tokens is read when given",
+    prices=(
+        Price(
+            None,
+            "1m_tokens",
+            source="the vendor behind the gateway sets it",
+            read=PRICES_READ,
+            note="set prices={'bifrost/<provider>/<model>': ...}",
+        ),
+    ),
 )
 VLLM = _http(
     "vllm",
@@ -831,6 +871,13 @@ VOYAGE = _http(
     sources=(
         "https://docs.voyageai.com/reference/reranker-api",
         "https://www.mongodb.com/company/blog/product-release-announcements/rerank-2-5-and-rerank-2-5-lite-instruction-following-rerankers",
+        # The request has no instruction field (the reference lists query, documents, model,
+        # top_k, return_documents, truncation); MongoDB's $rerank page says query.text may carry
+        # which fields matter and clarifying context. Where in the query an instruction goes
+        # (before or after it, with what separator) is not documented: the format writes it on
+        # a line before the query.
+        "https://www.mongodb.com/docs/vector-search/query/aggregation-stages/rerank/",
+        "https://docs.voyageai.com/docs/error-codes (400, 401, 403, 429, 500, 502-504)",
         "voyageai 0.5.0 source (errors need a detail field)",
     ),
     # Also 600K tokens per request for the rerank-2 family (query tokens x documents + document
@@ -856,6 +903,39 @@ VOYAGE = _http(
     limit_note="tokens are counted by the service, which cuts long texts (`truncate=False`: refuses)",
     instruction="written into the query (rerank-2.5 family)",
     billing="tokens: the answer's usage.total_tokens (query tokens x documents + document tokens)",
+    prices=(
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=name,
+                source=(
+                    "https://docs.voyageai.com/docs/pricing not reached; the same figure on "
+                    "usagepricing.com/blueprint/voyage-ai (citing it), vercel.com/ai-gateway and "
+                    "openrouter.ai (sec.)"
+                ),
+                read=PRICES_READ,
+                note="the first 200M tokens per account are free (secondary)",
+            )
+            for name, usd in (("rerank-2.5", 0.05), ("rerank-2.5-lite", 0.02))
+        ),
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=name,
+                source="https://www.getmaxim.ai/bifrost/model-library/provider/voyage (sec.)",
+                read=PRICES_READ,
+            )
+            for name, usd in (("rerank-2", 0.05), ("rerank-2-lite", 0.02))
+        ),
+        *(
+            Price(
+                None, "1m_tokens", model=name, source="no price found for this older model", read=PRICES_READ
+            )
+            for name in ("rerank-1", "rerank-lite-1")
+        ),
+    ),
 )
 MIXEDBREAD = _http(
     "mixedbread",
@@ -894,6 +974,21 @@ MIXEDBREAD = _http(
     langchain_class="MixedbreadRerank",
     llama_index_class="MixedbreadRerank",
     billing="tokens: the answer's usage.total_tokens",
+    prices=(
+        Price(
+            0.15,
+            "1m_tokens",
+            source=(
+                "https://www.mixedbread.com/docs/models/reranking/mxbai-rerank-large-v2 "
+                "(its model table, copy last updated 2025-06-26)"
+            ),
+            read=PRICES_READ,
+            note=(
+                "the same for every mxbai-rerank model; an older copy of the page's header showed "
+                "$0.00: check the current page"
+            ),
+        ),
+    ),
 )
 PINECONE = _http(
     "pinecone",
@@ -934,6 +1029,22 @@ PINECONE = _http(
     llama_index_class="PineconeRerank",
     limit_note="by model: 100 (bge, pinecone-rerank-v0), 200 (cohere-rerank-3.5), 250 (cohere-rerank-4-fast); split",
     billing="rerank units: the answer's usage.rerank_units (read as search_units)",
+    prices=(
+        Price(
+            2.00,
+            "1k_searches",
+            model="bge-reranker-v2-m3",
+            source="about $0.002 per rerank unit in community code comments (sec.); pinecone.io/pricing not reached",
+            read=PRICES_READ,
+            note="per 1,000 rerank units; what one rerank unit covers is not documented",
+        ),
+        Price(
+            None,
+            "1k_searches",
+            source="https://docs.pinecone.io/guides/inference/understanding-inference (no price)",
+            read=PRICES_READ,
+        ),
+    ),
 )
 NVIDIA = _http(
     "nvidia",
@@ -964,6 +1075,15 @@ NVIDIA = _http(
     llama_index_class="NVIDIARerank",
     limit_note="a default, `max_documents_per_request`: the APIs document none",
     billing="the API catalog's credits, or a self-hosted NIM's machine hours; the answer reports no usage",
+    prices=(
+        Price(
+            None,
+            "instance_hours",
+            source="https://build.nvidia.com (catalog credits; no per-call price found)",
+            read=PRICES_READ,
+            note="a self-hosted NIM bills its machine's hours; set prices= to count the catalog's",
+        ),
+    ),
 )
 
 # -- Cohere-style hosts ------------------------------------------------------------------------
@@ -971,7 +1091,10 @@ NVIDIA = _http(
 TOGETHER = _http(
     "together",
     title="Together AI",
-    sources=("https://docs.together.ai/reference/rerank",),
+    sources=(
+        "https://docs.together.ai/reference/rerank",
+        "togethercomputer/openapi openapi.yaml (/rerank: ErrorData on 400, 401, 404, 429, 503, 504)",
+    ),
     limits=Limits(max_documents=1000),
     env={"api_key": ("TOGETHER_API_KEY",)},
     needs_api_key=True,
@@ -981,12 +1104,33 @@ TOGETHER = _http(
     model_strings=("together/<model>",),
     limit_note="a default: the API documents none",
     billing="tokens: the answer's usage.total_tokens when given",
+    prices=(
+        Price(
+            None,
+            "1m_tokens",
+            source="https://www.together.ai/pricing (no rerank price found)",
+            read=PRICES_READ,
+        ),
+    ),
 )
 FIREWORKS = _http(
     "fireworks",
     title="Fireworks AI",
-    sources=("https://docs.fireworks.ai/api-reference/rerank-documents",),
+    sources=(
+        "https://docs.fireworks.ai/api-reference/rerank-documents",
+        "https://docs.fireworks.ai/guides/inference-error-codes",
+    ),
     limits=Limits(max_documents=1000),
+    # A flat body, {"message", "param", "code", "type": "error"} (seen for a 404 of
+    # api.fireworks.ai/inference/v1 in a public bug report, Aug 2026; the error-codes page lists
+    # statuses only). Only NOT_FOUND was seen; the status decides the error.
+    errors=ErrorRules(
+        codes=(
+            VendorCode("NOT_FOUND", (404,), message="Model not found, inaccessible, and/or not deployed"),
+        ),
+        fallback_codes=("INVALID_ARGUMENT", "INTERNAL"),
+        exceptions=HTTP_EXCEPTIONS,
+    ),
     env={"api_key": ("FIREWORKS_API_KEY",)},
     needs_api_key=True,
     default_base_url="https://api.fireworks.ai",
@@ -996,6 +1140,15 @@ FIREWORKS = _http(
     instruction="the `task` field",
     limit_note="a default: the API documents none",
     billing="tokens: the answer's usage.total_tokens",
+    prices=(
+        Price(
+            None,
+            "1m_tokens",
+            source="https://fireworks.ai/pricing (no reranker row found)",
+            read=PRICES_READ,
+            note="the page prices text models by size ($0.20 per 1M tokens up to 16B), not rerankers",
+        ),
+    ),
 )
 DEEPINFRA = _http(
     "deepinfra",
@@ -1018,6 +1171,19 @@ DEEPINFRA = _http(
     instruction="the `instruction` field",
     limit_note="a default: the API documents none",
     billing="tokens: the answer's input_tokens (read as total_tokens)",
+    prices=(
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=name,
+                source=f"https://deepinfra.com/{name} (model page)",
+                read=PRICES_READ,
+            )
+            for name, usd in (("Qwen/Qwen3-Reranker-8B", 0.05), ("Qwen/Qwen3-Reranker-0.6B", 0.01))
+        ),
+        Price(None, "1m_tokens", model="Qwen/Qwen3-Reranker-4B", source="no price found", read=PRICES_READ),
+    ),
 )
 INFINITY = _http(
     "infinity",
@@ -1032,6 +1198,7 @@ INFINITY = _http(
     paths=("/rerank",),
     model_strings=("infinity/<model>",),
     billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
 LLAMACPP = _http(
     "llamacpp",
@@ -1045,6 +1212,7 @@ LLAMACPP = _http(
     model_strings=("llamacpp/<model>", "llamacpp"),
     limit_note="a default, `max_documents_per_request`: the server's context decides",
     billing="a self-hosted server: its machine's hours, not calls; usage.total_tokens is read when given",
+    prices=(Price(None, "instance_hours", note="self-hosted", read=PRICES_READ),),
 )
 OPENROUTER = _http(
     "openrouter",
@@ -1053,7 +1221,9 @@ OPENROUTER = _http(
         "https://openrouter.ai/docs/api-reference/rerank",
         "https://openrouter.ai/docs/api-reference/errors",
     ),
-    limits=Limits(max_documents=1000),
+    # Cohere's models behind it bill searches of up to 100 documents: split lists go in whole
+    # hundreds (no dearer for token-billed models).
+    limits=Limits(max_documents=1000, billing_block=100),
     env={"api_key": ("OPENROUTER_API_KEY",)},
     needs_api_key=True,
     default_base_url="https://openrouter.ai",
@@ -1061,6 +1231,26 @@ OPENROUTER = _http(
     model_strings=("openrouter/<provider>/<model>",),
     limit_note="a default: the upstream's limit applies",
     billing="what the upstream model bills: the answer's usage.search_units or usage.total_tokens",
+    prices=(
+        Price(
+            1.00,
+            "1k_searches",
+            model="cohere/rerank-v3.5",
+            source="https://openrouter.ai/cohere/rerank-v3.5 ($0.001 per search; a mirror copy)",
+            read=PRICES_READ,
+        ),
+        *(
+            Price(
+                usd,
+                "1m_tokens",
+                model=f"voyageai/{name}",
+                source="https://openrouter.ai/voyageai (model list)",
+                read=PRICES_READ,
+            )
+            for name, usd in (("rerank-2.5", 0.05), ("rerank-2.5-lite", 0.02))
+        ),
+        Price(None, "1k_searches", source="per upstream model: set prices= for others", read=PRICES_READ),
+    ),
 )
 AZURE_COHERE = _http(
     "azure-cohere",
@@ -1069,16 +1259,41 @@ AZURE_COHERE = _http(
     sources=(
         "https://learn.microsoft.com/azure/ai-foundry/how-to/deploy-models-cohere-rerank",
         "https://docs.cohere.com/docs/reranking-best-practices",
+        "cohere-ai/cohere-developer-experience notebooks/guides/cohere-on-azure/v2/azure-ai-reranking.ipynb",
     ),
-    limits=COHERE.limits,
+    # Microsoft's page gives Rerank v3.5 a 4,096-token query (v3: 2,048; Cohere's own page says
+    # 2,048 for v3.5 too): the larger bounds the unsent refusal, so no query Azure may take is
+    # refused here; a deployment that takes less answers 400.
+    limits=dataclasses.replace(COHERE.limits, max_query_tokens=4096),
+    max_documents_accepted=COHERE.max_documents_accepted,
+    # Neither Microsoft nor Cohere names a variable: their samples pass the key explicitly, under
+    # placeholder names (AZURE_INFERENCE_CREDENTIAL in Cohere's Azure guide, Azure AI Inference's
+    # samples); AZURE_AI_API_KEY is LiteLLM's name for Azure AI keys.
     env={"api_key": ("AZURE_AI_API_KEY", "AZURE_INFERENCE_CREDENTIAL")},
     needs_api_key=True,
     # A Foundry resource (*.services.ai.azure.com) serves the first, a serverless deployment's
-    # target URL the second; the backend picks by host.
+    # target URL the second; the backend picks by host. Both take `Authorization: Bearer <key>`
+    # (Microsoft's page for serverless; the Cohere SDK's header, which Cohere's Azure notebook
+    # uses); public Azure SQL samples send `api-key: <key>` to the Foundry route instead, and an
+    # Entra ID token goes as `Authorization: Bearer <token>` (pass either in headers=). A public
+    # report says the Foundry route refuses a chunked body (400 no_content_length_header): httpx
+    # sends JSON with a Content-Length.
     paths=("/providers/cohere/v2/rerank", "/v2/rerank"),
     models=(Model("Cohere-rerank-v4.0-pro"), Model("Cohere-rerank-v4.0-fast"), Model("Cohere-rerank-v3.5")),
     model_strings=("azure/<deployment>",),
     billing="search units as Cohere's (one query with up to 100 documents): meta.billed_units.search_units",
+    prices=(
+        Price(
+            None,
+            "1k_searches",
+            source=(
+                "https://learn.microsoft.com/azure/ai-foundry/how-to/deploy-models-cohere-rerank "
+                "(prices shown in the Azure Marketplace offer, not reached)"
+            ),
+            read=PRICES_READ,
+            note="a deployment is named by its owner: set prices={'azure/<deployment>': ...}",
+        ),
+    ),
 )
 
 #: Every spec by name, in the README table's order.

@@ -548,8 +548,14 @@ HTTP_VENDOR_ERRORS: dict[str, tuple[ErrorCase, ...]] = {
         ErrorCase(429, "RESOURCE_EXHAUSTED", ThrottledError, True),
     ),
     "nvidia": (ErrorCase(422, None, BadRequestError, False, expected_code=None),),
-    "together": (ErrorCase(429, "rate_limit_exceeded", ThrottledError, True),),
-    "fireworks": (ErrorCase(400, "invalid_request_error", BadRequestError, False),),
+    "together": (
+        ErrorCase(429, "rate_limit_exceeded", ThrottledError, True),
+        ErrorCase(503, "service_unavailable", ProviderError, True),
+    ),
+    "fireworks": (
+        ErrorCase(400, "invalid_request_error", BadRequestError, False),
+        ErrorCase(404, "NOT_FOUND", NotFoundError, False),
+    ),
     "deepinfra": (ErrorCase(422, None, BadRequestError, False, expected_code=None),),
     "infinity": (ErrorCase(429, "OverloadedError", ThrottledError, True),),
     "llamacpp": (ErrorCase(501, None, ProviderError, False),),

@@ -119,6 +119,11 @@ def _vertex(emulator: Emulator) -> dict[str, Any]:
     return {"project_id": "project-1", "credentials": Credentials(token="ya29.cost"), "base_url": emulator.url}
 
 
+def _http(emulator: Emulator, prefix: str) -> dict[str, Any]:
+    """A hosted HTTP vendor on the emulator under its prefix, with a key."""
+    return {"base_url": f"{emulator.url}/{prefix}", "api_key": "sk-test"}
+
+
 CASES: list[CostCase] = [
     CostCase(
         "cohere",
@@ -179,6 +184,100 @@ CASES: list[CostCase] = [
         r"^/v1/projects/[^/]+/locations/[^/]+/rankingConfigs/[^/]+:rank$",
         lambda body: _searches(len(body["records"])),
         "queries",
+    ),
+    # -- more hosted APIs over HTTP ------------------------------------------------------------
+    CostCase(
+        "voyage",
+        "voyage/rerank-2.5",
+        lambda emulator: _http(emulator, "voyage"),
+        r"^/voyage/v1/rerank$",
+        lambda body: tokens(body["query"], body["documents"]),
+        "tokens",
+    ),
+    CostCase(
+        "mixedbread",
+        "mixedbread/mixedbread-ai/mxbai-rerank-large-v2",
+        lambda emulator: _http(emulator, "mixedbread"),
+        r"^/mixedbread/v1/reranking$",
+        lambda body: tokens(body["query"], body["input"]),
+        "tokens",
+    ),
+    CostCase(
+        "pinecone",
+        "pinecone/bge-reranker-v2-m3",
+        lambda emulator: _http(emulator, "pinecone"),
+        r"^/pinecone/rerank$",
+        lambda body: _searches(len(body["documents"])),
+        "rerank units",
+    ),
+    CostCase(
+        "deepinfra",
+        "deepinfra/Qwen/Qwen3-Reranker-8B",
+        lambda emulator: _http(emulator, "deepinfra"),
+        r"^/deepinfra/v1/inference/",
+        lambda body: sum(
+            tokens(query, [text]) for query, text in zip(body["queries"], body["documents"], strict=True)
+        ),
+        "tokens",
+    ),
+    CostCase(
+        "openrouter",
+        "openrouter/cohere/rerank-v3.5",
+        lambda emulator: _http(emulator, "openrouter"),
+        r"^/openrouter/api/v1/rerank$",
+        lambda body: _searches(len(body["documents"])),
+        "search units",
+    ),
+    CostCase(
+        "together (prices=)",
+        "together/Salesforce/Llama-Rank-V1",
+        lambda emulator: _http(emulator, "together"),
+        r"^/together/v1/rerank$",
+        lambda body: tokens(body["query"], body["documents"]),
+        "tokens",
+        prices={"together/*": TOKEN_PRICE},
+    ),
+    CostCase(
+        "fireworks (prices=)",
+        "fireworks/fireworks/qwen3-reranker-8b",
+        lambda emulator: _http(emulator, "fireworks"),
+        r"^/fireworks/inference/v1/rerank$",
+        lambda body: tokens(body["query"], body["documents"]),
+        "tokens",
+        prices={"fireworks/*": TOKEN_PRICE},
+    ),
+    CostCase(
+        "azure (prices=)",
+        "azure/Cohere-rerank-v4.0-pro",
+        lambda emulator: _http(emulator, "azure"),
+        r"^/azure/v2/rerank$",
+        lambda body: _searches(len(body["documents"])),
+        "search units",
+        prices={"azure/Cohere-rerank-v4.0-pro": {"usd": 2.0, "per": "1k_searches"}},
+    ),
+    CostCase(
+        "nvidia (NIM)",
+        "nvidia/nvidia/llama-nemotron-rerank-1b-v2",
+        lambda emulator: {"base_url": f"{emulator.url}/nvidia"},
+        r"^/nvidia/v1/ranking$",
+        lambda body: None,
+        "instance-hours",
+    ),
+    CostCase(
+        "infinity",
+        "infinity",
+        lambda emulator: {"base_url": f"{emulator.url}/infinity"},
+        r"^/infinity/rerank$",
+        lambda body: tokens(body["query"], body["documents"]),
+        "tokens",
+    ),
+    CostCase(
+        "llamacpp",
+        "llamacpp",
+        lambda emulator: {"base_url": f"{emulator.url}/llamacpp"},
+        r"^/llamacpp/v1/rerank$",
+        lambda body: tokens(body["query"], body["documents"]),
+        "tokens",
     ),
     CostCase(
         "tei",

@@ -68,7 +68,8 @@ def test_reported_cost_equals_the_hand_computation(
     assert usage is not None
     assert usage.requests == len(case.requests(emulator)) > 1  # split, every request counted
     assert usage.documents == len(DOCUMENTS)
-    reported = usage.search_units if case.unit in ("search units", "queries") else usage.total_tokens
+    counted = case.unit in ("search units", "queries", "rerank units")
+    reported = usage.search_units if counted else usage.total_tokens
     assert reported == count
     if cost is None:
         assert usage.cost_usd is None
@@ -403,3 +404,37 @@ def test_a_bedrock_arn_as_prices_key_prices_that_model() -> None:
     prices = check_prices({f"bedrock/{arn}": {"usd": 100.0, "per": "1k_queries"}})
     price = price_for("bedrock", arn, prices)
     assert price is not None and price.usd == 100.0
+
+
+def test_every_vendor_has_a_price_entry_and_self_hosted_ones_bill_hours() -> None:
+    from multirerank.vendors import VENDORS
+
+    assert [name for name, spec in VENDORS.items() if not spec.prices] == []
+    for name in ("tei", "vllm", "infinity", "llamacpp", "sagemaker", "nvidia"):
+        assert [(price.usd, price.per) for price in VENDORS[name].prices] == [(None, "instance_hours")]
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usd", "per"),
+    [
+        ("voyage", "rerank-2.5", 0.05, "1m_tokens"),
+        ("voyage", "rerank-2.5-lite", 0.02, "1m_tokens"),
+        ("voyage", "rerank-1", None, "1m_tokens"),
+        ("mixedbread", "mixedbread-ai/mxbai-rerank-base-v2", 0.15, "1m_tokens"),
+        ("pinecone", "bge-reranker-v2-m3", 2.0, "1k_searches"),
+        ("pinecone", "cohere-rerank-3.5", None, "1k_searches"),
+        ("deepinfra", "Qwen/Qwen3-Reranker-0.6B", 0.01, "1m_tokens"),
+        ("deepinfra", "Qwen/Qwen3-Reranker-4B", None, "1m_tokens"),
+        ("openrouter", "cohere/rerank-v3.5", 1.0, "1k_searches"),
+        ("openrouter", "voyageai/rerank-2.5-lite", 0.02, "1m_tokens"),
+        ("together", "Salesforce/Llama-Rank-V1", None, "1m_tokens"),
+        ("fireworks", "fireworks/qwen3-reranker-8b", None, "1m_tokens"),
+        ("azure", "Cohere-rerank-v4.0-pro", None, "1k_searches"),
+        ("cohere", "rerank-v5.0-pro", None, "1k_searches"),
+    ],
+)
+def test_the_new_vendors_list_prices(provider: str, model: str, usd: float | None, per: str) -> None:
+    from multirerank.prices import price_for
+
+    price = price_for(provider, model)
+    assert price is not None and (price.usd, price.per) == (usd, per)

@@ -394,3 +394,237 @@ def test_mixedbread_ranks_mapping_documents_on_rank_fields(emulator: Emulator) -
     (body,) = sent(emulator, "mixedbread")
     assert body["input"] == documents and body["rank_fields"] == ["title"]
     assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, TEXTS)[:2]]
+
+
+# -- Cohere's limits: 10,000 documents, 2,048-token queries, v4/v5 models -------------------------
+
+COHERE_FORMATS = ["cohere", "azure-cohere"]
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+def test_cohere_requests_default_to_1000_and_go_up_to_10000(emulator: Emulator, api_format: str) -> None:
+    assert backend(emulator, api_format).limits.max_documents == 1000
+    documents = [f"{TEXTS[number % len(TEXTS)]} {number}" for number in range(2500)]
+    with Reranker(backend(emulator, api_format, max_documents_per_request=10_000)) as reranker:
+        response = reranker.rerank(QUERY, documents, top_n=3)
+    assert [len(body["documents"]) for body in sent(emulator, api_format)] == [2500]
+    assert response.usage is not None and response.usage.search_units == 25
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+def test_cohere_refuses_a_request_size_over_its_ceiling(emulator: Emulator, api_format: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"max_documents_per_request=10001 .*10,000"):
+        backend(emulator, api_format, max_documents_per_request=10_001)
+
+
+def test_other_formats_take_a_request_size_above_their_default(emulator: Emulator) -> None:
+    # NVIDIA's 512 is a project default, not the vendor's ceiling.
+    assert backend(emulator, "nvidia", max_documents_per_request=2000).limits.max_documents == 2000
+
+
+@pytest.mark.parametrize("path", ["/cohere/v2/rerank", "/azure/v2/rerank"])
+def test_the_emulated_cohere_takes_10000_documents_and_refuses_more(emulator: Emulator, path: str) -> None:
+    import httpx
+
+    def post(count: int) -> httpx.Response:
+        body = {"model": "rerank-v3.5", "query": "q", "documents": ["a text"] * count}
+        return httpx.post(emulator.url + path, json=body, timeout=30)
+
+    assert post(10_000).status_code == 200
+    refused = post(10_001)
+    assert refused.status_code == 400
+    assert "10001" in refused.json()["message"] and "10000" in refused.json()["message"]
+
+
+@pytest.mark.parametrize(("api_format", "limit"), [("cohere", 2048), ("azure-cohere", 4096)])
+def test_a_query_provably_over_the_token_limit_is_refused_before_sending(
+    emulator: Emulator, api_format: str, limit: int
+) -> None:
+    from multirerank import RerankInputError
+
+    with Reranker(backend(emulator, api_format)) as reranker:
+        reranker.rerank(" ".join(["solar"] * limit), TEXTS)  # at the limit: sent
+        assert len(sent(emulator, api_format)) == 1
+        # Words and commas: limit + 1 runs, in fewer characters than limit x 5.
+        half = limit // 2
+        over = "grid, " * half + "grid"
+        with pytest.raises(
+            RerankInputError, match=rf"^query is at least {limit + 1} tokens.* at most {limit} tokens"
+        ):
+            reranker.rerank(over, TEXTS)
+    assert len(sent(emulator, api_format)) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [("/cohere/v2/rerank", 2048), ("/cohere/v1/rerank", 2048), ("/azure/v2/rerank", 4096)],
+)
+def test_the_emulated_cohere_refuses_a_query_over_its_token_limit(
+    emulator: Emulator, path: str, limit: int
+) -> None:
+    import httpx
+
+    from multirerank.errors import BadRequestError
+
+    def post(words: int) -> httpx.Response:
+        body = {"model": "rerank-v3.5", "query": "word " * words, "documents": ["a text"]}
+        return httpx.post(emulator.url + path, json=body, timeout=30)
+
+    assert post(limit).status_code == 200
+    answer = post(limit + 1)
+    assert answer.status_code == 400 and f"query is {limit + 1} tokens" in answer.json()["message"]
+    # What the backend makes of it, should a query slip past the engine's count.
+    error = API_FORMATS["cohere"].spec.errors.error(answer.json()["message"], provider="cohere", status=400)
+    assert isinstance(error, BadRequestError)
+
+
+def test_azure_takes_the_key_as_bearer_or_api_key_header(emulator: Emulator) -> None:
+    from multirerank import AuthenticationError
+
+    emulator.state["azure.api_key"] = API_KEY
+    with Reranker(backend(emulator, "azure-cohere")) as reranker:  # Bearer, the default
+        assert len(reranker.rerank(QUERY, TEXTS)) == len(TEXTS)
+    options = http_options(emulator, "azure-cohere")
+    options.pop("api_key")
+    with Reranker(HTTPBackend(**options, headers={"api-key": API_KEY})) as reranker:
+        assert len(reranker.rerank(QUERY, TEXTS)) == len(TEXTS)
+    assert headers(emulator)["api-key"] == API_KEY and "authorization" not in headers(emulator)
+    wrong = Reranker(HTTPBackend(**options, headers={"api-key": "wrong"}))
+    with wrong, pytest.raises(AuthenticationError):
+        wrong.rerank(QUERY, TEXTS)
+
+
+def test_the_emulated_azure_refuses_a_chunked_body(emulator: Emulator) -> None:
+    import httpx
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"model": "m", "query": "q", "documents": ["a"]}'
+
+    answer = httpx.post(emulator.url + "/azure/v2/rerank", content=chunks(), timeout=30)
+    assert answer.status_code == 400 and answer.json()["message"] == "no_content_length_header"
+
+
+@pytest.mark.parametrize(
+    "model", ["rerank-v4.0-pro", "rerank-v4.0-fast", "rerank-v5.0-pro", "rerank-v5.0-fast"]
+)
+def test_cohere_v4_and_v5_models_take_max_tokens_per_doc(emulator: Emulator, model: str) -> None:
+    with Reranker(backend(emulator, "cohere", model=model, max_tokens_per_doc=8192)) as reranker:
+        reranker.rerank(QUERY, TEXTS)
+    assert sent(emulator, "cohere")[-1] == {
+        "model": model,
+        "query": QUERY,
+        "documents": TEXTS,
+        "max_tokens_per_doc": 8192,
+    }
+    assert API_FORMATS["cohere"].spec.model(model) is not None
+
+
+def test_the_emulated_cohere_refuses_a_max_tokens_per_doc_that_is_no_count(emulator: Emulator) -> None:
+    import httpx
+
+    body = {"model": "rerank-v4.0-pro", "query": "q", "documents": ["a"], "max_tokens_per_doc": 0}
+    answer = httpx.post(emulator.url + "/cohere/v2/rerank", json=body, timeout=30)
+    assert answer.status_code == 400 and "max_tokens_per_doc" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "at_least"),
+    [
+        ("", 0),
+        ("capital of America?", 4),
+        ("grid, grid", 3),
+        ("state-of-the-art", 7),
+        ("北京是中国的首都", 1),  # one run of word characters: an undercount, never an overcount
+        ("   ", 0),
+    ],
+)
+def test_min_tokens_counts_word_and_punctuation_runs(text: str, at_least: int) -> None:
+    from multirerank.tokens import min_tokens
+
+    assert min_tokens(text) == at_least
+
+
+# -- error bodies checked against the vendors' own descriptions ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        # Fireworks, flat (a 404 of api.fireworks.ai/inference/v1 as reported publicly).
+        (
+            {
+                "message": "Model not found, inaccessible, and/or not deployed",
+                "param": "model",
+                "code": "NOT_FOUND",
+                "type": "error",
+            },
+            "Model not found, inaccessible, and/or not deployed",
+            "NOT_FOUND",
+        ),
+        # Fireworks, nested (a deployment that does not exist).
+        (
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "DeploymentNotFound",
+                    "message": "no deployment",
+                }
+            },
+            "no deployment",
+            "DeploymentNotFound",
+        ),
+        # Together's ErrorData (togethercomputer/openapi): code may be null.
+        (
+            {
+                "error": {
+                    "message": "rate limited",
+                    "type": "rate_limit_exceeded",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            "rate limited",
+            "rate_limit_exceeded",
+        ),
+        # Mixedbread keeps reading its type.
+        ({"type": "too_many_requests_error", "message": "slow down"}, "slow down", "too_many_requests_error"),
+    ],
+)
+def test_vendor_error_bodies_are_read(body: dict[str, Any], message: str, code: str) -> None:
+    from multirerank.backends.http_formats import error_details
+
+    assert error_details(body) == (message, code)
+
+
+def test_the_emulated_fireworks_answers_its_flat_error_body(emulator: Emulator) -> None:
+    import httpx
+
+    emulator.inject(status=404, vendor="fireworks")
+    answer = httpx.post(
+        emulator.url + "/fireworks/inference/v1/rerank",
+        json={"model": "m", "query": "q", "documents": ["a"]},
+        timeout=30,
+    )
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "NOT_FOUND" and answer.json()["type"] == "error"
+
+
+def test_the_emulated_together_answers_as_its_openapi_says(emulator: Emulator) -> None:
+    with Reranker(backend(emulator, "together")) as reranker:
+        reranker.rerank(QUERY, TEXTS)
+    import httpx
+
+    answer = httpx.post(
+        emulator.url + "/together/v1/rerank",
+        json={"model": "Salesforce/Llama-Rank-V1", "query": QUERY, "documents": TEXTS},
+        timeout=30,
+    ).json()
+    assert answer["object"] == "rerank" and answer["id"]
+    assert all(result["document"]["text"] == TEXTS[result["index"]] for result in answer["results"])
+
+
+def test_rerank_5_queries_are_left_to_the_service(emulator: Emulator) -> None:
+    """No query limit is documented for Rerank 5: nothing is refused unsent."""
+    assert backend(emulator, "cohere", model="rerank-v5.0-pro").limits.max_query_tokens is None
+    assert backend(emulator, "cohere", model="rerank-v4.0-pro").limits.max_query_tokens == 2048
+    assert backend(emulator, "cohere", model="my-fine-tune").limits.max_query_tokens == 2048

@@ -158,3 +158,36 @@ def test_emulate_command_does_not_import_the_cli() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert completed.stdout.strip() == "False"
+
+
+NEW_VENDORS = (
+    "vertex",
+    "voyage",
+    "mixedbread",
+    "pinecone",
+    "nvidia",
+    "together",
+    "fireworks",
+    "deepinfra",
+    "infinity",
+    "llamacpp",
+    "openrouter",
+    "azure-cohere",
+)
+
+
+@pytest.mark.parametrize("name", NEW_VENDORS)
+def test_every_new_vendor_has_a_full_row(name: str) -> None:
+    """Model string, both classes, the limit and the score scale, from the spec (issue 11)."""
+    spec = VENDORS[name]
+    row = next(line for line in render_table().splitlines() if line.startswith(f"| {spec.title} |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1].startswith(f"`{spec.model_strings[0]}`")
+    assert spec.langchain_class in cells[2] and spec.llama_index_class in cells[3]
+    assert f"{spec.limits.max_documents:,} documents" in cells[4]
+    assert cells[5].startswith(f"`{spec.score_scale}`")
+
+
+def test_cohere_row_states_its_ceiling_and_query_limit() -> None:
+    row = next(line for line in render_table().splitlines() if line.startswith("| Cohere `/v2/rerank`"))
+    assert "1,000 documents by default (up to 10,000" in row and "2,048 tokens per query" in row

@@ -236,6 +236,7 @@ class HTTPBackend(Backend):
         self.limits = dataclasses.replace(
             api_format.spec.limits,
             max_documents=options.max_documents_per_request or _model_limit(api_format, self.model),
+            max_query_tokens=_query_token_limit(api_format, self.model),
         )
         self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries
@@ -566,6 +567,15 @@ def _model_limit(api_format: ApiFormat, model: str) -> int | None:
     return api_format.max_documents
 
 
+def _query_token_limit(api_format: ApiFormat, model: str) -> int | None:
+    """Tokens a query may have: the model's own limit when the vendor data gives one (0: none
+    documented, so none is checked), else the vendor's."""
+    known = api_format.spec.model(model)
+    if known is not None and known.max_query_tokens is not None:
+        return known.max_query_tokens or None
+    return api_format.spec.limits.max_query_tokens
+
+
 def _base_url(options: HTTPOptions, api_format: ApiFormat) -> str:
     """``base_url``, else the format's base-URL variable (``NVIDIA_BASE_URL``), else its public host."""
     if options.base_url:
@@ -613,7 +623,10 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
             "e.g. 'http://localhost:8000')",
             provider=name,
         )
-    has_authorization = _has_header(options, api_format.key_header[0].lower())
+    has_authorization = any(
+        _has_header(options, header.lower())
+        for header in (api_format.key_header[0], *api_format.other_key_headers)
+    )
     # A key read from the environment yields to an explicit Authorization header; a given one clashes.
     if "api_key" in options.model_fields_set and options.api_key is not None and has_authorization:
         raise ConfigurationError(
@@ -633,6 +646,15 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
         raise ConfigurationError(
             f"model {model or '(the server default)'!r} of api_format {name!r} takes no instruction; "
             f"leave instruction unset, or use a model that takes one ({', '.join(takers)} formats)",
+            provider=name,
+        )
+    # Only where the data gives the vendor's own ceiling: other limits are defaults one may raise.
+    ceiling = api_format.spec.max_documents_accepted
+    requested = options.max_documents_per_request
+    if requested is not None and ceiling is not None and requested > ceiling:
+        raise ConfigurationError(
+            f"max_documents_per_request={requested} is over the {ceiling:,} documents api_format "
+            f"{name!r} takes in one request; longer lists are split, so set at most {ceiling}",
             provider=name,
         )
     for option in ("max_tokens_per_doc", "truncate", "gateway_fallbacks", "rank_fields"):

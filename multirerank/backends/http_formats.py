@@ -81,6 +81,9 @@ class ApiFormat:
     options: frozenset[FormatOption] = field(default_factory=frozenset)
     #: The header the API key goes in, and what precedes the key there.
     key_header: tuple[str, str] = ("Authorization", "Bearer ")
+    #: Other headers a user may put the key in instead (Azure's ``api-key``): one given in
+    #: ``headers`` stands for ``api_key``.
+    other_key_headers: tuple[str, ...] = ()
     #: Headers every request of the format carries (Pinecone's API version).
     fixed_headers: Mapping[str, str] = field(default_factory=dict)
     #: The key is needed only at the vendor's own host (NVIDIA's catalog; a self-hosted NIM takes none).
@@ -618,6 +621,7 @@ API_FORMATS: dict[str, ApiFormat] = {
             build_body=_cohere_v2_body,
             parse_body=_cohere_answer,
             options=frozenset({"max_tokens_per_doc"}),
+            other_key_headers=("api-key",),
             choose_paths=azure_paths,
         ),
     )
@@ -633,7 +637,8 @@ def error_details(body: object) -> tuple[str | None, str | None]:
     One reader serves every format because gateways pass upstream bodies through:
     ``{"message"}`` (Cohere), ``{"error": {"message", "type", "code"}}`` (vLLM, Bifrost),
     ``{"error", "error_type"}`` (TEI), ``{"detail"}`` (Jina, Voyage, NVIDIA and other FastAPI
-    servers; DeepInfra's ``{"detail": {"error"}}``), ``{"type", "message"}`` (Mixedbread).
+    servers; DeepInfra's ``{"detail": {"error"}}``), ``{"type", "message"}`` (Mixedbread),
+    ``{"message", "code", "type": "error"}`` (Fireworks).
     """
     if not isinstance(body, Mapping):
         return None, None
@@ -645,6 +650,9 @@ def error_details(body: object) -> tuple[str | None, str | None]:
         code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
     elif isinstance(error, str):
         message, code = error, body.get("error_type")
+    elif isinstance(body.get("code"), str):
+        # Fireworks: {"message": ..., "param": "model", "code": "NOT_FOUND", "type": "error"}
+        code = body["code"]
     elif isinstance(body.get("type"), str):
         # Mixedbread: {"type": "too_many_requests_error", "message": ...}
         code = body["type"]

@@ -19,6 +19,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
 from multirerank.redaction import module_logger
+from multirerank.tokens import min_tokens
 from multirerank.types import DocumentInput, IdentifiedText, TitledText, document_size
 
 logger = module_logger(__name__)
@@ -257,6 +258,15 @@ def _id_list(ids: object, count: int) -> Sequence[str | None] | None:
 
 
 def fit_query(query: str, backend: Backend) -> str:
+    tokens_limit = backend.limits.max_query_tokens
+    if tokens_limit is not None and len(query) > tokens_limit:
+        # Only a query longer in characters than the limit can hold more tokens than it.
+        tokens = min_tokens(query)
+        if tokens > tokens_limit:
+            raise RerankInputError(
+                f"query is at least {tokens} tokens (counting its words and punctuation); "
+                f"{backend.provider} accepts at most {tokens_limit} tokens in a query"
+            )
     limit = backend.limits.max_query_chars
     if limit is None or len(query) <= limit:
         return query

@@ -7,7 +7,8 @@ prefix and a test points its client at ``emulator.url + "/vllm"`` (or ``/cohere`
 Settings in ``emulator.state``:
 
 - ``"<vendor>.api_key"``: requests must carry ``Authorization: Bearer <key>`` (401 otherwise).
-- ``"cohere.max_documents"`` (1000) and ``"tei.max_batch_size"`` (32): per-request limits.
+- ``"cohere.max_documents"`` (10,000, Cohere's ceiling) and ``"tei.max_batch_size"`` (32):
+  per-request limits. Cohere also refuses a query over 2,048 tokens (words and punctuation runs).
 - ``"tei.max_input_words"``: a query plus text longer than this is refused unless ``truncate``.
 - ``"vllm.v1_missing"``: ``/vllm/v1/rerank`` answers 404 like a server without that route.
 - ``"vllm.model"``: the one model the vLLM server serves; other names get its 404.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from multirerank.testing.server import Emulator, Request, Response, Route
+from multirerank.tokens import min_tokens
 from multirerank.vendors import BIFROST, COHERE, COHERE_V1, JINA, TEI, VLLM
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -107,11 +109,7 @@ def _cohere(version: int) -> Serve:
         if not isinstance(documents, list) or not documents:
             raise _Rejected(400, "invalid request: list of documents must not be empty")
         texts = [_cohere_text(document, index, version) for index, document in enumerate(documents)]
-        limit = emulator.state.get("cohere.max_documents", COHERE.limit("max_documents"))
-        if len(texts) > limit:
-            raise _Rejected(
-                400, f"invalid request: too many documents, got {len(texts)} but the limit is {limit}"
-            )
+        check_cohere_limits(emulator, "cohere", body, query, len(texts))
         ranked = emulator.ranked(query, texts)[: _top_n(body, len(texts))]
         show_text = version == 1 and body.get("return_documents") is True
         results = [
@@ -129,6 +127,32 @@ def _cohere(version: int) -> Serve:
         return Response(200, {"id": str(uuid.uuid4()), "results": results, "meta": meta})
 
     return serve
+
+
+def check_cohere_limits(
+    emulator: Emulator,
+    vendor: str,
+    body: dict[str, Any],
+    query: str,
+    count: int,
+    query_tokens: int | None = None,
+) -> None:
+    """Cohere's documented request limits (best-practices page): 1 to 10,000 documents, a query of
+    at most 2,048 tokens (counted here as :func:`multirerank.tokens.min_tokens` counts them, the
+    emulator's tokenizer; ``query_tokens`` for a host with another limit), ``max_tokens_per_doc`` a
+    positive integer. The wording is the emulator's."""
+    limit = emulator.state.get(f"{vendor}.max_documents", COHERE.documents_ceiling)
+    if limit is not None and count > limit:
+        raise _Rejected(400, f"invalid request: too many documents, got {count} but the limit is {limit}")
+    query_limit = query_tokens if query_tokens is not None else COHERE.limits.max_query_tokens
+    tokens = min_tokens(query)
+    if query_limit is not None and tokens > query_limit:
+        raise _Rejected(
+            400, f"invalid request: query is {tokens} tokens, but the limit is {query_limit} tokens"
+        )
+    cut = body.get("max_tokens_per_doc")
+    if cut is not None and (isinstance(cut, bool) or not isinstance(cut, int) or cut < 1):
+        raise _Rejected(400, "invalid request: max_tokens_per_doc must be a positive integer")
 
 
 def _cohere_text(document: object, index: int, version: int) -> str:

@@ -25,6 +25,7 @@ from multirerank.testing.http_apis import (
     _route,
     _tokens,
     _top_n,
+    check_cohere_limits,
     cohere_error,
 )
 from multirerank.testing.server import Emulator, Request, Response, Route
@@ -266,9 +267,20 @@ def _cohere_like(vendor: str, spec: VendorSpec, *, list_key: str = "results", us
             answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
         if "task" in body:
             answer["task_seen"] = body["task"]
+        if spec.name == "together":
+            # Its OpenAPI RerankResponse: object and id, and a document on every result.
+            answer.update(object="rerank", id=str(uuid.uuid4()))
+            for result in answer[list_key]:
+                result["document"] = {"text": texts[result["index"]]}
         return Response(200, answer)
 
     return serve
+
+
+def fireworks_error(status: int, code: str | None, message: str) -> Response:
+    """Fireworks' flat error body (see vendors.FIREWORKS)."""
+    kind = code or FIREWORKS.errors.code_for_status(status)
+    return Response(status, {"message": message, "param": None, "code": kind, "type": "error"})
 
 
 def openrouter_error(status: int, code: str | None, message: str) -> Response:
@@ -319,16 +331,27 @@ def _deepinfra(emulator: Emulator, request: Request) -> Response:
 
 
 def _azure(emulator: Emulator, request: Request) -> Response:
-    _authorize(emulator, request, "azure", "invalid api key")
+    key = emulator.state.get("azure.api_key")
+    # The key as a Bearer token or in an api-key header (see vendors.AZURE_COHERE).
+    if key is not None and key not in (request.header("api-key"), _bearer(request)):
+        raise _Rejected(401, "invalid api key")
+    if request.header("Content-Length") is None:
+        raise _Rejected(400, "no_content_length_header")
     body = _json_object(request)
     if not isinstance(body.get("model"), str):
         raise _Rejected(400, "invalid request: model is required")
     query = _query(body)
     texts = _strings(body, "documents")
-    _check_count(emulator, "azure", len(texts), AZURE_COHERE.limits.max_documents)
+    query_tokens = AZURE_COHERE.limits.max_query_tokens
+    check_cohere_limits(emulator, "azure", body, query, len(texts), query_tokens=query_tokens)
     ranked = emulator.ranked(query, texts)[: _top_n(body, len(texts))]
     meta = {"billed_units": {"search_units": math.ceil(len(texts) / 100)}}
     return Response(200, {"id": str(uuid.uuid4()), "results": _results(ranked), "meta": meta})
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.header("Authorization")
+    return value[len("Bearer ") :] if value and value.startswith("Bearer ") else None
 
 
 ROUTES: list[Route] = [
@@ -347,7 +370,7 @@ ROUTES: list[Route] = [
         "fireworks",
         f"/fireworks{FIREWORKS.paths[0]}",
         _cohere_like("fireworks", FIREWORKS, list_key="data"),
-        _openai_error(FIREWORKS),
+        fireworks_error,
     ),
     _route("deepinfra", r"/deepinfra/v1/inference/.+", _deepinfra, deepinfra_error),
     _route(
