@@ -79,6 +79,12 @@ class Limits:
     #: Bedrock's and Vertex AI's query: 100): the engine then sizes the requests of a split list
     #: in whole blocks, so that splitting bills no more blocks than one request would.
     billing_block: int | None = None
+    #: The most documents the vendor takes in one request, where that is more than the default
+    #: ``max_documents`` (Cohere: 10,000 over 1,000). A list that would need more requests than
+    #: the call may have in flight then goes as one request per slot, up to this many documents
+    #: each: one round of larger requests finishes sooner than rounds of small ones
+    #: (``benchmarks/bench_cohere_split.py``). ``None`` where the user set the request size.
+    max_documents_ceiling: int | None = None
 
 
 @dataclass(frozen=True)

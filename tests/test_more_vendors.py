@@ -412,6 +412,34 @@ def test_cohere_requests_default_to_1000_and_go_up_to_10000(emulator: Emulator, 
 
 
 @pytest.mark.parametrize("api_format", COHERE_FORMATS)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_cohere_sends_a_long_list_as_one_request_per_slot(
+    emulator: Emulator, api_format: str, mode: str
+) -> None:
+    """Past max_concurrency requests of 1,000, larger requests in one round (whole search units)."""
+    documents = [f"{TEXTS[number % len(TEXTS)]} {number}" for number in range(5001)]
+    with Reranker(backend(emulator, api_format), max_concurrency=4) as reranker:
+        if mode == "sync":
+            response = reranker.rerank(QUERY, documents, top_n=3)
+        else:
+            response = await reranker.arerank(QUERY, documents, top_n=3)
+    assert sorted(len(body["documents"]) for body in sent(emulator, api_format)) == [1101, 1300, 1300, 1300]
+    assert response.usage is not None and response.usage.search_units == 51  # as one request would
+    assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, documents)[:3]]
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+def test_a_request_size_set_by_the_user_is_kept_for_long_lists(emulator: Emulator, api_format: str) -> None:
+    documents = [f"{TEXTS[number % len(TEXTS)]} {number}" for number in range(5000)]
+    with Reranker(backend(emulator, api_format, max_documents_per_request=1000), max_concurrency=4) as reranker:
+        assert reranker.count_requests(QUERY, documents) == 5
+    with Reranker(backend(emulator, api_format), max_concurrency=4) as reranker:
+        assert reranker.count_requests(QUERY, documents) == 4
+    with Reranker(backend(emulator, api_format), max_concurrency=8) as reranker:
+        assert reranker.count_requests(QUERY, documents) == 5  # 5 requests of 1,000 fit 8 slots
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
 def test_cohere_refuses_a_request_size_over_its_ceiling(emulator: Emulator, api_format: str) -> None:
     with pytest.raises(ConfigurationError, match=r"max_documents_per_request=10001 .*10,000"):
         backend(emulator, api_format, max_documents_per_request=10_001)

@@ -237,6 +237,10 @@ class HTTPBackend(Backend):
             api_format.spec.limits,
             max_documents=options.max_documents_per_request or _model_limit(api_format, self.model),
             max_query_tokens=_query_token_limit(api_format, self.model),
+            # Larger requests for long lists, up to the vendor's ceiling, unless the user set the size.
+            max_documents_ceiling=(
+                api_format.spec.max_documents_accepted if options.max_documents_per_request is None else None
+            ),
         )
         self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries

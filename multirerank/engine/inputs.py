@@ -58,6 +58,8 @@ class Plan:
     positions: list[int]
     originals: list[DocumentInput]
     chunks: list[Chunk]
+    #: The requests the call may have in flight, which the split was sized for.
+    concurrency: int = 1
 
 
 def subplan(backend: Backend, plan: Plan, keep: Sequence[int]) -> Plan:
@@ -67,8 +69,8 @@ def subplan(backend: Backend, plan: Plan, keep: Sequence[int]) -> Plan:
     documents = [sent[index] for index in keep]
     positions = [plan.positions[index] for index in keep]
     originals = [plan.originals[index] for index in keep]
-    chunks = _split(backend, plan.query, documents, positions) if documents else []
-    return Plan(plan.query, None, None, positions, originals, chunks)
+    chunks = _split(backend, plan.query, documents, positions, plan.concurrency) if documents else []
+    return Plan(plan.query, None, None, positions, originals, chunks, plan.concurrency)
 
 
 def request_top_n(plan: Plan, size: int) -> int | None:
@@ -307,6 +309,7 @@ def plan_call(
     *,
     ids: object = None,
     skip_blank: bool,
+    concurrency: int = 1,
 ) -> Plan:
     """Every input checked and the documents split into requests the backend accepts.
 
@@ -327,7 +330,8 @@ def plan_call(
     if id_list is None and _plain_texts(items, limit):
         texts = cast("list[DocumentInput]", list(items))
         every = list(range(len(texts)))
-        return Plan(checked_query, checked_top_n, threshold, every, texts, _split(backend, checked_query, texts, every))
+        chunks = _split(backend, checked_query, texts, every, concurrency)
+        return Plan(checked_query, checked_top_n, threshold, every, texts, chunks, concurrency)
     sends_ids = backend.sends_ids
     positions: list[int] = []
     originals: list[DocumentInput] = []
@@ -396,8 +400,8 @@ def plan_call(
         logger.info("scored %d document(s) once that shared an id with an earlier one", repeated)
     if not sent and not skip_blank:
         raise RerankInputError(DOCUMENTS_REQUIRED)
-    chunks = _split(backend, checked_query, sent, positions) if sent else []
-    return Plan(checked_query, checked_top_n, threshold, positions, originals, chunks)
+    chunks = _split(backend, checked_query, sent, positions, concurrency) if sent else []
+    return Plan(checked_query, checked_top_n, threshold, positions, originals, chunks, concurrency)
 
 
 def _plain_texts(items: Sequence[object], limit: int | None) -> bool:
@@ -413,12 +417,27 @@ def _plain_texts(items: Sequence[object], limit: int | None) -> bool:
     )
 
 
-def _split(backend: Backend, query: str, documents: list[DocumentInput], positions: list[int]) -> list[Chunk]:
+def _split(
+    backend: Backend,
+    query: str,
+    documents: list[DocumentInput],
+    positions: list[int],
+    concurrency: int = 1,
+) -> list[Chunk]:
     """Chunks within the backend's count and cost limits, as even in size as possible (in whole
-    billing blocks where the vendor bills by them)."""
+    billing blocks where the vendor bills by them). Where the vendor takes more documents than
+    the default request size (``Limits.max_documents_ceiling``), a list needing more requests
+    than ``concurrency`` goes in ``concurrency`` larger ones instead."""
     limits = backend.limits
     per_request = limits.max_documents or len(documents)
     count = math.ceil(len(documents) / per_request)
+    ceiling = limits.max_documents_ceiling
+    if ceiling is not None and count > concurrency:
+        stretched = math.ceil(len(documents) / concurrency)
+        if limits.billing_block:  # whole blocks, so that the split bills none more
+            stretched = math.ceil(stretched / limits.billing_block) * limits.billing_block
+        per_request = max(per_request, min(ceiling, stretched))
+        count = math.ceil(len(documents) / per_request)
     chunks: list[Chunk] = []
     offset = 0
     for size in _sizes(len(documents), count, per_request, limits.billing_block):

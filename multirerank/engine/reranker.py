@@ -232,7 +232,7 @@ class Reranker:
     def _run(self, call: Call, until: float | None) -> RerankResponse:
         """One call through this reranker's own backend."""
         started = time.perf_counter()
-        plan = call.plan(self.backend)
+        plan = call.plan(self.backend, self.max_concurrency)
         if uses_cache(self.cache, self.backend):
             cached = CachedCall(self.cache, self.backend, plan)
             cached.look_up()
@@ -254,7 +254,7 @@ class Reranker:
 
     async def _arun(self, call: Call, until: float | None) -> RerankResponse:
         started = time.perf_counter()
-        plan = call.plan(self.backend)
+        plan = call.plan(self.backend, self.max_concurrency)
         if uses_cache(self.cache, self.backend):
             cached = CachedCall(self.cache, self.backend, plan)
             await cached.alook_up()
@@ -270,7 +270,10 @@ class Reranker:
 
     def count_requests(self, query: str, documents: Sequence[DocumentInput]) -> int:
         """How many requests :meth:`rerank` would send for these inputs (checked as it checks them)."""
-        return len(plan_call(self.backend, query, documents, None, None, skip_blank=False).chunks)
+        plan = plan_call(
+            self.backend, query, documents, None, None, skip_blank=False, concurrency=self.max_concurrency
+        )
+        return len(plan.chunks)
 
     def with_backend(self, backend: Backend) -> Reranker:
         """A reranker over ``backend`` with this one's settings and thread pool.

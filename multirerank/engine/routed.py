@@ -39,7 +39,8 @@ class Call:
     return_documents: bool
     progress: ProgressCallback | None
 
-    def plan(self, backend: Backend) -> Plan:
+    def plan(self, backend: Backend, concurrency: int = 1) -> Plan:
+        """The call checked and split for ``backend``, with ``concurrency`` requests in flight."""
         return plan_call(
             backend,
             self.query,
@@ -48,6 +49,7 @@ class Call:
             self.score_threshold,
             ids=self.ids,
             skip_blank=self.skip_blank,
+            concurrency=concurrency,
         )
 
 
