@@ -14,6 +14,7 @@ from multirerank.errors import (
     RerankTimeoutError,
     ThrottledError,
 )
+from multirerank.evaluation import evaluate
 from multirerank.registry import backend_from_model, known_providers
 from multirerank.routing import Router
 from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
@@ -43,5 +44,6 @@ __all__ = [
     "ThrottledError",
     "Usage",
     "backend_from_model",
+    "evaluate",
     "known_providers",
 ]

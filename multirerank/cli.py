@@ -21,6 +21,7 @@ from typing import Any
 from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
 from multirerank.errors import RerankError
+from multirerank.evaluation.command import add_evaluate_parser
 from multirerank.prices import usage_line
 from multirerank.testing.command import add_emulate_parser
 from multirerank.types import RerankResponse
@@ -350,6 +351,7 @@ def _row(cells: Sequence[str], widths: Sequence[int], room: int) -> str:
 _SUBCOMMANDS: list[Callable[[SubParsers], None]] = [
     add_rerank_parser,
     add_emulate_parser,
+    add_evaluate_parser,
 ]
 
 

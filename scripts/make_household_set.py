@@ -67,7 +67,8 @@ def bm25_run(corpus: list[dict[str, str]], queries: list[dict[str, str]]) -> lis
 
     retriever = bm25s.BM25()
     retriever.index(
-        bm25s.tokenize([doc["text"] for doc in corpus], stopwords="en", show_progress=False), show_progress=False
+        bm25s.tokenize([doc["text"] for doc in corpus], stopwords="en", show_progress=False),
+        show_progress=False,
     )
     lines: list[str] = []
     for query in queries:
