@@ -11,7 +11,8 @@ set. Written in BEIR's layout, which ``multirerank evaluate --dataset DIR`` read
 - ``qrels/test.tsv``: ``query-id  corpus-id  score`` with a header; grades 2 (answers), 1
   (related), 0 (judged not relevant: decoys sharing the query's words);
 - ``run.trec``: a TREC run, each query's top 100 passages by BM25 (the ``bm25s`` library,
-  English stop words, no stemming), scores rounded to 4 places, ties in passage-id order.
+  English stop words, no stemming), scores rounded to 4 places, equal scores ordered as trec_eval orders them
+  (greater passage id first).
 
 Deterministic: the same inputs give the same bytes (tests/test_evaluation_data.py checks).
 """
@@ -76,7 +77,7 @@ def bm25_run(corpus: list[dict[str, str]], queries: list[dict[str, str]]) -> lis
         scores = retriever.get_scores(tokens[0])
         ranked = sorted(
             ((round(float(score), 4), doc["_id"]) for score, doc in zip(scores, corpus, strict=True)),
-            key=lambda pair: (-pair[0], pair[1]),
+            reverse=True,
         )[:DEPTH]
         lines.extend(
             f"{query['_id']} Q0 {doc_id} {rank} {score:.4f} bm25"

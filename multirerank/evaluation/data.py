@@ -5,8 +5,9 @@ Formats:
 - qrels: TREC (``query-id 0 doc-id grade`` per line, whitespace-separated) or BEIR's TSV
   (``query-id<TAB>corpus-id<TAB>score``, with or without its header line); told apart per line
   by the number of fields. Grades are integers; 0 means judged not relevant.
-- run: TREC (``query-id Q0 doc-id rank score tag``). The rank column is ignored, as trec_eval
-  does; a query's candidates are ordered by score, highest first, ties kept in file order.
+- run: TREC (``query-id Q0 doc-id rank score tag``). A query's candidates are ordered as
+  trec_eval orders them: by score, highest first, equal scores by document id, the greater
+  first; the rank column is ignored. So the retrieval row measures what trec_eval would.
 - corpus: JSON lines ``{"_id", "title", "text"}``; the text reranked is ``title + " " + text``
   when the title is not blank, as BEIR does.
 - queries: JSON lines ``{"_id", "text"}``.
@@ -142,10 +143,8 @@ def read_run(path: Source) -> Candidates:
         scored.setdefault(query, []).append((value, doc))
     if not scored:
         raise RerankInputError(f"{path} holds no ranked documents")
-    # sorted() is stable: equal scores keep their order in the file.
-    return {
-        query: [doc for _, doc in sorted(pairs, key=lambda pair: -pair[0])] for query, pairs in scored.items()
-    }
+    # Document ids compare as trec_eval's strcmp does: UTF-8 bytes order as code points do.
+    return {query: [doc for _, doc in sorted(pairs, reverse=True)] for query, pairs in scored.items()}
 
 
 def _json_lines(path: Source) -> Iterator[tuple[int, dict[str, Any]]]:
