@@ -106,7 +106,8 @@ def test_depth_limits_what_each_model_reranks() -> None:
 
 def test_in_memory_inputs_and_names() -> None:
     qrels = {"a": {"d1": 2, "d2": 0, "d3": 1}, "b": {"d2": 1}}
-    run = {"a": ["d2", "d3", "d1"], "b": ["d1", "d2"], "c": ["d1"]}
+    # A ranked list, or scores ordered as trec_eval orders them (equal scores: greater id first).
+    run: dict[str, Any] = {"a": ["d2", "d3", "d1"], "b": {"d2": 0.5, "d1": 0.5}, "c": ["d1"]}
     corpus = {"d1": "solar panels make power", "d2": "cats purr", "d3": "wind power"}
     queries = {"a": "solar power", "b": "cats", "c": "unjudged"}
     report = evaluate(
@@ -119,7 +120,8 @@ def test_in_memory_inputs_and_names() -> None:
     assert [row.name for row in report.rows] == [BASELINE, "memory/memory-1", "memory/memory-1#2"]
     assert (report.queries, report.unjudged, report.missing) == (2, 1, 0)
     assert report["memory/memory-1"].metrics["MRR@10"] == 1.0
-    assert report[BASELINE].metrics["MRR@10"] == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert report[BASELINE].metrics["MRR@10"] == pytest.approx((1 / 2 + 1) / 2)
+    assert report.rankings[BASELINE]["b"] == ["d2", "d1"]
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -247,6 +249,7 @@ def test_usage_cost_and_latency_from_vendors_on_the_emulator(emulator: Any) -> N
     for row in (cohere, tei):
         assert row.latency_p50 is not None and row.latency_p95 is not None
         assert 0 < row.latency_p50 <= row.latency_p95
+        assert row.latency_first is not None and row.latency_first > 0
     assert report[BASELINE].latency_p50 is None
     lines = report.table().splitlines()
     assert lines[0].split()[:5] == ["model", *METRICS]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -143,8 +143,26 @@ def read_run(path: Source) -> Candidates:
         scored.setdefault(query, []).append((value, doc))
     if not scored:
         raise RerankInputError(f"{path} holds no ranked documents")
+    return {query: _by_score(pairs) for query, pairs in scored.items()}
+
+
+def _by_score(pairs: Iterable[tuple[float, str]]) -> list[str]:
     # Document ids compare as trec_eval's strcmp does: UTF-8 bytes order as code points do.
-    return {query: [doc for _, doc in sorted(pairs, reverse=True)] for query, pairs in scored.items()}
+    return [doc for _, doc in sorted(pairs, reverse=True)]
+
+
+def ordered(run: Mapping[str, Any]) -> Candidates:
+    """A run in memory as each query's candidates, best first: ``{query: [doc ids]}`` is kept
+    as given, ``{query: {doc: score}}`` is ordered as :func:`read_run` orders a file's."""
+    candidates: Candidates = {}
+    for query, docs in run.items():
+        if isinstance(docs, Mapping):
+            candidates[str(query)] = _by_score((float(score), str(doc)) for doc, score in docs.items())
+        elif isinstance(docs, (list, tuple)):
+            candidates[str(query)] = [str(doc) for doc in docs]
+        else:
+            raise RerankInputError(f"run[{query!r}] must be a list of document ids or a mapping of scores")
+    return candidates
 
 
 def _json_lines(path: Source) -> Iterator[tuple[int, dict[str, Any]]]:

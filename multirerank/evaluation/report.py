@@ -29,7 +29,8 @@ class ModelScores:
     ``metrics``: the mean of each metric of :data:`~multirerank.evaluation.metrics.METRICS`
     (``{"nDCG@10": 0.71, ...}``); ``per_query``: ``{metric: {query_id: value}}``.
     ``latency_p50`` / ``latency_p95``: seconds per query's rerank call, wall clock, retries
-    included (None for the baseline). ``requests``, ``documents``: summed over the calls, failed
+    included (None for the baseline), over every call but the first; ``latency_first``: the first
+    query's call, alone, which pays once for loading a model or opening connections. ``requests``, ``documents``: summed over the calls, failed
     ones' billed requests included; ``cost_usd``: likewise, None when any part's price is unknown.
     ``failures``: queries whose call failed; they were measured in the retrieval order.
     """
@@ -39,6 +40,7 @@ class ModelScores:
     per_query: dict[str, dict[str, float]] = field(repr=False)
     latency_p50: float | None = None
     latency_p95: float | None = None
+    latency_first: float | None = None
     requests: int | None = None
     documents: int | None = None
     cost_usd: float | None = None
@@ -50,6 +52,7 @@ class ModelScores:
             "metrics": self.metrics,
             "latency_p50_seconds": self.latency_p50,
             "latency_p95_seconds": self.latency_p95,
+            "latency_first_seconds": self.latency_first,
             "requests": self.requests,
             "documents": self.documents,
             "cost_usd": self.cost_usd,

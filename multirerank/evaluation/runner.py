@@ -36,7 +36,7 @@ def evaluate(
     *,
     dataset: str | os.PathLike[str] | None = None,
     qrels: data.Source | Mapping[str, Mapping[str, int]] | None = None,
-    run: data.Source | Mapping[str, Sequence[str]] | None = None,
+    run: data.Source | Mapping[str, Sequence[str] | Mapping[str, float]] | None = None,
     corpus: data.Source | Mapping[str, str] | None = None,
     queries: data.Source | Mapping[str, str] | None = None,
     depth: int = 100,
@@ -48,7 +48,8 @@ def evaluate(
 
     Inputs: ``dataset`` (a shipped set such as ``"household"`` or a BEIR-style folder with a
     ``run.trec``) gives all four; ``qrels``, ``run``, ``corpus`` and ``queries`` (file paths, or
-    in memory: ``{query: {doc: grade}}``, ``{query: [doc ids best first]}``, ``{doc: text}``,
+    in memory: ``{query: {doc: grade}}``, ``{query: [doc ids best first]}`` or ``{query: {doc: score}}``,
+    ``{doc: text}``,
     ``{query: text}``) override it. Without a dataset, ``corpus.jsonl`` and ``queries.jsonl``
     are looked for beside the qrels file and in its parent folder. File formats:
     :mod:`multirerank.evaluation.data`.
@@ -84,7 +85,7 @@ def evaluate(
     _check_texts(candidates, texts, questions)
     names = _names(models)
     rankings: dict[str, dict[str, list[str]]] = {BASELINE: candidates}
-    timings: dict[str, tuple[list[float], Usage, list[QueryFailure]]] = {}
+    timings: dict[str, tuple[list[float | None], Usage, list[QueryFailure]]] = {}
     with ExitStack() as owned:
         for name, spec in zip(names, models, strict=True):
             reranker = _reranker(spec, owned)
@@ -97,12 +98,16 @@ def evaluate(
     rows = [ModelScores(BASELINE, *figures[BASELINE])]
     for name in names:
         seconds, usage, failures = timings[name]
+        # The first call pays for loading a model or opening connections, once per process:
+        # kept apart so that it does not stand for every query's latency.
+        first, steady = (seconds[0], seconds[1:]) if len(seconds) > 1 else (None, seconds)
         rows.append(
             ModelScores(
                 name,
                 *figures[name],
-                latency_p50=percentile(seconds, 0.50),
-                latency_p95=percentile(seconds, 0.95),
+                latency_p50=percentile([value for value in steady if value is not None], 0.50),
+                latency_p95=percentile([value for value in steady if value is not None], 0.95),
+                latency_first=first,
                 requests=usage.requests,
                 documents=usage.documents,
                 cost_usd=usage.cost_usd,
@@ -139,7 +144,7 @@ def _inputs(
         queries = files.queries if files else _beside(qrels, "queries.jsonl", "queries")
     return (
         qrels if isinstance(qrels, Mapping) else data.read_qrels(qrels),
-        run if isinstance(run, Mapping) else data.read_run(run),
+        data.ordered(run) if isinstance(run, Mapping) else data.read_run(run),
         corpus if isinstance(corpus, Mapping) else data.read_corpus(corpus),
         queries if isinstance(queries, Mapping) else data.read_queries(queries),
     )
@@ -201,7 +206,10 @@ def _rerank_all(
     concurrency: int,
     on_error: OnError,
     progress: Callable[[int], object] | None,
-) -> tuple[dict[str, list[str]], list[float], Usage, list[QueryFailure]]:
+) -> tuple[dict[str, list[str]], list[float | None], Usage, list[QueryFailure]]:
+    """Each query's order, each call's seconds in query order (None: it failed), the summed
+    usage and the failures."""
+
     def one(query: str) -> tuple[list[str], float | None, Usage, QueryFailure | None]:
         docs = candidates[query]
         started = time.perf_counter()
@@ -225,17 +233,19 @@ def _rerank_all(
         return order, seconds, response.usage or Usage(), None
 
     queries = list(candidates)
+    # The first query goes alone, so the cold start it pays is its own.
+    answers = [one(queries[0])]
     if concurrency == 1:
-        answers = [one(query) for query in queries]
+        answers += [one(query) for query in queries[1:]]
     else:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="multirerank-evaluate") as pool:
-            answers = list(pool.map(one, queries))
+            answers += pool.map(one, queries[1:])
     usage = Usage()
     for _, _, used, _ in answers:
         usage = usage + used
     return (
         {query: order for query, (order, _, _, _) in zip(queries, answers, strict=True)},
-        [seconds for _, seconds, _, _ in answers if seconds is not None],
+        [seconds for _, seconds, _, _ in answers],
         usage,
         [failure for _, _, _, failure in answers if failure is not None],
     )
