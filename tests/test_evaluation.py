@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,21 @@ def test_bad_arguments_are_refused(arguments: dict[str, Any], message: str) -> N
         evaluate(models, **settings)
 
 
+def test_a_missing_extra_is_named_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ir_measures", None)  # import ir_measures: ImportError
+    backend = MemoryBackend()
+    with pytest.raises(ConfigurationError, match=r"pip install 'multirerank\[eval\]'"):
+        evaluate([Reranker(backend)], dataset="household")
+    assert backend.requests == []
+
+
+def test_a_bad_model_costs_no_call() -> None:
+    backend = MemoryBackend()
+    with pytest.raises(ConfigurationError, match="nosuchvendor"):
+        evaluate([Reranker(backend), "nosuchvendor/model"], dataset="household")
+    assert backend.requests == []
+
+
 # -- failures -----------------------------------------------------------------------------------
 
 
@@ -287,6 +303,7 @@ def test_command_prints_json_and_draws_the_chart(emulator: Any, tmp_path: Path, 
     report = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in report["rows"]] == [BASELINE, "tei", "cohere"]
     assert report["depth"] == 20 and report["queries"] == 30 and report["metrics"] == list(METRICS)
+    assert len(report["rows"][1]["per_query"]["nDCG@10"]) == 30
     assert all(0 <= value <= 1 for row in report["rows"] for value in row["metrics"].values())
     assert report["rows"][2]["requests"] == 30 and math.isclose(report["rows"][2]["cost_usd"], 0.06)
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -28,6 +28,15 @@ def rank_scores(order: Sequence[str]) -> dict[str, float]:
     return {doc: float(len(order) - rank) for rank, doc in enumerate(order)}
 
 
+def ir_measures() -> Any:
+    """The ir_measures module; ConfigurationError naming the extra when it is not installed."""
+    try:
+        import ir_measures as library
+    except ImportError:
+        raise ConfigurationError("evaluation needs ir-measures: pip install 'multirerank[eval]'") from None
+    return library
+
+
 def measure(
     qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapping[str, Sequence[str]]]
 ) -> dict[str, tuple[dict[str, float], dict[str, dict[str, float]]]]:
@@ -37,12 +46,9 @@ def measure(
     Queries are those of the run that have judgements (trec_eval's rule). Raises
     ConfigurationError when ir-measures is not installed.
     """
-    try:
-        import ir_measures
-    except ImportError:
-        raise ConfigurationError("evaluation needs ir-measures: pip install 'multirerank[eval]'") from None
-    by_name = {ir_measures.parse_measure(text): name for name, text in METRICS.items()}
-    evaluator = ir_measures.evaluator(list(by_name), {q: dict(docs) for q, docs in qrels.items()})
+    library = ir_measures()
+    by_name = {library.parse_measure(text): name for name, text in METRICS.items()}
+    evaluator = library.evaluator(list(by_name), {q: dict(docs) for q, docs in qrels.items()})
     results: dict[str, tuple[dict[str, float], dict[str, dict[str, float]]]] = {}
     for run_name, run in runs.items():
         scored = {query: rank_scores(order) for query, order in run.items()}

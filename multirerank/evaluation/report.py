@@ -58,6 +58,7 @@ class ModelScores:
             "cost_usd": self.cost_usd,
             "failed_queries": len(self.failures),
             "failures": [vars(failure) for failure in self.failures],
+            "per_query": self.per_query,
         }
 
 

@@ -18,7 +18,7 @@ from multirerank.errors import (
     RerankInputError,
 )
 from multirerank.evaluation import data
-from multirerank.evaluation.metrics import measure, percentile
+from multirerank.evaluation.metrics import ir_measures, measure, percentile
 from multirerank.evaluation.report import BASELINE, EvaluationReport, ModelScores, QueryFailure
 from multirerank.types import Usage
 
@@ -84,11 +84,13 @@ def evaluate(
     candidates = {query: list(ranked[query][:depth]) for query in measured}
     _check_texts(candidates, texts, questions)
     names = _names(models)
+    ir_measures()  # a missing extra is found before any paid call
     rankings: dict[str, dict[str, list[str]]] = {BASELINE: candidates}
     timings: dict[str, tuple[list[float | None], Usage, list[QueryFailure]]] = {}
     with ExitStack() as owned:
-        for name, spec in zip(names, models, strict=True):
-            reranker = _reranker(spec, owned)
+        # Every model is built before any is called: a bad setting costs no call.
+        rerankers = [_reranker(spec, owned) for spec in models]
+        for name, reranker in zip(names, rerankers, strict=True):
             order, seconds, usage, failures = _rerank_all(
                 reranker, candidates, texts, questions, concurrency, on_error, progress
             )
