@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -191,15 +191,22 @@ def _text(path: Source, number: int, item: Mapping[str, Any], field: str) -> str
     return value
 
 
-def read_corpus(path: Source) -> dict[str, str]:
-    """``{doc_id: text}`` from BEIR's ``corpus.jsonl`` (title and text joined)."""
+def read_corpus(path: Source, keep: Collection[str] | None = None) -> dict[str, str]:
+    """``{doc_id: text}`` from BEIR's ``corpus.jsonl`` (title and text joined); only the ids in
+    ``keep`` when given."""
     corpus: dict[str, str] = {}
     for number, item in _json_lines(path):
+        if keep is not None and str(item["_id"]) not in keep:
+            continue
         title, text = _text(path, number, item, "title"), _text(path, number, item, "text")
         corpus[str(item["_id"])] = f"{title} {text}" if title.strip() else text
     return corpus
 
 
-def read_queries(path: Source) -> dict[str, str]:
-    """``{query_id: text}`` from BEIR's ``queries.jsonl``."""
-    return {str(item["_id"]): _text(path, number, item, "text") for number, item in _json_lines(path)}
+def read_queries(path: Source, keep: Collection[str] | None = None) -> dict[str, str]:
+    """``{query_id: text}`` from BEIR's ``queries.jsonl``; only the ids in ``keep`` when given."""
+    return {
+        str(item["_id"]): _text(path, number, item, "text")
+        for number, item in _json_lines(path)
+        if keep is None or str(item["_id"]) in keep
+    }

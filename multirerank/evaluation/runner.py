@@ -77,11 +77,15 @@ def evaluate(
         raise ConfigurationError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
     if on_error not in ("baseline", "raise"):
         raise ConfigurationError(f"on_error must be 'baseline' or 'raise', got {on_error!r}")
-    judged, ranked, texts, questions = _inputs(dataset, qrels, run, corpus, queries)
+    judged, ranked, corpus, queries = _inputs(dataset, qrels, run, corpus, queries)
     measured = sorted(query for query in ranked if query in judged)
     if not measured:
         raise RerankInputError("no query of the run has judgements in the qrels: do their query ids match?")
     candidates = {query: list(ranked[query][:depth]) for query in measured}
+    # Only the candidates' texts are kept: a BEIR corpus may hold millions of passages.
+    needed = {doc for docs in candidates.values() for doc in docs}
+    texts = corpus if isinstance(corpus, Mapping) else data.read_corpus(corpus, keep=needed)
+    questions = queries if isinstance(queries, Mapping) else data.read_queries(queries, keep=set(measured))
     _check_texts(candidates, texts, questions)
     names = _names(models)
     ir_measures()  # a missing extra is found before any paid call
@@ -132,9 +136,8 @@ def _inputs(
     run: Any,
     corpus: Any,
     queries: Any,
-) -> tuple[
-    Mapping[str, Mapping[str, int]], Mapping[str, Sequence[str]], Mapping[str, str], Mapping[str, str]
-]:
+) -> tuple[Mapping[str, Mapping[str, int]], Mapping[str, Sequence[str]], Any, Any]:
+    """Judgements and run read; the texts' sources (a mapping or a path) found, not yet read."""
     files = data.dataset_files(dataset) if dataset is not None else None
     qrels = qrels if qrels is not None else (files.qrels if files else None)
     run = run if run is not None else (files.run if files else None)
@@ -147,8 +150,8 @@ def _inputs(
     return (
         qrels if isinstance(qrels, Mapping) else data.read_qrels(qrels),
         data.ordered(run) if isinstance(run, Mapping) else data.read_run(run),
-        corpus if isinstance(corpus, Mapping) else data.read_corpus(corpus),
-        queries if isinstance(queries, Mapping) else data.read_queries(queries),
+        corpus,
+        queries,
     )
 
 
