@@ -1,5 +1,7 @@
 """multirerank: one reranking layer for every vendor, shared by LangChain and LlamaIndex."""
 
+from typing import TYPE_CHECKING, Any
+
 from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
 from multirerank.errors import (
@@ -14,11 +16,13 @@ from multirerank.errors import (
     RerankTimeoutError,
     ThrottledError,
 )
-from multirerank.evaluation import evaluate
 from multirerank.registry import backend_from_model, known_providers
 from multirerank.routing import Router
 from multirerank.types import BatchResult, Limits, RerankResponse, RerankResult, ScoreScale, Usage
 from multirerank.vendor_spec import Price
+
+if TYPE_CHECKING:
+    from multirerank.evaluation import evaluate
 
 __version__ = "0.1.0"
 
@@ -47,3 +51,12 @@ __all__ = [
     "evaluate",
     "known_providers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # multirerank.evaluate loads its modules on first use, not with every import of the package.
+    if name == "evaluate":
+        from multirerank.evaluation import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'multirerank' has no attribute {name!r}")

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from multirerank.cli_evaluate import add_evaluate_parser
 from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
 from multirerank.errors import RerankError
-from multirerank.evaluation.command import add_evaluate_parser
 from multirerank.prices import usage_line
 from multirerank.testing.command import add_emulate_parser
 from multirerank.types import RerankResponse

@@ -1,4 +1,5 @@
-"""``multirerank evaluate``: compare rerankers on labelled queries from the shell.
+"""``multirerank evaluate``: compare rerankers on labelled queries from the shell (the work is
+in :mod:`multirerank.evaluation`).
 
 Imports nothing heavy at top level: the parser is built on every run of the command.
 """
