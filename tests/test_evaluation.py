@@ -238,11 +238,13 @@ def test_on_error_raise_stops_at_the_first_failure() -> None:
         evaluate([Reranker(backend, max_retries=0)], dataset="household", on_error="raise")
 
 
-def test_errors_every_query_would_repeat_stop_the_evaluation() -> None:
-    backend = MemoryBackend(fail_on={1: AuthenticationError("bad key", provider="memory", status=401)})
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_errors_every_query_would_repeat_stop_the_evaluation(concurrency: int) -> None:
+    backend = MemoryBackend(fail_on={2: AuthenticationError("bad key", provider="memory", status=401)})
     with pytest.raises(AuthenticationError):
-        evaluate([Reranker(backend)], dataset="household")
-    assert len(backend.requests) == 1
+        evaluate([Reranker(backend)], dataset="household", concurrency=concurrency)
+    # Queries not started when it failed are not sent.
+    assert len(backend.requests) <= 2 + concurrency
 
 
 # -- usage, latency, the command ----------------------------------------------------------------

@@ -243,8 +243,12 @@ def _rerank_all(
     if concurrency == 1:
         answers += [one(query) for query in queries[1:]]
     else:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="multirerank-evaluate") as pool:
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="multirerank-evaluate")
+        try:
             answers += pool.map(one, queries[1:])
+        finally:
+            # After an error that stops the evaluation, queries not started yet are not sent.
+            pool.shutdown(wait=True, cancel_futures=True)
     usage = Usage()
     for _, _, used, _ in answers:
         usage = usage + used
