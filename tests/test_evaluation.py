@@ -189,6 +189,7 @@ def test_texts_are_found_beside_the_qrels_in_beir_layout() -> None:
     ("arguments", "message"),
     [
         ({"models": []}, "at least one model"),
+        ({"models": "local"}, "models must be a list"),
         ({"depth": 0}, "depth must be a whole number"),
         ({"concurrency": True}, "concurrency must be a whole number"),
         ({"on_error": "skip"}, "on_error must be"),

@@ -47,17 +47,17 @@ def evaluate(
     """Rerank each judged query's top ``depth`` candidates with every model and measure them.
 
     Inputs: ``dataset`` (a shipped set such as ``"household"`` or a BEIR-style folder with a
-    ``run.trec``) gives all four; ``qrels``, ``run``, ``corpus`` and ``queries`` (file paths, or
-    in memory: ``{query: {doc: grade}}``, ``{query: [doc ids best first]}`` or ``{query: {doc: score}}``,
-    ``{doc: text}``,
-    ``{query: text}``) override it. Without a dataset, ``corpus.jsonl`` and ``queries.jsonl``
-    are looked for beside the qrels file and in its parent folder. File formats:
-    :mod:`multirerank.evaluation.data`.
+    ``run.trec``) gives all four; ``qrels``, ``run``, ``corpus`` and ``queries`` override it,
+    each a file path or data in memory: ``{query: {doc: grade}}``; ``{query: [doc ids best
+    first]}`` or ``{query: {doc: score}}``; ``{doc: text}``; ``{query: text}``. Without a dataset,
+    ``corpus.jsonl`` and ``queries.jsonl`` are looked for beside the qrels file and in its parent
+    folder. File formats: :mod:`multirerank.evaluation.data`.
 
     Returns an :class:`EvaluationReport`: the retrieval order's row first, then one per model in
     the order given, each with nDCG@10, MRR@10, Recall@100 and MAP (ir-measures, i.e. trec_eval's
     definitions; every row over the same queries and the same ``depth`` candidates), latency
-    p50/p95 per query call, requests, documents and cost.
+    p50/p95 per query call (seconds; the first call, which loads a model or opens connections,
+    apart as ``latency_first``), requests, documents and cost in US dollars.
 
     A query's call that fails (after the engine's retries) is recorded in its row's
     ``failures`` and that query keeps the retrieval order, as a pipeline that skips a failed
@@ -69,6 +69,8 @@ def evaluate(
     Raises RerankInputError for unreadable or inconsistent inputs (naming the file and line, or
     the query and document), ConfigurationError for a bad model or a missing ``eval`` extra.
     """
+    if isinstance(models, (str, Mapping, Reranker)) or not isinstance(models, Sequence):
+        raise ConfigurationError("models must be a list of model strings, mappings or Rerankers")
     if not models:
         raise ConfigurationError("evaluate needs at least one model")
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
