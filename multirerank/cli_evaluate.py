@@ -96,6 +96,11 @@ def add_evaluate_parser(subparsers: SubParsers) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--chart", metavar="PNG", help="also draw a chart comparing the models to this file")
     parser.add_argument(
+        "--save-runs",
+        metavar="DIR",
+        help="also write each row's ranking to DIR as a TREC run file (<name>.trec), for trec_eval and others",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -137,6 +142,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     if args.chart:
         report.chart(args.chart)
+    if args.save_runs:
+        report.write_runs(args.save_runs)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

@@ -299,6 +299,8 @@ def test_command_prints_json_and_draws_the_chart(emulator: Any, tmp_path: Path, 
             "--json",
             "--chart",
             str(chart),
+            "--save-runs",
+            str(tmp_path / "runs"),
             "--no-progress",
         ]
     )
@@ -310,6 +312,16 @@ def test_command_prints_json_and_draws_the_chart(emulator: Any, tmp_path: Path, 
     assert all(0 <= value <= 1 for row in report["rows"] for value in row["metrics"].values())
     assert report["rows"][2]["requests"] == 30 and math.isclose(report["rows"][2]["cost_usd"], 0.06)
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # The saved runs read back as the same rankings, and trec_eval measures them alike.
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == [
+        "cohere.trec",
+        "retrieval.trec",
+        "tei.trec",
+    ]
+    saved = read_run(tmp_path / "runs" / "cohere.trec")
+    figures = pytrec_figures(read_qrels(HOUSEHOLD.qrels), saved)
+    mean = sum(figures["nDCG@10"].values()) / len(figures["nDCG@10"])
+    assert abs(mean - report["rows"][2]["metrics"]["nDCG@10"]) <= TOLERANCE
 
 
 def test_command_exits_1_when_queries_failed(tmp_path: Path, capsys: Any) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from multirerank.errors import ConfigurationError
@@ -142,6 +144,31 @@ class EvaluationReport:
         if self.failed:
             notes += "; failed queries were measured in the retrieval order"
         return "\n".join([*text, notes])
+
+    def write_runs(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Each row's ranking as a TREC run file in ``folder`` (made if missing), named after the
+        row (characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``), for
+        trec_eval or any other tool; scores are ranks (``depth`` down to 1). Returns the paths."""
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for row in self.rows:
+            tag = re.sub(r"[^A-Za-z0-9._-]", "_", row.name)
+            # Two names may clean up alike ("a/b", "a_b"): the later one gets a number.
+            tag = next(
+                name
+                for name in (tag, *(f"{tag}_{n}" for n in range(2, len(self.rows) + 2)))
+                if target / f"{name}.trec" not in written
+            )
+            path = target / f"{tag}.trec"
+            with open(path, "w", encoding="utf-8", newline="\n") as stream:
+                for query, docs in self.rankings[row.name].items():
+                    stream.writelines(
+                        f"{query} Q0 {doc} {rank} {len(docs) - rank + 1} {tag}\n"
+                        for rank, doc in enumerate(docs, start=1)
+                    )
+            written.append(path)
+        return written
 
     def chart(self, path: str | os.PathLike[str]) -> None:
         """A PNG comparing the rows: each metric's bars side by side, and each model's p50/p95 latency.
