@@ -230,6 +230,8 @@ def test_a_failed_query_is_recorded_and_keeps_the_retrieval_order() -> None:
     assert "overloaded" in row.failures[0].message
     assert report.rankings["memory/memory-1"]["q03"] == report.rankings[BASELINE]["q03"]
     assert row.requests == 29 and report.failed == 1
+    listed = json.loads(json.dumps(report.as_dict()))["rows"][1]
+    assert listed["failed_queries"] == 1 and listed["failures"][0]["query_id"] == "q03"
     assert "failed queries were measured in the retrieval order" in report.table()
 
 
