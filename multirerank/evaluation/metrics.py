@@ -8,6 +8,7 @@ ranx brings numba and llvmlite (over 200 MB) and JIT-compiles its metrics on fir
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -65,6 +66,27 @@ def _aggregate(
 ) -> dict[str, float]:
     aggregated = evaluator.calc_aggregate(scored)
     return {name: float(aggregated[measure]) for measure, name in by_name.items()}
+
+
+def paired_p_values(
+    model: Mapping[str, Mapping[str, float]], baseline: Mapping[str, Mapping[str, float]]
+) -> dict[str, float]:
+    """Per metric, the two-sided p-value of a paired t-test over queries (scipy's ``ttest_rel``,
+    the test TREC papers usually report) of ``model`` against ``baseline``, both
+    ``{metric: {query: value}}``. 1.0 where every query scores the same (no difference to test)."""
+    from scipy.stats import ttest_rel
+
+    values: dict[str, float] = {}
+    for metric in METRICS:
+        queries = sorted(baseline[metric])
+        ours = [model[metric][query] for query in queries]
+        theirs = [baseline[metric][query] for query in queries]
+        if ours == theirs or len(queries) < 2:
+            values[metric] = 1.0
+            continue
+        p_value = float(ttest_rel(ours, theirs).pvalue)
+        values[metric] = 1.0 if math.isnan(p_value) else p_value
+    return values
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:

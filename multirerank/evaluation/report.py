@@ -35,6 +35,8 @@ class ModelScores:
     query's call, alone, which pays once for loading a model or opening connections. ``requests``, ``documents``: summed over the calls, failed
     ones' billed requests included; ``cost_usd``: likewise, None when any part's price is unknown.
     ``failures``: queries whose call failed; they were measured in the retrieval order.
+    ``p_values``: per metric, the two-sided p-value of a paired t-test over queries against the
+    retrieval order (None for the retrieval row): how likely a difference this large is by chance.
     """
 
     name: str
@@ -47,6 +49,7 @@ class ModelScores:
     documents: int | None = None
     cost_usd: float | None = None
     failures: list[QueryFailure] = field(default_factory=list)
+    p_values: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class ModelScores:
             "cost_usd": self.cost_usd,
             "failed_queries": len(self.failures),
             "failures": [vars(failure) for failure in self.failures],
+            "p_values_vs_retrieval": self.p_values,
             "per_query": self.per_query,
         }
 
@@ -113,6 +117,7 @@ class EvaluationReport:
             "requests",
             "cost USD",
             "failed",
+            "p nDCG@10",
         ]
         lines = [header]
         for row in self.rows:
@@ -126,6 +131,7 @@ class EvaluationReport:
                     "-" if baseline else str(row.requests),
                     "-" if baseline else ("n/a" if row.cost_usd is None else f"{row.cost_usd:.6f}"),
                     "-" if baseline else str(len(row.failures)),
+                    "-" if row.p_values is None else f"{row.p_values['nDCG@10']:.3g}",
                 ]
             )
         widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
@@ -136,7 +142,10 @@ class EvaluationReport:
             )
             for line in lines
         ]
-        notes = f"{self.queries} queries, top {self.depth} candidates each"
+        notes = (
+            f"{self.queries} queries, top {self.depth} candidates each; "
+            "p: paired t-test against the retrieval order"
+        )
         if self.missing:
             notes += f"; {self.missing} judged queries not in the run (not measured)"
         if self.unjudged:

@@ -18,7 +18,7 @@ from multirerank.errors import (
     RerankInputError,
 )
 from multirerank.evaluation import data
-from multirerank.evaluation.metrics import ir_measures, measure, percentile
+from multirerank.evaluation.metrics import ir_measures, measure, paired_p_values, percentile
 from multirerank.evaluation.report import BASELINE, EvaluationReport, ModelScores, QueryFailure
 from multirerank.types import Usage
 
@@ -57,7 +57,8 @@ def evaluate(
     the order given, each with nDCG@10, MRR@10, Recall@100 and MAP (ir-measures, i.e. trec_eval's
     definitions; every row over the same queries and the same ``depth`` candidates), latency
     p50/p95 per query call (seconds; the first call, which loads a model or opens connections,
-    apart as ``latency_first``), requests, documents and cost in US dollars.
+    apart as ``latency_first``), requests, documents and cost in US dollars, and each metric's
+    p-value against the retrieval order (paired t-test over queries).
 
     A query's call that fails (after the engine's retries) is recorded in its row's
     ``failures`` and that query keeps the retrieval order, as a pipeline that skips a failed
@@ -116,6 +117,7 @@ def evaluate(
                 latency_p50=percentile([value for value in steady if value is not None], 0.50),
                 latency_p95=percentile([value for value in steady if value is not None], 0.95),
                 latency_first=first,
+                p_values=paired_p_values(figures[name][1], figures[BASELINE][1]),
                 requests=usage.requests,
                 documents=usage.documents,
                 cost_usd=usage.cost_usd,
