@@ -162,7 +162,9 @@ def _inputs(
 def _beside(qrels: Any, name: str, field: str) -> Any:
     found = None if isinstance(qrels, Mapping) else data.beside(qrels, name)
     if found is None:
-        raise ConfigurationError(f"no {field} given and no {name} beside the qrels file: pass {field}=")
+        raise ConfigurationError(
+            f"no {field} given and no {name} beside the qrels file: pass {field}= (--{field} in the command)"
+        )
     return found
 
 
