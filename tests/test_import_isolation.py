@@ -20,8 +20,9 @@ LANGCHAIN = ("langchain", "langchain_core", "langchain_classic", "langchain_aws"
 LLAMA_INDEX = ("llama_index",)
 MODEL_LIBRARIES = ("torch", "sentence_transformers", "transformers")
 VENDOR_SDKS = ("boto3", "botocore", "aiobotocore", "aiohttp", "dashscope", "ibm_watsonx_ai", "httpx", "google")
-#: Optional libraries loaded only when used: tracing on a call (multirerank.tracing), shared rate limits.
-OPTIONAL = ("opentelemetry",)
+#: Optional libraries loaded only when used: tracing on a call (multirerank.tracing), shared rate
+#: limits, evaluation's metrics and chart (multirerank.evaluation).
+OPTIONAL = ("opentelemetry", "ir_measures", "pytrec_eval", "matplotlib", "scipy")
 
 #: Top-level modules that importing each package must not load.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
