@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from multirerank.cli_batch import add_batch_parser
 from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
 from multirerank.errors import RerankError
@@ -350,6 +351,7 @@ def _row(cells: Sequence[str], widths: Sequence[int], room: int) -> str:
 _SUBCOMMANDS: list[Callable[[SubParsers], None]] = [
     add_rerank_parser,
     add_emulate_parser,
+    add_batch_parser,
 ]
 
 
