@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -128,6 +129,9 @@ class BatchReranker:
         self.usage = Usage()
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
+        # One set of slots per event loop, shared by the calls of this object running on it (a
+        # Ray actor working on two batches at once, say), so concurrency bounds them together.
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"BatchReranker({self.reranker!r}, concurrency={self.concurrency})"
@@ -181,7 +185,8 @@ class BatchReranker:
         calls in flight and is raised; with ``"column"`` it is the failed job's outcome.
         ``progress`` is called with the number of rows of each finished job."""
         outcomes = [Outcome() for _ in jobs]
-        slots = _Slots(self.concurrency)
+        with self._lock:
+            slots = self._slots.setdefault(asyncio.get_running_loop(), _Slots(self.concurrency))
         running: set[asyncio.Task[None]] = set()
         failure: list[BaseException] = []
 
