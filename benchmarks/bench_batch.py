@@ -31,12 +31,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import Figure, emulator_process, isolate_environment, print_figures, verdict  # noqa: E402
+from harness import Figure, emulator_process, isolate_environment, print_figures, verdict
 
-from multirerank.batch import BatchReranker, RerankBatch  # noqa: E402
+from multirerank.batch import BatchReranker, RerankBatch
 
 MODEL = "cohere/rerank-v3.5"
-WORDS = "solar battery wind storage grid turbine panel hydrogen inverter roof charge demand".split()
+WORDS = ["solar", "battery", "wind", "storage", "grid", "turbine", "panel", "hydrogen", "inverter", "roof"]
 
 
 def pairs(queries: int, documents: int) -> Any:
@@ -170,7 +170,9 @@ def on_ray(table: Any, url: str, args: argparse.Namespace, emulator: Any) -> lis
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--documents", type=int, default=100, help="documents per query")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request (default 0.05)")
@@ -179,7 +181,9 @@ def main() -> None:
     parser.add_argument("--queries-per-batch", type=int, default=100, help="Ray batch size, in queries")
     parser.add_argument("--ray-cpus", type=float, default=float(os.cpu_count() or 2))
     parser.add_argument("--ray", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--local", action=argparse.BooleanOptionalAction, default=True, help="the one-process figure")
+    parser.add_argument(
+        "--local", action=argparse.BooleanOptionalAction, default=True, help="the one-process figure"
+    )
     args = parser.parse_args()
     isolate_environment()
     table = pairs(args.queries, args.documents)

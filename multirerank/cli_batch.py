@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -52,7 +53,11 @@ def add_batch_parser(subparsers: SubParsers) -> None:
     )
     parser.add_argument("--no-cache", action="store_true", help="keep no scores: a re-run starts over")
     parser.add_argument(
-        "--concurrency", type=_positive, default=8, metavar="N", help="requests in flight (per actor with --ray; default 8)"
+        "--concurrency",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="requests in flight (per actor with --ray; default 8)",
     )
     parser.add_argument("--rate-limit", metavar="LIMIT", help="client-side rate limit, e.g. 600/minute")
     parser.add_argument("--groups", action="store_true", help="rows hold a query and a list of candidates")
@@ -67,8 +72,18 @@ def add_batch_parser(subparsers: SubParsers) -> None:
         default="column",
         help="write a failed row's error to its 'error' column (default) or stop at the first",
     )
-    parser.add_argument("--ray", action="store_true", help="score with Ray Data actors (pip install 'multirerank[ray]')")
+    parser.add_argument(
+        "--ray", action="store_true", help="score with Ray Data actors (pip install 'multirerank[ray]')"
+    )
     parser.add_argument("--actors", type=_positive, default=2, metavar="N", help="Ray actors (default 2)")
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=10_000,
+        metavar="ROWS",
+        help="rows per Ray batch (default 10000); keep a query's rows together and sorted by query, "
+        "since a query cut between batches costs a request more",
+    )
     parser.add_argument(
         "--actor-cpus",
         type=float,
@@ -149,7 +164,7 @@ def _run_on_ray(
     from multirerank.batch import RerankBatch
 
     if not ray.is_initialized():
-        ray.init(logging_level="warning", include_dashboard=False)
+        ray.init(logging_level=logging.WARNING, include_dashboard=False)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # OUTPUT's rows in INPUT's order
     context.enable_progress_bars = args.progress is not False
@@ -163,11 +178,15 @@ def _run_on_ray(
         **columns,
         **options,
     }
-    dataset = ray.data.from_arrow(table).map_batches(
+    size = args.batch_size
+    # One block per batch, so that every actor has work from the start.
+    blocks = [table.slice(start, size) for start in range(0, table.num_rows, size)] or [table]
+    dataset = ray.data.from_arrow(blocks).map_batches(
         RerankBatch,
         fn_constructor_kwargs=constructor,
         concurrency=args.actors,
         batch_format="pyarrow",
+        batch_size=size,
         num_cpus=args.actor_cpus,
     )
     parts = [ray.get(ref) for ref in dataset.to_arrow_refs()]

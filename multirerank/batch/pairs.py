@@ -36,7 +36,7 @@ class Prepared:
 def _check_on_error(on_error: object) -> OnError:
     if on_error not in ("raise", "column"):
         raise ConfigurationError(f"on_error must be 'raise' or 'column', got {on_error!r}")
-    return on_error  # type: ignore[return-value]
+    return on_error
 
 
 def _row_name(row: int, ids: Sequence[Any] | None) -> str:
@@ -108,7 +108,11 @@ def pairs_jobs(
                 key = job.ids[position] if job.ids is not None else None
                 first = first_of_id.setdefault(key, position) if key is not None else position
                 scores[row] = by_position.get(position, by_position.get(first))
-                scales[row], providers[row], models[row] = response.score_scale, response.provider, response.model
+                scales[row], providers[row], models[row] = (
+                    response.score_scale,
+                    response.provider,
+                    response.model,
+                )
         added: dict[str, tuple[str, list[Any]]] = {
             "score": ("float", scores),
             "score_scale": ("string", scales),
@@ -201,7 +205,7 @@ def _group_texts(query: object, value: object, text_key: str) -> tuple[str | Non
     texts: list[DocumentInput] = []
     for index, item in enumerate(_items(value)):
         text = item.get(text_key) if isinstance(item, Mapping) else item
-        if _blank(text):
+        if not isinstance(text, str) or not text.strip():
             return f"document text is required for rerank at index {index}", []
         texts.append(text)
     return None, texts

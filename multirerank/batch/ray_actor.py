@@ -24,6 +24,7 @@ times the limit.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -107,10 +108,8 @@ class RerankBatch:
         # Ray ends actors without telling the callable; close the loop thread and clients here.
         batch = self.__dict__.get("batch")
         if batch is not None:
-            try:
+            with contextlib.suppress(Exception):
                 batch.close()
-            except Exception:
-                pass
 
 
 def actor_share(rate_limit: str | Mapping[str, str], actors: int | None) -> str | dict[str, str]:

@@ -108,7 +108,11 @@ class BatchReranker:
     """
 
     def __init__(
-        self, model_or_reranker: str | Backend | Reranker, *, concurrency: int = DEFAULT_CONCURRENCY, **reranker_options: Any
+        self,
+        model_or_reranker: str | Backend | Reranker,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        **reranker_options: Any,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an integer of at least 1, got {concurrency!r}")
@@ -131,7 +135,9 @@ class BatchReranker:
         self._lock = threading.Lock()
         # One set of slots per event loop, shared by the calls of this object running on it (a
         # Ray actor working on two batches at once, say), so concurrency bounds them together.
-        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = weakref.WeakKeyDictionary()
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"BatchReranker({self.reranker!r}, concurrency={self.concurrency})"

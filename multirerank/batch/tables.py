@@ -32,21 +32,22 @@ class Table:
     RecordBatch, or a mapping of column names to equally long sequences.
     """
 
-    def __init__(self, table: object) -> None:
-        self.table = table
+    def __init__(self, given: object) -> None:
+        self.table = table = given
+        table_any: Any = given
         frame = _module_type("pandas", "DataFrame")
         arrow_table = _module_type("pyarrow", "Table")
         arrow_batch = _module_type("pyarrow", "RecordBatch")
         if frame is not None and isinstance(table, frame):
             self.kind = "pandas"
-            self.names = [str(name) for name in table.columns]
-            self.rows = len(table)
+            self.names = [str(name) for name in table_any.columns]
+            self.rows = len(table_any)
         elif (arrow_table is not None and isinstance(table, arrow_table)) or (
             arrow_batch is not None and isinstance(table, arrow_batch)
         ):
             self.kind = "arrow"
-            self.names = list(table.schema.names)
-            self.rows = table.num_rows
+            self.names = list(table_any.schema.names)
+            self.rows = table_any.num_rows
         elif isinstance(table, Mapping):
             self.kind = "mapping"
             self.names = [str(name) for name in table]
