@@ -223,16 +223,12 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_dask_map_partitions(emulator: Any) -> None:
     dd = pytest.importorskip("dask.dataframe")
     frame = pd.DataFrame({"query": QUERIES, "text": TEXTS})
-    meta = frame.head(0).assign(
-        score=pd.Series(dtype="float64"),
-        score_scale=pd.Series(dtype="object"),
-        provider=pd.Series(dtype="object"),
-        model=pd.Series(dtype="object"),
-    )
+    meta = rerank_pairs(frame.head(0), MODEL, **options(emulator))  # an empty partition sends nothing
     scored = dd.from_pandas(frame, npartitions=2).map_partitions(
         rerank_pairs, MODEL, meta=meta, **options(emulator)
     )
     out = scored.compute(scheduler="threads")
+    assert len(emulator.requests) == 5  # one per query of each partition: 2 + 3
     assert out["score"].tolist() == pytest.approx(expected_scores(emulator, QUERIES, TEXTS))
 
 

@@ -102,8 +102,9 @@ class BatchReranker:
     (a :class:`~multirerank.Reranker` is built from it with ``reranker_options``, such as
     ``api_key``, ``base_url``, ``cache`` or ``rate_limit``, and closed by :meth:`close`), or a
     :class:`~multirerank.Reranker` you keep (and close). ``concurrency`` bounds the requests in
-    flight across queries (a query split into more requests than that still sends up to the
-    reranker's ``max_concurrency`` at once). :attr:`usage` sums every call's usage, failed calls'
+    flight across queries, and across calls of this object running at once on one event loop
+    (a query split into more requests than that still sends up to the reranker's
+    ``max_concurrency`` at once). :attr:`usage` sums every call's usage, failed calls'
     billed requests included. Raises :class:`ConfigurationError` for a setting it cannot use.
     """
 

@@ -122,9 +122,8 @@ def _numpy_column(kind: ColumnKind, values: list[Any]) -> Any:
 
     if kind == "float":
         return np.array([np.nan if value is None else value for value in values], dtype=np.float64)
+    # Filled one by one: numpy would read a list of equally long lists as a 2-D array.
     column = np.empty(len(values), dtype=object)
-    column[:] = values if kind != "list" else [None] * len(values)
-    if kind == "list":
-        for row, value in enumerate(values):
-            column[row] = value
+    for row, value in enumerate(values):
+        column[row] = value
     return column
