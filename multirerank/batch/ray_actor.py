@@ -24,7 +24,6 @@ times the limit.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,14 +101,9 @@ class RerankBatch:
         return self.batch.rerank_groups(batch, **self.options)
 
     def close(self) -> None:
+        """Close the reranker (Ray ends an actor's process without calling it; nothing is lost
+        then: a score cache commits every call's scores as it finishes)."""
         self.batch.close()
-
-    def __del__(self) -> None:
-        # Ray ends actors without telling the callable; close the loop thread and clients here.
-        batch = self.__dict__.get("batch")
-        if batch is not None:
-            with contextlib.suppress(Exception):
-                batch.close()
 
 
 def actor_share(rate_limit: str | Mapping[str, str], actors: int | None) -> str | dict[str, str]:
