@@ -89,6 +89,17 @@ def test_errors_per_row_name_the_row(emulator: Any) -> None:
     assert out["score"].isna().tolist() == [True, False, True, False, False, True]
 
 
+def test_a_vendor_failure_is_raised_and_progress_counts_rows(emulator: Any) -> None:
+    from multirerank.errors import BadRequestError
+
+    emulator.inject(status=400, message="bad things", vendor="cohere")
+    with pytest.raises(BadRequestError):
+        rerank_pairs({"query": QUERIES, "text": TEXTS}, MODEL, **options(emulator))
+    done: list[int] = []
+    rerank_pairs({"query": QUERIES, "text": TEXTS}, MODEL, progress=done.append, **options(emulator))
+    assert sorted(done) == [1, 2, 3]
+
+
 def test_repeated_ids_are_scored_once_and_every_row_gets_the_score(emulator: Any) -> None:
     table = {"query": ["sun"] * 3, "text": ["sun hot", "sun hot", "moon"], "id": ["a", "a", "b"]}
     out = rerank_pairs(table, MODEL, id_column="id", **options(emulator))
