@@ -71,7 +71,7 @@ def test_command_with_ray(
     source.write_text(
         "".join(json.dumps({"query": q, "text": t}) + "\n" for q, t in zip(QUERIES, TEXTS, strict=True))
     )
-    arguments = ["batch", str(source), str(output), "--model", MODEL, "--ray", "--actors", "2", "--no-cache"]
+    arguments = ["batch", str(source), str(output), "--model", MODEL, "--ray", "--actors", "1", "--no-cache"]
     arguments += ["--batch-size", "30"]
     arguments += ["-o", f"base_url={emulator.url}/cohere", "-o", "api_key=test-key", "--no-progress"]
     assert main(arguments) == 0
