@@ -103,6 +103,49 @@ def one_process(table: Any, url: str, args: argparse.Namespace, emulator: Any) -
     ]
 
 
+def raw_httpx(table: Any, url: str, args: argparse.Namespace) -> list[Figure]:
+    """The same requests sent by httpx alone, ``--concurrency`` at a time: what the emulator and
+    this machine allow with no multirerank code at all, the ceiling of the figure above."""
+    import asyncio
+
+    import httpx
+
+    ideal = args.concurrency / args.latency
+    queries = table.column("query").to_pylist()[:: args.documents]
+    texts = table.column("text").to_pylist()
+    bodies = [
+        {
+            "model": "rerank-v3.5",
+            "query": query,
+            "documents": texts[n * args.documents : (n + 1) * args.documents],
+        }
+        for n, query in enumerate(queries)
+    ]
+
+    async def send_all() -> float:
+        pending = iter(bodies)
+        headers = {"Authorization": "Bearer bench-key"}
+        async with httpx.AsyncClient(base_url=f"{url}/cohere", headers=headers) as client:
+
+            async def worker() -> None:
+                for body in pending:
+                    (await client.post("/v2/rerank", json=body)).raise_for_status()
+
+            await client.post("/v2/rerank", json=bodies[0])
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+            return time.perf_counter() - started
+
+    elapsed = asyncio.run(send_all())
+    rate = len(bodies) / elapsed
+    return [
+        Figure(
+            f"  httpx alone, {args.concurrency} in flight, same requests (ceiling)",
+            f"{rate:.1f} ({rate / ideal:.0%} of {ideal:.0f})",
+        )
+    ]
+
+
 class TimedRerankBatch(RerankBatch):
     """RerankBatch that also writes when each batch started and finished (actor clock, epoch s)."""
 
@@ -195,6 +238,7 @@ def main() -> None:
     with emulator_process(args.latency) as emulator:
         if args.local:
             figures += one_process(table, emulator.url, args, emulator)
+            figures += raw_httpx(table, emulator.url, args)
         if args.ray:
             figures += on_ray(table, emulator.url, args, emulator)
     print_figures(figures)

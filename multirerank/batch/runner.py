@@ -226,6 +226,9 @@ class BatchReranker:
                         progress(len(job.rows))
                     continue
                 await slots.take(weight)
+                if failure:  # it came while waiting for the slots
+                    await slots.give(weight)
+                    break
                 task = asyncio.ensure_future(one(number, weight))
                 running.add(task)
                 task.add_done_callback(running.discard)
