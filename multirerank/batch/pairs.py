@@ -66,15 +66,15 @@ def pairs_jobs(
     source.check_free(columns)
     errors: list[str | None] = [None] * source.rows
     groups: dict[str, list[int]] = {}
-    for row in range(source.rows):
-        problem = None
-        if _blank(queries[row]):
-            problem = "query is required for rerank"
-        elif _blank(texts[row]):
-            problem = "document text is required for rerank"
-        if problem is None:
-            groups.setdefault(queries[row], []).append(row)
+    for row, (query, text) in enumerate(zip(queries, texts, strict=True)):
+        if not _blank(query) and not _blank(text):
+            rows = groups.get(query)
+            if rows is None:
+                groups[query] = [row]
+            else:
+                rows.append(row)
             continue
+        problem = "query is required for rerank" if _blank(query) else "document text is required for rerank"
         if on_error == "raise":
             raise RerankInputError(f"{_row_name(row, ids)}: {problem} ({query_column!r}, {text_column!r})")
         errors[row] = f"RerankInputError: {_row_name(row, ids)}: {problem}"
@@ -101,18 +101,19 @@ def pairs_jobs(
                     for row in job.rows:
                         errors[row] = f"{_row_name(row, ids)}: {text}"
                 continue
-            by_position = {result.index: result.relevance_score for result in response.results}
-            first_of_id: dict[str | None, int] = {}
-            for position, row in enumerate(job.rows):
+            by_position: list[float | None] = [None] * len(job.rows)
+            for result in response.results:
+                by_position[result.index] = result.relevance_score
+            if job.ids is not None:
                 # A repeated id is scored once, at its first position (the engine's rule).
-                key = job.ids[position] if job.ids is not None else None
-                first = first_of_id.setdefault(key, position) if key is not None else position
-                scores[row] = by_position.get(position, by_position.get(first))
-                scales[row], providers[row], models[row] = (
-                    response.score_scale,
-                    response.provider,
-                    response.model,
-                )
+                first_of_id: dict[str, int] = {}
+                for position, key in enumerate(job.ids):
+                    first = first_of_id.setdefault(key, position) if key is not None else position
+                    by_position[position] = by_position[first]
+            scale, provider, model = response.score_scale, response.provider, response.model
+            for position, row in enumerate(job.rows):
+                scores[row] = by_position[position]
+                scales[row], providers[row], models[row] = scale, provider, model
         added: dict[str, tuple[str, list[Any]]] = {
             "score": ("float", scores),
             "score_scale": ("string", scales),
