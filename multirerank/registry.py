@@ -137,9 +137,7 @@ class ModelStringOptions(BaseModel):
 
         if self.router is not None:
             if not isinstance(self.router, Router):
-                raise ConfigurationError(
-                    f"router must be a multirerank.Router, got {type(self.router).__name__}"
-                )
+                raise ConfigurationError(f"router must be a multirerank.Router, got {type(self.router).__name__}")
             if self.model is not None or self.backend_options:
                 raise ConfigurationError("give either model (with backend_options) or router, not both")
             if self.instruction is not None:

@@ -129,11 +129,7 @@ class Router(Backend):
             raise ConfigurationError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
         if isinstance(routes, (str, Mapping, Backend)) or not isinstance(routes, Sequence) or not routes:
             raise ConfigurationError("routes must be a non-empty list of model strings, mappings or backends")
-        if (
-            isinstance(cooldown_seconds, bool)
-            or not isinstance(cooldown_seconds, (int, float))
-            or cooldown_seconds < 0
-        ):
+        if isinstance(cooldown_seconds, bool) or not isinstance(cooldown_seconds, (int, float)) or cooldown_seconds < 0:
             raise ConfigurationError("cooldown_seconds must be a number of seconds, at least 0")
         if isinstance(allowed_fails, bool) or not isinstance(allowed_fails, int) or allowed_fails < 1:
             raise ConfigurationError("allowed_fails must be an integer, at least 1")
@@ -248,9 +244,7 @@ def _route(spec: RouteSpec, position: int) -> Route:
         try:
             backend = backend_from_model(spec)
         except ConfigurationError as error:
-            raise ConfigurationError(
-                f"routes[{position}]: {error.message}", provider=error.provider
-            ) from None
+            raise ConfigurationError(f"routes[{position}]: {error.message}", provider=error.provider) from None
         return Route(backend, owned=True, key=route_key(backend))
     if isinstance(spec, Mapping):
         options = dict(spec)
@@ -266,9 +260,7 @@ def _route(spec: RouteSpec, position: int) -> Route:
         try:
             backend = backend_from_model(model, **options)
         except ConfigurationError as error:
-            raise ConfigurationError(
-                f"routes[{position}]: {error.message}", provider=error.provider
-            ) from None
+            raise ConfigurationError(f"routes[{position}]: {error.message}", provider=error.provider) from None
         return Route(backend, float(weight), rate_limit, owned=True, key=route_key(backend))
     raise ConfigurationError(
         f"routes[{position}] must be a model string, a mapping or a Backend, got {type(spec).__name__}"
@@ -290,9 +282,8 @@ def route_key(backend: Backend) -> Hashable:
     facts = backend.describe()
     where = tuple((name, str(facts[name])) for name in _WHERE if facts.get(name) is not None)
     digest = hashlib.sha256()
-    values = [
-        value.get_secret_value() if isinstance(value, SecretStr) else value for value in backend.secrets()
-    ]
+    values = [value.get_secret_value() if isinstance(value, SecretStr) else value for value in backend.secrets()]
     for secret in sorted(value for value in values if value):
         digest.update(secret.encode("utf-8", "replace") + b"\0")
     return (backend.provider, backend.model, where, digest.hexdigest()[:16])
+

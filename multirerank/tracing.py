@@ -327,7 +327,9 @@ def _attribute_limit() -> int:
     return 128
 
 
-def _call_attributes(provider: str, model: str, call: Call, trace_content: bool, room: int) -> dict[str, Any]:
+def _call_attributes(
+    provider: str, model: str, call: Call, trace_content: bool, room: int
+) -> dict[str, Any]:
     """The call span's attributes known before it runs: input documents as the caller gave them,
     as many as ``room`` attributes hold."""
     attributes: dict[str, Any] = {SPAN_KIND: RERANKER_KIND, PROVIDER: provider, MODEL_NAME: model}

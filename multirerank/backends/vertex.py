@@ -259,9 +259,7 @@ def parse_body(body: object, count: int) -> BatchResult:
             )
         pairs.append((int(record_id), float(score)))
     # Billed per query of up to 100 records (see the spec's billing rule); the answer says nothing.
-    return BatchResult(
-        pairs, Usage(requests=1, documents=count, search_units=math.ceil(count / QUERY_RECORDS))
-    )
+    return BatchResult(pairs, Usage(requests=1, documents=count, search_units=math.ceil(count / QUERY_RECORDS)))
 
 
 class VertexBackend(Backend):
@@ -466,7 +464,6 @@ def _client_settings(options: VertexOptions, base_url: str) -> dict[str, Any]:
     except ImportError:
         raise ConfigurationError(f"Vertex AI needs httpx: {INSTALL_HINT}", provider=PROVIDER) from None
     from multirerank import __version__
-
     _preload_async_stack()
     return {
         "base_url": base_url,

@@ -40,9 +40,7 @@ def check_batch(result: Any, size: int, wanted: int | None, provider: str) -> li
             seen: set[int] = set()
             for position, (index, _) in enumerate(pairs):
                 if index in seen:
-                    raise MalformedResponseError(
-                        f"result {position} repeats index {index}", provider=provider
-                    )
+                    raise MalformedResponseError(f"result {position} repeats index {index}", provider=provider)
                 seen.add(index)
     expected = size if wanted is None else min(wanted, size)
     if len(pairs) < expected:
@@ -79,14 +77,10 @@ def _checked_pair(position: int, pair: object, size: int, provider: str) -> tupl
     try:
         index, score = pair  # type: ignore[misc]
     except (TypeError, ValueError):
-        raise MalformedResponseError(
-            f"result {position} is not an (index, score) pair", provider=provider
-        ) from None
+        raise MalformedResponseError(f"result {position} is not an (index, score) pair", provider=provider) from None
     # numbers.Integral admits numpy integers, which model-serving code often returns.
     if isinstance(index, bool) or not isinstance(index, Integral):
-        raise MalformedResponseError(
-            f"result {position} has a non-integer index {index!r}", provider=provider
-        )
+        raise MalformedResponseError(f"result {position} has a non-integer index {index!r}", provider=provider)
     if not 0 <= int(index) < size:
         raise MalformedResponseError(
             f"result {position} has index {index}, outside the {size} documents sent", provider=provider
@@ -122,9 +116,7 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
             documents += reported.documents or len(chunk.documents)
             hits += reported.cache_hits
             misses += reported.cache_misses
-            tokens = (
-                None if tokens is None or reported.total_tokens is None else tokens + reported.total_tokens
-            )
+            tokens = None if tokens is None or reported.total_tokens is None else tokens + reported.total_tokens
             units = None if units is None or reported.search_units is None else units + reported.search_units
     if not answered:
         tokens = units = None
@@ -137,6 +129,8 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
         "cache_misses": misses,
     }
     return Usage(**counts, cost_usd=cost_of(Usage(**counts), price))
+
+
 
 
 def merge(

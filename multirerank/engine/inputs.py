@@ -249,9 +249,7 @@ def _id_list(ids: object, count: int) -> Sequence[str | None] | None:
     if ids is None:
         return None
     if isinstance(ids, (str, bytes, Mapping)) or not isinstance(ids, Sequence):
-        raise RerankInputError(
-            f"ids must be a list with one id (or None) per document, got {type(ids).__name__}"
-        )
+        raise RerankInputError(f"ids must be a list with one id (or None) per document, got {type(ids).__name__}")
     if len(ids) != count:
         raise RerankInputError(f"ids has {len(ids)} entries for {count} documents; give one per document")
     # Each id's type is checked where it is used, in the one pass over the documents.
@@ -319,14 +317,7 @@ def plan_call(
     if id_list is None and _plain_texts(items, limit):
         texts = cast("list[DocumentInput]", list(items))
         every = list(range(len(texts)))
-        return Plan(
-            checked_query,
-            checked_top_n,
-            threshold,
-            every,
-            texts,
-            _split(backend, checked_query, texts, every),
-        )
+        return Plan(checked_query, checked_top_n, threshold, every, texts, _split(backend, checked_query, texts, every))
     sends_ids = backend.sends_ids
     positions: list[int] = []
     originals: list[DocumentInput] = []

@@ -46,6 +46,7 @@ T = TypeVar("T")
 POOL_THREADS = 64
 
 
+
 class Reranker:
     """Reranks documents through one backend.
 
@@ -99,23 +100,17 @@ class Reranker:
             raise ConfigurationError(
                 f"backend must be a Backend or a model string, got {type(backend).__name__}"
             )
-        if fallbacks is not None and (
-            isinstance(fallbacks, (str, Mapping)) or not isinstance(fallbacks, Sequence)
-        ):
+        if fallbacks is not None and (isinstance(fallbacks, (str, Mapping)) or not isinstance(fallbacks, Sequence)):
             raise ConfigurationError("fallbacks must be a list of model strings, mappings or backends")
         if fallbacks:
             from multirerank.routing import Router
 
             if isinstance(backend, Router):
-                raise ConfigurationError(
-                    "fallbacks cannot be combined with a Router: list them among its routes"
-                )
+                raise ConfigurationError("fallbacks cannot be combined with a Router: list them among its routes")
 
             backend = Router([backend, *fallbacks], strategy="fallback")
         self.backend = backend
-        self.max_concurrency = _setting(
-            "max_concurrency", backend.max_concurrency, max_concurrency, minimum=1
-        )
+        self.max_concurrency = _setting("max_concurrency", backend.max_concurrency, max_concurrency, minimum=1)
         self.max_retries = _setting("max_retries", backend.max_retries, max_retries, minimum=0)
         self.retry_budget = _budget(retry_budget)
         self.normalize_scores = normalize_scores
@@ -264,9 +259,7 @@ class Reranker:
             cached = CachedCall(self.cache, self.backend, plan)
             await cached.alook_up()
             _report_cached(call.progress, cached)
-            scored, usage = cached.combine(
-                await self._asend(cached.to_send, call.progress, until), self.price
-            )
+            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until), self.price)
             await cached.astore()
             return self._rank(plan, scored, usage, call.return_documents, started)
         batches = await self._asend(plan, call.progress, until)
@@ -591,17 +584,13 @@ def _setting(name: str, default: int, value: object, *, minimum: int) -> int:
 def _seconds(name: str, value: object, *, positive: bool) -> float:
     seconds = strict_float(value)
     if seconds is None or not math.isfinite(seconds) or not (seconds > 0 if positive else seconds >= 0):
-        raise ConfigurationError(
-            f"{name} must be a number of seconds, {'above' if positive else 'at least'} 0"
-        )
+        raise ConfigurationError(f"{name} must be a number of seconds, {'above' if positive else 'at least'} 0")
     return seconds
 
 
 def deadline_error(deadline: float | None, provider: str) -> RerankTimeoutError:
     """The error of a call whose ``deadline`` (seconds) passed."""
-    return RerankTimeoutError(
-        f"the call's deadline of {deadline} s passed", provider=provider, retryable=True
-    )
+    return RerankTimeoutError(f"the call's deadline of {deadline} s passed", provider=provider, retryable=True)
 
 
 def _budget(value: object) -> float:

@@ -40,9 +40,7 @@ class CallRetries:
     spend it once, as the call's wall time it spends waiting.
     """
 
-    def __init__(
-        self, backend: Backend, max_retries: int, budget: float, *, until: float | None = None
-    ) -> None:
+    def __init__(self, backend: Backend, max_retries: int, budget: float, *, until: float | None = None) -> None:
         self._backend = backend
         #: The call's deadline (``time.monotonic()``): no wait is scheduled past it.
         self._until = until
@@ -58,11 +56,7 @@ class CallRetries:
 
     def delay(self, error: BaseException, request: Hashable) -> float | None:
         """Seconds to wait before ``request`` is sent again after ``error``; ``None``: raise it."""
-        if (
-            self._max_retries == 0
-            or not isinstance(error, RerankError)
-            or not self._backend.should_retry(error)
-        ):
+        if self._max_retries == 0 or not isinstance(error, RerankError) or not self._backend.should_retry(error):
             return None
         failures = self._failures.get(request, 0) + 1
         self._failures[request] = failures

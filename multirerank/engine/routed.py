@@ -129,9 +129,7 @@ def _move_on_or_raise(
     until: float | None,
 ) -> None:
     attempts.append(
-        Attempt(
-            route.backend.provider, route.backend.model, type(error).__name__, error.status, error.message
-        )
+        Attempt(route.backend.provider, route.backend.model, type(error).__name__, error.status, error.message)
     )
     out_of_time = until is not None and time.monotonic() >= until
     if last or out_of_time or not router.moves_on(error):

@@ -28,9 +28,7 @@ def instances(count: int, /, **options: Any) -> Iterator[list[Emulator]]:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a whole number, at least 1; got {count!r}")
     if "port" in options:
-        raise ValueError(
-            "instances() picks a free port for each emulator; start them one by one for fixed ports"
-        )
+        raise ValueError("instances() picks a free port for each emulator; start them one by one for fixed ports")
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(Emulator(**options)) for _ in range(count)]
 
