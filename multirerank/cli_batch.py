@@ -162,12 +162,27 @@ def _run_on_ray(
     import pyarrow as pa
 
     from multirerank.batch import RerankBatch
+    from multirerank.types import Usage
+
+    @ray.remote(num_cpus=0)
+    class UsageSink:
+        """Adds up the usage every actor's batches report."""
+
+        def __init__(self) -> None:
+            self.usage = Usage()
+
+        def add(self, fields: dict[str, Any]) -> None:
+            self.usage = self.usage + Usage(**fields)
+
+        def total(self) -> Usage:
+            return self.usage
 
     if not ray.is_initialized():
         ray.init(logging_level=logging.WARNING, include_dashboard=False)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # OUTPUT's rows in INPUT's order
     context.enable_progress_bars = args.progress is not False
+    sink = UsageSink.remote()  # type: ignore[attr-defined]
     constructor = {
         "model": args.model,
         "mode": "groups" if args.groups else "pairs",
@@ -175,6 +190,7 @@ def _run_on_ray(
         "actors": args.actors,
         "rate_limit": args.rate_limit,
         "cache": cache,
+        "usage_sink": sink,
         **columns,
         **options,
     }
@@ -191,8 +207,10 @@ def _run_on_ray(
     )
     parts = [ray.get(ref) for ref in dataset.to_arrow_refs()]
     result = pa.concat_tables(parts) if parts else table
-    # Each actor counts its own usage, which is not sent back: the summary counts rows only.
-    return result, None
+    # Every batch's usage was added before its rows came back.
+    usage = ray.get(sink.total.remote())
+    ray.kill(sink)
+    return result, usage
 
 
 def read_table(path: str) -> Any:

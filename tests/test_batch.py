@@ -14,9 +14,10 @@ import pytest
 
 from multirerank import Reranker
 from multirerank.batch import BatchReranker, rerank_groups, rerank_pairs
-from multirerank.batch.ray_actor import RerankBatch, actor_share
+from multirerank.batch.ray_actor import RerankBatch, actor_share, usage_since
 from multirerank.cli import EXIT_ERROR, main
 from multirerank.errors import ConfigurationError, RerankInputError
+from multirerank.types import Usage
 from tests.emulator_support import emulator_fixtures
 from tests.memory_backend import MemoryBackend
 
@@ -179,6 +180,10 @@ def test_rerank_batch_callable_and_rate_limit_shares(emulator: Any) -> None:
         RerankBatch(MODEL, rate_limit="100/minute", **options(emulator))
     with pytest.raises(ConfigurationError, match="too small to share among 4 actors"):
         actor_share("2/second", 4)
+    # What each batch reports to `multirerank batch --ray`'s sum: its share of the actor's total.
+    before, after = Usage(requests=1, documents=5, cost_usd=1.0), Usage(requests=3, documents=9, cost_usd=2.5)
+    assert usage_since(before, after) == Usage(requests=2, documents=4, cost_usd=1.5)
+    assert usage_since(Usage(), Usage(requests=1, search_units=1)).search_units == 1
 
 
 # -- the command ------------------------------------------------------------------------------

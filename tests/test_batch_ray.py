@@ -75,6 +75,9 @@ def test_command_with_ray(
     arguments += ["--batch-size", "30"]
     arguments += ["-o", f"base_url={emulator.url}/cohere", "-o", "api_key=test-key", "--no-progress"]
     assert main(arguments) == 0
-    assert "60 rows (0 failed)" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert (
+        "60 rows (0 failed)" in summary and "14 requests, 60 documents" in summary
+    )  # from the actor: 7 queries in each of 2 batches
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [row["text"] for row in rows] == TEXTS and all(row["error"] is None for row in rows)

@@ -24,11 +24,13 @@ times the limit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from multirerank.batch.runner import DEFAULT_CONCURRENCY, BatchReranker, OnError
 from multirerank.errors import ConfigurationError
+from multirerank.types import Usage
 
 MODES = ("pairs", "groups")
 
@@ -43,7 +45,9 @@ class RerankBatch:
     ``actors`` shares ``rate_limit`` among that many actors when there is no
     ``rate_limit_storage`` (see the module's docstring); ``columns`` are the functions' column
     and error options (``query_column``, ``text_column``, ``id_column``, ``candidates_column``,
-    ``text_key``, ``top_n``, ``on_error``); every other keyword goes to the
+    ``text_key``, ``top_n``, ``on_error``); ``usage_sink`` is a Ray actor handle whose
+    ``add`` method is sent each batch's usage as a dict of :class:`~multirerank.Usage`'s
+    fields (``multirerank batch --ray`` sums them for its summary); every other keyword goes to the
     :class:`~multirerank.Reranker` (``api_key``, ``base_url``, ``cache``...). Raises
     :class:`ConfigurationError` for a setting it cannot use, in the driver when the object is
     built there and in the actor otherwise.
@@ -65,6 +69,7 @@ class RerankBatch:
         text_key: str = "text",
         top_n: int | None = None,
         on_error: OnError = "raise",
+        usage_sink: Any = None,
         **reranker_options: Any,
     ) -> None:
         if mode not in MODES:
@@ -72,6 +77,7 @@ class RerankBatch:
         if rate_limit is not None and rate_limit_storage is None:
             rate_limit = actor_share(rate_limit, actors)
         self.mode = mode
+        self.usage_sink = usage_sink
         self.batch = BatchReranker(
             model,
             concurrency=concurrency,
@@ -96,14 +102,42 @@ class RerankBatch:
             }
 
     def __call__(self, batch: Any) -> Any:
+        before = self.batch.usage
         if self.mode == "pairs":
-            return self.batch.rerank_pairs(batch, **self.options)
-        return self.batch.rerank_groups(batch, **self.options)
+            result = self.batch.rerank_pairs(batch, **self.options)
+        else:
+            result = self.batch.rerank_groups(batch, **self.options)
+        if self.usage_sink is not None:
+            import ray
+
+            # Waited for, so that a total asked for after the last batch came back includes it.
+            ray.get(self.usage_sink.add.remote(dataclasses.asdict(usage_since(before, self.batch.usage))))
+        return result
 
     def close(self) -> None:
         """Close the reranker (Ray ends an actor's process without calling it; nothing is lost
         then: a score cache commits every call's scores as it finishes)."""
         self.batch.close()
+
+
+def usage_since(before: Usage, after: Usage) -> Usage:
+    """What ``after`` counts beyond ``before`` (a batch's share of an actor's running total)."""
+    cost = None
+    if after.cost_usd is not None and (before.cost_usd is not None or before.requests == 0):
+        cost = after.cost_usd - (before.cost_usd or 0.0)
+    return Usage(
+        total_tokens=_minus(after.total_tokens, before.total_tokens),
+        search_units=_minus(after.search_units, before.search_units),
+        requests=after.requests - before.requests,
+        documents=after.documents - before.documents,
+        cost_usd=cost,
+        cache_hits=after.cache_hits - before.cache_hits,
+        cache_misses=after.cache_misses - before.cache_misses,
+    )
+
+
+def _minus(after: int | None, before: int | None) -> int | None:
+    return None if after is None else after - (before or 0)
 
 
 def actor_share(rate_limit: str | Mapping[str, str], actors: int | None) -> str | dict[str, str]:
