@@ -268,9 +268,8 @@ def summary(table: Any, usage: Any, seconds: float, output: str, cache: str | No
     from multirerank.prices import usage_line
 
     rows = table.num_rows
-    failed = table.column("error").null_count if "error" in table.column_names else 0
-    failed = rows - failed if "error" in table.column_names else 0
-    used = usage_line(usage) if usage is not None else "usage counted per Ray actor, not here"
+    failed = rows - table.column("error").null_count if "error" in table.column_names else 0
+    used = usage_line(usage)
     from multirerank.redaction import redacted_url
 
     kept = f"; scores kept in {redacted_url(cache)}" if cache else ""
