@@ -93,7 +93,7 @@ def one_process(table: Any, url: str, args: argparse.Namespace, emulator: Any) -
     return [
         Figure(
             f"one process, {args.concurrency} in flight: requests/s ({requests} requests, {elapsed:.1f} s)",
-            f"{rate:.1f} ({rate / ideal:.0%} of {ideal:.0f})",
+            f"{rate:.1f} ({rate / ideal:.1%} of {ideal:.0f})",
             ">= 80% of ideal",
             verdict(rate >= 0.8 * ideal),
         ),
@@ -141,7 +141,7 @@ def raw_httpx(table: Any, url: str, args: argparse.Namespace) -> list[Figure]:
     return [
         Figure(
             f"  httpx alone, {args.concurrency} in flight, same requests (ceiling)",
-            f"{rate:.1f} ({rate / ideal:.0%} of {ideal:.0f})",
+            f"{rate:.1f} ({rate / ideal:.1%} of {ideal:.0f})",
         )
     ]
 
@@ -199,13 +199,13 @@ def on_ray(table: Any, url: str, args: argparse.Namespace, emulator: Any) -> lis
     return [
         Figure(
             f"Ray, {args.actors} actors x {args.concurrency} in flight: requests/s over the scoring window ({window:.1f} s)",
-            f"{rate:.1f} ({rate / ideal:.0%} of {ideal:.0f})",
+            f"{rate:.1f} ({rate / ideal:.1%} of {ideal:.0f})",
             ">= 80% of ideal",
             verdict(rate >= 0.8 * ideal),
         ),
         Figure(
             f"  end to end, actor start-up included ({elapsed:.1f} s)",
-            f"{end_to_end:.1f} ({end_to_end / ideal:.0%} of {ideal:.0f})",
+            f"{end_to_end:.1f} ({end_to_end / ideal:.1%} of {ideal:.0f})",
         ),
         Figure("  CPU s: emulator", f"{emulator_cpu:.1f}"),
         Figure("  machine CPU busy, end to end (all processes)", machine_use),
