@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from multirerank.cli_batch import add_batch_parser
 from multirerank.cli_evaluate import add_evaluate_parser
 from multirerank.cli_support import CliError, SubParsers
 from multirerank.engine import ProgressCallback, Reranker
@@ -352,6 +353,7 @@ _SUBCOMMANDS: list[Callable[[SubParsers], None]] = [
     add_rerank_parser,
     add_emulate_parser,
     add_evaluate_parser,
+    add_batch_parser,
 ]
 
 

@@ -1,0 +1,294 @@
+"""``multirerank batch``: score a file of query-document pairs (JSONL or Parquet) into another.
+
+The file is read whole into a pyarrow Table, scored by :mod:`multirerank.batch` in this process
+(or by Ray actors with ``--ray``), and written in the same row order. A score cache makes a run
+resumable: by default it is a SQLite file beside OUTPUT, so an interrupted run started again
+sends only the pairs not scored yet. Nothing heavy is imported until the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from multirerank.cli_support import CliError, SubParsers
+
+#: File name endings read and written as Parquet; anything else is JSON lines.
+PARQUET_SUFFIXES = (".parquet", ".pq")
+#: CPUs Ray reserves per actor: scoring through a vendor's API waits on the network.
+DEFAULT_ACTOR_CPUS = 0.25
+
+
+def add_batch_parser(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="score a JSONL or Parquet file of query-document pairs into another",
+        description=(
+            "Score every row of INPUT (JSON lines or Parquet, by the file name's ending) and write the "
+            "same rows, in order, with score, score_scale, provider, model and error columns to OUTPUT "
+            "(its ending chooses the format too). Rows of one query go out together. With --groups each "
+            "row holds a query and a list of candidates, and gets them ranked."
+        ),
+    )
+    parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl, or .parquet)")
+    parser.add_argument("output", metavar="OUTPUT", help="results file (.jsonl, or .parquet)")
+    parser.add_argument("--model", required=True, help="model string, e.g. 'local' or 'cohere/rerank-v3.5'")
+    parser.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, e.g. -o base_url=http://127.0.0.1:8080/cohere (as for 'rerank')",
+    )
+    parser.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="SQLite file (or sqlite:/// or redis:// URL) of scores kept between runs (default: OUTPUT.cache.sqlite)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="keep no scores: a re-run starts over")
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="requests in flight (per actor with --ray; default 8)",
+    )
+    parser.add_argument("--rate-limit", metavar="LIMIT", help="client-side rate limit, e.g. 600/minute")
+    parser.add_argument("--groups", action="store_true", help="rows hold a query and a list of candidates")
+    parser.add_argument("--top-n", type=_positive, help="with --groups: keep the best N candidates")
+    parser.add_argument("--query-column", default="query")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--id-column", help="column naming each row in errors")
+    parser.add_argument("--candidates-column", default="candidates")
+    parser.add_argument(
+        "--on-error",
+        choices=("column", "raise"),
+        default="column",
+        help="write a failed row's error to its 'error' column (default) or stop at the first",
+    )
+    parser.add_argument(
+        "--ray", action="store_true", help="score with Ray Data actors (pip install 'multirerank[ray]')"
+    )
+    parser.add_argument("--actors", type=_positive, default=2, metavar="N", help="Ray actors (default 2)")
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=10_000,
+        metavar="ROWS",
+        help="rows per Ray batch (default 10000); keep a query's rows together and sorted by query, "
+        "since a query cut between batches costs a request more",
+    )
+    parser.add_argument(
+        "--actor-cpus",
+        type=float,
+        default=DEFAULT_ACTOR_CPUS,
+        metavar="CPUS",
+        help=f"CPUs Ray reserves per actor (default {DEFAULT_ACTOR_CPUS}: API calls wait on the network)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only on a terminal)",
+    )
+    parser.set_defaults(handler=run_batch)
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from multirerank.cli import _cache_setting, parse_options
+
+    table = read_table(args.input)
+    options = parse_options(args.option)
+    cache = None if args.no_cache else _cache_setting(args.cache or f"{args.output}.cache.sqlite")
+    columns = _column_options(args)
+    started = time.perf_counter()
+    if args.ray:
+        result, usage = _run_on_ray(table, args, options, cache, columns)
+    else:
+        result, usage = _run_here(table, args, options, cache, columns)
+    write_table(result, args.output)
+    print(summary(result, usage, time.perf_counter() - started, args.output, cache))
+    return 0
+
+
+def _column_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"query_column": args.query_column, "on_error": args.on_error}
+    if args.groups:
+        options.update(candidates_column=args.candidates_column, top_n=args.top_n)
+    else:
+        options.update(text_column=args.text_column, id_column=args.id_column)
+    return options
+
+
+def _run_here(
+    table: Any, args: argparse.Namespace, options: dict[str, Any], cache: str | None, columns: dict[str, Any]
+) -> tuple[Any, Any]:
+    from tqdm import tqdm
+
+    from multirerank.batch import BatchReranker
+
+    with (
+        BatchReranker(
+            args.model, concurrency=args.concurrency, cache=cache, rate_limit=args.rate_limit, **options
+        ) as batch,
+        # tqdm: the project's progress bars (already a dependency); disable=None hides it off a terminal.
+        tqdm(
+            total=table.num_rows,
+            unit="row",
+            desc="scoring",
+            file=sys.stderr,
+            disable=None if args.progress is None else not args.progress,
+        ) as bar,
+    ):
+        score = batch.rerank_groups if args.groups else batch.rerank_pairs
+        result = score(table, progress=bar.update, **columns)
+        return result, batch.usage
+
+
+def _run_on_ray(
+    table: Any, args: argparse.Namespace, options: dict[str, Any], cache: str | None, columns: dict[str, Any]
+) -> tuple[Any, Any]:
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise CliError("--ray needs Ray: pip install 'multirerank[ray]'") from None
+    import pyarrow as pa
+
+    from multirerank.batch import RerankBatch
+    from multirerank.types import Usage
+
+    @ray.remote(num_cpus=0)
+    class UsageSink:
+        """Adds up the usage every actor's batches report."""
+
+        def __init__(self) -> None:
+            self.usage = Usage()
+
+        def add(self, fields: dict[str, Any]) -> None:
+            self.usage = self.usage + Usage(**fields)
+
+        def total(self) -> Usage:
+            return self.usage
+
+    if not ray.is_initialized():
+        ray.init(logging_level=logging.WARNING, include_dashboard=False)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True  # OUTPUT's rows in INPUT's order
+    context.enable_progress_bars = args.progress is not False
+    sink = UsageSink.remote()  # type: ignore[attr-defined]
+    constructor = {
+        "model": args.model,
+        "mode": "groups" if args.groups else "pairs",
+        "concurrency": args.concurrency,
+        "actors": args.actors,
+        "rate_limit": args.rate_limit,
+        "cache": cache,
+        "usage_sink": sink,
+        **columns,
+        **options,
+    }
+    size = args.batch_size
+    # One block per batch, so that every actor has work from the start.
+    blocks = [table.slice(start, size) for start in range(0, table.num_rows, size)] or [table]
+    dataset = ray.data.from_arrow(blocks).map_batches(
+        RerankBatch,
+        fn_constructor_kwargs=constructor,
+        concurrency=args.actors,
+        batch_format="pyarrow",
+        batch_size=size,
+        num_cpus=args.actor_cpus,
+    )
+    parts = [ray.get(ref) for ref in dataset.to_arrow_refs()]
+    result = pa.concat_tables(parts) if parts else table
+    # Every batch's usage was added before its rows came back.
+    usage = ray.get(sink.total.remote())
+    ray.kill(sink)
+    return result, usage
+
+
+def read_table(path: str) -> Any:
+    """INPUT as a pyarrow Table: Parquet by its ending, JSON lines otherwise (one object a line)."""
+    pa = _pyarrow()
+    if path.lower().endswith(PARQUET_SUFFIXES):
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise CliError(f"cannot read {path} as Parquet: {error}") from None
+    rows: list[dict[str, Any]] = []
+    try:
+        with open(path, encoding="utf-8") as stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as error:
+                    raise CliError(f"{path} line {number} is not valid JSON: {error}") from None
+                if not isinstance(row, dict):
+                    raise CliError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
+                rows.append(row)
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        return pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise CliError(f"{path}: the rows' fields do not share one type each: {error}") from None
+
+
+def write_table(table: Any, path: str) -> None:
+    """``table`` to ``path``, through a temporary file so a failed run leaves no half file."""
+    partial = f"{path}.partial"
+    try:
+        if path.lower().endswith(PARQUET_SUFFIXES):
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, partial)
+        else:
+            with open(partial, "w", encoding="utf-8") as stream:
+                for row in table.to_pylist():
+                    stream.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        os.replace(partial, path)
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def summary(table: Any, usage: Any, seconds: float, output: str, cache: str | None) -> str:
+    """One line: rows, failures, time, usage and cost (see :func:`multirerank.prices.usage_line`)."""
+    from multirerank.prices import usage_line
+
+    rows = table.num_rows
+    failed = rows - table.column("error").null_count if "error" in table.column_names else 0
+    used = usage_line(usage)
+    from multirerank.redaction import redacted_url
+
+    kept = f"; scores kept in {redacted_url(cache)}" if cache else ""
+    return f"{rows} rows ({failed} failed) to {output} in {seconds:.1f} s; {used}{kept}"
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise CliError("multirerank batch needs pyarrow: pip install 'multirerank[batch]'") from None
+    return pa
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, got {value!r}")
+    return number
