@@ -214,7 +214,8 @@ def _run_on_ray(
 
 
 def read_table(path: str) -> Any:
-    """INPUT as a pyarrow Table: Parquet by its ending, JSON lines otherwise (one object a line)."""
+    """INPUT as a pyarrow Table: Parquet by its ending, JSON lines otherwise (one object a line;
+    every field any line has becomes a column, null where a line lacks it)."""
     pa = _pyarrow()
     if path.lower().endswith(PARQUET_SUFFIXES):
         import pyarrow.parquet as pq
@@ -224,6 +225,7 @@ def read_table(path: str) -> Any:
         except (OSError, pa.ArrowInvalid) as error:
             raise CliError(f"cannot read {path} as Parquet: {error}") from None
     rows: list[dict[str, Any]] = []
+    lines: list[int] = []
     try:
         with open(path, encoding="utf-8") as stream:
             for number, line in enumerate(stream, start=1):
@@ -236,14 +238,49 @@ def read_table(path: str) -> Any:
                 if not isinstance(row, dict):
                     raise CliError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
                 rows.append(row)
+                lines.append(number)
     except UnicodeDecodeError:
         raise CliError(f"{path} is not UTF-8 text") from None
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror or error}") from None
-    try:
-        return pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        raise CliError(f"{path}: the rows' fields do not share one type each: {error}") from None
+    return _columns_of(pa, path, rows, lines)
+
+
+def _columns_of(pa: Any, path: str, rows: list[dict[str, Any]], lines: list[int]) -> Any:
+    """JSON objects as a table: every field any line has (missing ones null, as JSON's null is),
+    fields in order of first appearance. A field whose values do not share one type is refused,
+    naming the first line that differs from the field's first value."""
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns: dict[str, Any] = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise CliError(_type_clash(pa, path, name, values, lines)) from None
+    return pa.table(columns) if names else pa.table({})
+
+
+def _type_clash(pa: Any, path: str, name: str, values: list[Any], lines: list[int]) -> str:
+    first = next((row for row, value in enumerate(values) if value is not None), 0)
+    for row, value in enumerate(values):
+        try:
+            pa.array([values[first], value])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return (
+                f"{path} line {lines[row]}: field {name!r} is {_json_kind(value)}, but on line "
+                f"{lines[first]} it is {_json_kind(values[first])}; a field's values must share one type"
+            )
+    return f"{path}: field {name!r} cannot be read as one column (its values do not share one type)"
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    kinds = {str: "a string", int: "a number", float: "a number", list: "an array", dict: "an object"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def write_table(table: Any, path: str) -> None:

@@ -277,3 +277,32 @@ def test_spark_map_in_pandas(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         spark.stop()
     assert out["score"].tolist() == pytest.approx(expected_scores(emulator, QUERIES, TEXTS))
+
+
+def test_jsonl_fields_first_seen_on_later_lines_are_kept(tmp_path: Path) -> None:
+    from multirerank.cli_batch import read_table
+
+    source = tmp_path / "later.jsonl"
+    source.write_text('{"query":"q","text":"a"}\n\n{"query":"q","text":"b","id":"x2","lang":"en"}\n')
+    table = read_table(str(source))
+    assert table.column_names == ["query", "text", "id", "lang"]
+    assert table.column("id").to_pylist() == [None, "x2"] and table.column("lang").to_pylist() == [None, "en"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            '{"query":"q","text":"a"}\n{"query":"q","text":"b"}\n\n{"query":"q","text":7}\n',
+            "line 4: field 'text'",
+        ),
+        ('{"query":"q","text":"a"}\n{"query":"q","text":NaN}\n', "line 2: field 'text' is NaN"),
+    ],
+)
+def test_jsonl_type_clash_names_the_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, message: str
+) -> None:
+    source = tmp_path / "clash.jsonl"
+    source.write_text(lines)
+    assert main(["batch", str(source), str(tmp_path / "out.jsonl"), "--model", "local"]) == EXIT_ERROR
+    assert message in capsys.readouterr().err
