@@ -306,3 +306,52 @@ def test_jsonl_type_clash_names_the_line_and_field(
     source.write_text(lines)
     assert main(["batch", str(source), str(tmp_path / "out.jsonl"), "--model", "local"]) == EXIT_ERROR
     assert message in capsys.readouterr().err
+
+
+def test_missing_ids_are_no_ids_and_clashing_ids_are_refused_per_row(emulator: Any) -> None:
+    frame = pd.DataFrame(
+        {
+            "query": ["sun"] * 4,
+            "text": ["sun hot", "moon", "stars", "sun"],
+            "id": [1.0, float("nan"), None, 2.0],
+        }
+    )
+    out = rerank_pairs(frame, MODEL, id_column="id", **options(emulator))
+    assert out["score"].tolist() == pytest.approx(expected_scores(emulator, ["sun"] * 4, list(frame["text"])))
+    # Cohere takes no ids: four documents sent shows the missing ids were not merged into one.
+    assert len(emulator.requests[0].json()["documents"]) == 4
+    nullable = pd.DataFrame(
+        {"query": ["sun"] * 2, "text": ["a", "b"], "id": pd.array([pd.NA, pd.NA], dtype="Int64")}
+    )
+    assert rerank_pairs(nullable, MODEL, id_column="id", **options(emulator))["score"].notna().all()
+    clash = {"query": ["sun"] * 3, "text": ["sun hot", "moon", "sun hot"], "id": ["a", "a", 1]}
+    with pytest.raises(RerankInputError, match="row 1 \\(id 'a'\\): row 0 of the same query has this id"):
+        rerank_pairs(clash, MODEL, id_column="id", **options(emulator))
+    out = rerank_pairs(
+        {"query": ["sun"] * 3, "text": ["sun", "sun", "moon"], "id": [1, "1", None]},
+        MODEL,
+        id_column="id",
+        on_error="column",
+        **options(emulator),
+    )
+    assert out["error"][0] is None and out["score"][0] is not None
+    assert "row 1 (id '1'): its id '1' reads as '1', as row 0's id 1 does" in out["error"][1]
+    assert out["score"][1] is None and out["score"][2] is not None
+
+
+def test_a_lone_surrogate_fails_only_its_own_row(emulator: Any) -> None:
+    table = {"query": ["sun"] * 3, "text": ["sun hot", "bad \ud800", "moon"], "id": ["a", "b", "c"]}
+    out = rerank_pairs(table, MODEL, id_column="id", on_error="column", **options(emulator))
+    assert out["error"][1].startswith("RerankInputError: row 1 (id 'b'): document text is not valid text")
+    assert (
+        out["error"][0] is None and out["error"][2] is None and None not in (out["score"][0], out["score"][2])
+    )
+    with pytest.raises(RerankInputError, match="row 1 \\(id 'b'\\): document text is not valid text"):
+        rerank_pairs(table, MODEL, id_column="id", **options(emulator))
+    groups = rerank_groups(
+        {"query": ["sun", "sun"], "candidates": [["ok", "bad \ud800"], ["ok"]]},
+        MODEL,
+        on_error="column",
+        **options(emulator),
+    )
+    assert "index 1 has a lone surrogate" in groups["error"][0] and groups["error"][1] is None

@@ -45,13 +45,16 @@ def rerank_pairs(
     ``table`` is a pandas DataFrame, a pyarrow Table or a mapping of columns; the result is the
     same kind (the input is not modified). ``score`` is the backend's score (``score_scale`` says
     what it means; ``normalize_scores=True`` maps it into 0..1). ``id_column`` names each row in
-    errors, and rows of one query repeating an id are scored once. ``on_error="raise"`` raises
-    the first failure (:class:`~multirerank.RerankInputError` naming the row for a blank query or
-    text, before anything is sent; a vendor's :class:`~multirerank.RerankError` otherwise) and
-    ``"column"`` writes it to the failed rows' ``error`` column (``"row 7 (id 'd3'): ThrottledError:
-    ..."``), their score left empty. ``progress`` is called with the number of rows each
-    finished query held. ``reranker_options`` (``api_key``, ``base_url``, ``cache``,
-    ``rate_limit``...) build the reranker a model string names; a :class:`~multirerank.Reranker`
+    errors, and rows of one query repeating an id with the same text are scored once; a missing
+    id (None, NaN, pandas' NA) is no id, and a later row of the query giving an id to another
+    text, or an id reading alike as text (``1`` and ``"1"``), is an error of that row.
+    ``on_error="raise"`` raises the first failure (:class:`~multirerank.RerankInputError` naming
+    the row for a blank query or text, or one with a lone surrogate, before anything is sent; a
+    vendor's :class:`~multirerank.RerankError` otherwise) and ``"column"`` writes it to the failed
+    rows' ``error`` column (``"row 7 (id 'd3'): ThrottledError: ..."``), their score left empty.
+    ``progress`` is called with the number of rows each finished query held.
+    ``reranker_options`` (``api_key``, ``base_url``, ``cache``, ``rate_limit``...) build the
+    reranker a model string names; a :class:`~multirerank.Reranker`
     given is used as it is and left open.
     """
     with BatchReranker(model_or_reranker, concurrency=concurrency, **reranker_options) as batch:

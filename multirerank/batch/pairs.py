@@ -1,8 +1,8 @@
 """Tables turned into rerank calls and back: pairs (one row per query-document pair) and groups
 (one row per query with its candidates).
 
-Every row is checked before anything is sent: a blank or missing query or text is an error of
-that row alone (raised as :class:`RerankInputError` naming the row, or written to its ``error``
+Every row is checked before anything is sent: a blank or missing query or text, or one UTF-8
+cannot encode (a lone surrogate), is an error of that row alone (raised as :class:`RerankInputError` naming the row, or written to its ``error``
 column). Output rows are the input rows, in order, one each.
 """
 
@@ -40,11 +40,67 @@ def _check_on_error(on_error: object) -> OnError:
 
 
 def _row_name(row: int, ids: Sequence[Any] | None) -> str:
-    return f"row {row}" if ids is None or ids[row] is None else f"row {row} (id {ids[row]!r})"
+    return f"row {row}" if ids is None or _missing(ids[row]) else f"row {row} (id {ids[row]!r})"
 
 
 def _blank(value: object) -> bool:
     return not isinstance(value, str) or not value.strip()
+
+
+def _unencodable(text: str) -> bool:
+    """Whether UTF-8 cannot encode ``text`` (a lone surrogate): no vendor could be sent it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, pandas' NA or NaT: a row without an id."""
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _id_key(value: object) -> str | None:
+    """The id the engine gets: text; None when missing. A whole float is written as an integer
+    (pandas turns a column of integer ids with a missing one into floats)."""
+    if _missing(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _row_problem(query: object, text: object) -> str | None:
+    """Why a row cannot be sent, or None."""
+    if _blank(query):
+        return "query is required for rerank"
+    if _blank(text):
+        return "document text is required for rerank"
+    if _unencodable(query):  # type: ignore[arg-type]
+        return "query is not valid text: it has a lone surrogate, which UTF-8 cannot encode"
+    if _unencodable(text):  # type: ignore[arg-type]
+        return "document text is not valid text: it has a lone surrogate, which UTF-8 cannot encode"
+    return None
+
+
+def _id_clash(row: int, first: int, ids: Sequence[Any], texts: Sequence[Any]) -> str | None:
+    """Why ``row`` cannot share the id of ``first``, an earlier row of its query, or None when
+    it is the same document again (scored once)."""
+    mine, theirs = ids[row], ids[first]
+    if type(mine) is not type(theirs) or mine != theirs:
+        return (
+            f"its id {mine!r} reads as {_id_key(mine)!r}, as row {first}'s id {theirs!r} does; "
+            "ids of one query must differ as text"
+        )
+    if texts[row] != texts[first]:
+        return (
+            f"row {first} of the same query has this id with a different text; rows sharing an "
+            "id are scored once, so an id must name one text"
+        )
+    return None
 
 
 def pairs_jobs(
@@ -65,26 +121,22 @@ def pairs_jobs(
     columns = ["score", *RESULT_COLUMNS] + (["error"] if on_error == "column" else [])
     source.check_free(columns)
     errors: list[str | None] = [None] * source.rows
+    keys = None if ids is None else [_id_key(value) for value in ids]
     groups: dict[str, list[int]] = {}
+    first_of_id: dict[tuple[str, str], int] = {}
     for row, (query, text) in enumerate(zip(queries, texts, strict=True)):
-        if not _blank(query) and not _blank(text):
-            rows = groups.get(query)
-            if rows is None:
-                groups[query] = [row]
-            else:
-                rows.append(row)
+        problem = _row_problem(query, text)
+        if problem is None and ids is not None and keys is not None and keys[row] is not None:
+            first = first_of_id.setdefault((query, keys[row]), row)
+            problem = None if first == row else _id_clash(row, first, ids, texts)
+        if problem is None:
+            groups.setdefault(query, []).append(row)
             continue
-        problem = "query is required for rerank" if _blank(query) else "document text is required for rerank"
         if on_error == "raise":
             raise RerankInputError(f"{_row_name(row, ids)}: {problem} ({query_column!r}, {text_column!r})")
         errors[row] = f"RerankInputError: {_row_name(row, ids)}: {problem}"
     jobs = [
-        Job(
-            query,
-            [texts[row] for row in rows],
-            rows,
-            None if ids is None else [None if ids[row] is None else str(ids[row]) for row in rows],
-        )
+        Job(query, [texts[row] for row in rows], rows, None if keys is None else [keys[row] for row in rows])
         for query, rows in groups.items()
     ]
 
@@ -98,6 +150,9 @@ def pairs_jobs(
             if response is None:
                 if outcome.error is not None:
                     text = error_text(outcome.error)
+                    index = getattr(outcome.error, "index", None)
+                    if isinstance(index, int) and 0 <= index < len(job.rows):
+                        text += f" (index {index} of this query's rows: {_row_name(job.rows[index], ids)})"
                     for row in job.rows:
                         errors[row] = f"{_row_name(row, ids)}: {text}"
                 continue
@@ -201,6 +256,8 @@ def _group_texts(query: object, value: object, text_key: str) -> tuple[str | Non
     """A row's candidate texts, or the problem that keeps it from being sent."""
     if _blank(query):
         return "query is required for rerank", []
+    if _unencodable(query):  # type: ignore[arg-type]
+        return "query is not valid text: it has a lone surrogate, which UTF-8 cannot encode", []
     if value is None or isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
         return f"candidates must be a list, got {type(value).__name__}", []
     texts: list[DocumentInput] = []
@@ -208,5 +265,7 @@ def _group_texts(query: object, value: object, text_key: str) -> tuple[str | Non
         text = item.get(text_key) if isinstance(item, Mapping) else item
         if not isinstance(text, str) or not text.strip():
             return f"document text is required for rerank at index {index}", []
+        if _unencodable(text):
+            return f"document text at index {index} has a lone surrogate, which UTF-8 cannot encode", []
         texts.append(text)
     return None, texts
