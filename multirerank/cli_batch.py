@@ -20,6 +20,9 @@ from multirerank.cli_support import CliError, SubParsers
 
 #: File name endings read and written as Parquet; anything else is JSON lines.
 PARQUET_SUFFIXES = (".parquet", ".pq")
+#: Exit status when OUTPUT was written but some rows failed (their ``error`` column says why),
+#: as ``multirerank evaluate`` exits when some query failed.
+EXIT_FAILED_ROWS = 1
 #: CPUs Ray reserves per actor: scoring through a vendor's API waits on the network.
 DEFAULT_ACTOR_CPUS = 0.25
 
@@ -32,7 +35,9 @@ def add_batch_parser(subparsers: SubParsers) -> None:
             "Score every row of INPUT (JSON lines or Parquet, by the file name's ending) and write the "
             "same rows, in order, with score, score_scale, provider, model and error columns to OUTPUT "
             "(its ending chooses the format too). Rows of one query go out together. With --groups each "
-            "row holds a query and a list of candidates, and gets them ranked."
+            "row holds a query and a list of candidates, and gets them ranked. Exit status 1 when some "
+            "rows failed (OUTPUT is written, their error column says why), 2 on an error; an "
+            "authentication, configuration or not-found error stops the run at once."
         ),
     )
     parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl, or .parquet)")
@@ -114,7 +119,17 @@ def run_batch(args: argparse.Namespace) -> int:
         result, usage = _run_here(table, args, options, cache, columns)
     write_table(result, args.output)
     print(summary(result, usage, time.perf_counter() - started, args.output, cache))
-    return 0
+    first = _first_error(result)
+    if first is None:
+        return 0
+    print(f"multirerank: some rows failed, the first: {first}", file=sys.stderr)
+    return EXIT_FAILED_ROWS
+
+
+def _first_error(table: Any) -> str | None:
+    if "error" not in table.column_names:
+        return None
+    return next((error for error in table.column("error").to_pylist() if error is not None), None)
 
 
 def _column_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -301,7 +316,8 @@ def write_table(table: Any, path: str) -> None:
 
 
 def summary(table: Any, usage: Any, seconds: float, output: str, cache: str | None) -> str:
-    """One line: rows, failures, time, usage and cost (see :func:`multirerank.prices.usage_line`)."""
+    """One line: rows, failures, time, and the usage billed, failed calls' included (see
+    :func:`multirerank.prices.usage_line`; a request the vendor refused is not billed)."""
     from multirerank.prices import usage_line
 
     rows = table.num_rows
@@ -310,7 +326,7 @@ def summary(table: Any, usage: Any, seconds: float, output: str, cache: str | No
     from multirerank.redaction import redacted_url
 
     kept = f"; scores kept in {redacted_url(cache)}" if cache else ""
-    return f"{rows} rows ({failed} failed) to {output} in {seconds:.1f} s; {used}{kept}"
+    return f"{rows} rows ({failed} failed) to {output} in {seconds:.1f} s; billed: {used}{kept}"
 
 
 def _pyarrow() -> Any:

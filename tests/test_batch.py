@@ -355,3 +355,39 @@ def test_a_lone_surrogate_fails_only_its_own_row(emulator: Any) -> None:
         **options(emulator),
     )
     assert "index 1 has a lone surrogate" in groups["error"][0] and groups["error"][1] is None
+
+
+def test_command_exits_1_when_rows_failed_and_counts_billed_usage(
+    emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, output = tmp_path / "pairs.jsonl", tmp_path / "out.jsonl"
+    write_pairs(source)
+    emulator.inject(status=400, vendor="cohere", times=1)  # one query's call fails, the others are billed
+    arguments = ["batch", str(source), str(output), "--model", MODEL, "--no-cache", "--concurrency", "1"]
+    arguments += ["-o", f"base_url={emulator.url}/cohere", "-o", "api_key=test-key", "-o", "max_retries=0"]
+    assert main(arguments) == 1
+    out, err = capsys.readouterr()
+    assert "failed) to" in out and "billed: 2 requests" in out
+    assert "some rows failed, the first: row " in err and "BadRequestError" in err
+    assert sum(json.loads(line)["error"] is not None for line in output.read_text().splitlines()) in (1, 2, 3)
+
+
+def test_an_authentication_error_stops_the_run(
+    emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = [f"query {number}" for number in range(30)]
+    table = {"query": queries, "text": ["some text"] * 30}
+    emulator.inject(status=401, vendor="cohere", times=None)
+    from multirerank.errors import AuthenticationError
+
+    with pytest.raises(AuthenticationError):
+        rerank_pairs(table, MODEL, on_error="column", concurrency=2, max_retries=0, **options(emulator))
+    assert len(emulator.requests) <= 3  # those in flight when the first failed, not 30
+    emulator.clear()
+    source = tmp_path / "pairs.jsonl"
+    source.write_text("".join(json.dumps({"query": query, "text": "t"}) + "\n" for query in queries))
+    emulator.inject(status=401, vendor="cohere", times=None)
+    arguments = ["batch", str(source), str(tmp_path / "out.jsonl"), "--model", MODEL, "--no-cache"]
+    arguments += ["-o", f"base_url={emulator.url}/cohere", "-o", "api_key=test-key"]
+    assert main(arguments) == EXIT_ERROR
+    assert "multirerank: error:" in capsys.readouterr().err and len(emulator.requests) <= 9

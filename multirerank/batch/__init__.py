@@ -51,7 +51,9 @@ def rerank_pairs(
     ``on_error="raise"`` raises the first failure (:class:`~multirerank.RerankInputError` naming
     the row for a blank query or text, or one with a lone surrogate, before anything is sent; a
     vendor's :class:`~multirerank.RerankError` otherwise) and ``"column"`` writes it to the failed
-    rows' ``error`` column (``"row 7 (id 'd3'): ThrottledError: ..."``), their score left empty.
+    rows' ``error`` column (``"row 7 (id 'd3'): ThrottledError: ..."``), their score left empty;
+    an authentication, configuration or not-found error, which every call would repeat, is
+    raised either way, and nothing more is sent.
     ``progress`` is called with the number of rows each finished query held.
     ``reranker_options`` (``api_key``, ``base_url``, ``cache``, ``rate_limit``...) build the
     reranker a model string names; a :class:`~multirerank.Reranker`

@@ -20,11 +20,14 @@ from typing import Any, Literal, TypeVar
 
 from multirerank.backends.base import Backend
 from multirerank.engine import Reranker
-from multirerank.errors import ConfigurationError, RerankInputError
+from multirerank.errors import AuthenticationError, ConfigurationError, NotFoundError, RerankInputError
 from multirerank.types import DocumentInput, RerankResponse, Usage
 
 T = TypeVar("T")
 OnError = Literal["raise", "column"]
+
+#: Errors every later call would repeat: they stop the run whatever ``on_error`` says.
+FATAL = (AuthenticationError, ConfigurationError, NotFoundError)
 
 #: Requests in flight at once by default: the figure the issue measures one process by.
 DEFAULT_CONCURRENCY = 8
@@ -190,6 +193,8 @@ class BatchReranker:
     ) -> list[Outcome]:
         """Each job's outcome, in order. With ``on_error="raise"`` the first failure cancels the
         calls in flight and is raised; with ``"column"`` it is the failed job's outcome.
+        An authentication, configuration or not-found error, which every later call would
+        repeat, is raised whatever ``on_error`` says, and the jobs not sent yet are not sent.
         ``progress`` is called with the number of rows of each finished job."""
         outcomes = [Outcome() for _ in jobs]
         with self._lock:
@@ -204,7 +209,7 @@ class BatchReranker:
             except Exception as error:
                 self._add_usage(getattr(error, "usage", None))
                 outcomes[number].error = error
-                if on_error == "raise" and not failure:
+                if (on_error == "raise" or isinstance(error, FATAL)) and not failure:
                     failure.append(error)
             else:
                 self._add_usage(response.usage)
