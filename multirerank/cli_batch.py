@@ -23,6 +23,12 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Exit status when OUTPUT was written but some rows failed (their ``error`` column says why),
 #: as ``multirerank evaluate`` exits when some query failed.
 EXIT_FAILED_ROWS = 1
+#: The column of file row numbers added for Ray's actors, so that errors name a row by its place
+#: in INPUT rather than in its batch; dropped from OUTPUT.
+ROW_COLUMN = "__multirerank_row"
+#: Ray Data's loggers that log an actor's error with its stack trace, which the command reports
+#: as one line (an error that is not multirerank's still gets its traceback).
+_RAY_ERROR_LOGGERS = ("ray.data.exceptions", "ray.data._internal.execution.streaming_executor_state")
 #: CPUs Ray reserves per actor: scoring through a vendor's API waits on the network.
 DEFAULT_ACTOR_CPUS = 0.25
 
@@ -197,6 +203,11 @@ def _run_on_ray(
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # OUTPUT's rows in INPUT's order
     context.enable_progress_bars = args.progress is not False
+    # The actor's own error, not Ray Data's UserCodeException (whose cause is lost in pickling),
+    # reported as one line below rather than logged with Ray's stack trace too.
+    context.raise_original_map_exception = True
+    for name in _RAY_ERROR_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     sink = UsageSink.remote()  # type: ignore[attr-defined]
     constructor = {
         "model": args.model,
@@ -206,26 +217,57 @@ def _run_on_ray(
         "rate_limit": args.rate_limit,
         "cache": cache,
         "usage_sink": sink,
+        "row_column": ROW_COLUMN,
         **columns,
         **options,
     }
+    if ROW_COLUMN in table.column_names:
+        raise CliError(f"{args.input} has a column {ROW_COLUMN!r}, which --ray uses for row numbers")
+    table = table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), type=pa.int64()))
     size = args.batch_size
     # One block per batch, so that every actor has work from the start.
     blocks = [table.slice(start, size) for start in range(0, table.num_rows, size)] or [table]
     dataset = ray.data.from_arrow(blocks).map_batches(
         RerankBatch,
         fn_constructor_kwargs=constructor,
-        concurrency=args.actors,
+        compute=ray.data.ActorPoolStrategy(size=args.actors),
         batch_format="pyarrow",
         batch_size=size,
         num_cpus=args.actor_cpus,
     )
-    parts = [ray.get(ref) for ref in dataset.to_arrow_refs()]
+    try:
+        parts = [ray.get(ref) for ref in dataset.to_arrow_refs()]
+    except Exception as error:
+        cause = _rerank_cause(error)
+        if cause is None:
+            raise
+        raise cause from None
     result = pa.concat_tables(parts) if parts else table
+    result = result.drop_columns([ROW_COLUMN])
     # Every batch's usage was added before its rows came back.
     usage = ray.get(sink.total.remote())
     ray.kill(sink)
     return result, usage
+
+
+def _rerank_cause(error: BaseException) -> BaseException | None:
+    """The multirerank error inside Ray's task errors (``RayTaskError(UserCodeException)``, whose
+    ``cause``, or whose cause's ``__cause__``, is the error the actor raised), or None."""
+    from multirerank.errors import RerankError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        # RayTaskError(RerankInputError) is a RerankInputError too, but its message is Ray's trace.
+        cause = getattr(current, "cause", None)
+        if isinstance(cause, BaseException):
+            current = cause
+            continue
+        if isinstance(current, RerankError):
+            return current
+        current = current.__cause__
+    return None
 
 
 def read_table(path: str) -> Any:

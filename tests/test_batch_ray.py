@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from multirerank.batch import RerankBatch
-from multirerank.cli import main
+from multirerank.cli import EXIT_ERROR, main
 from tests.emulator_support import emulator_fixtures
 from tests.redis_support import redis_url  # noqa: F401 - a fixture
 
@@ -81,3 +81,26 @@ def test_command_with_ray(
     )  # from the actor: 7 queries in each of 2 batches
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [row["text"] for row in rows] == TEXTS and all(row["error"] is None for row in rows)
+
+
+def test_command_with_ray_names_file_rows_and_reports_errors_in_one_line(
+    local_ray: Any, emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, output = tmp_path / "pairs.jsonl", tmp_path / "scored.jsonl"
+    texts = [" " if row == 13 else f"text {row}" for row in range(25)]
+    source.write_text(
+        "".join(json.dumps({"query": f"q{row // 5}", "text": text}) + "\n" for row, text in enumerate(texts))
+    )
+    arguments = ["batch", str(source), str(output), "--model", MODEL, "--ray", "--actors", "1", "--no-cache"]
+    arguments += ["-o", f"base_url={emulator.url}/cohere", "-o", "api_key=test-key", "--no-progress"]
+    assert main([*arguments, "--batch-size", "10"]) == 1
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [row["error"] is not None for row in rows] == [row == 13 for row in range(25)]
+    assert rows[13]["error"] == "RerankInputError: row 13: document text is required for rerank"
+    assert "__multirerank_row" not in rows[0]
+    capsys.readouterr()
+    assert main([*arguments, "--on-error", "raise"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert (
+        "multirerank: error: row 13: document text is required for rerank" in err and "Traceback" not in err
+    )

@@ -39,8 +39,15 @@ def _check_on_error(on_error: object) -> OnError:
     return on_error
 
 
-def _row_name(row: int, ids: Sequence[Any] | None) -> str:
-    return f"row {row}" if ids is None or _missing(ids[row]) else f"row {row} (id {ids[row]!r})"
+def _row_name(row: int, ids: Sequence[Any] | None, numbers: Sequence[Any] | None = None) -> str:
+    """How errors name a row: its number (``numbers[row]`` when given, the row's number in a
+    table that was cut into batches) and its id when it has one."""
+    number = row if numbers is None else numbers[row]
+    return f"row {number}" if ids is None or _missing(ids[row]) else f"row {number} (id {ids[row]!r})"
+
+
+def _numbers(source: Table, row_column: str | None) -> list[Any] | None:
+    return None if row_column is None else source.column(row_column, "row_column")
 
 
 def _blank(value: object) -> bool:
@@ -86,18 +93,20 @@ def _row_problem(query: object, text: object) -> str | None:
     return None
 
 
-def _id_clash(row: int, first: int, ids: Sequence[Any], texts: Sequence[Any]) -> str | None:
+def _id_clash(
+    row: int, first: int, ids: Sequence[Any], texts: Sequence[Any], first_name: object
+) -> str | None:
     """Why ``row`` cannot share the id of ``first``, an earlier row of its query, or None when
     it is the same document again (scored once)."""
     mine, theirs = ids[row], ids[first]
     if type(mine) is not type(theirs) or mine != theirs:
         return (
-            f"its id {mine!r} reads as {_id_key(mine)!r}, as row {first}'s id {theirs!r} does; "
+            f"its id {mine!r} reads as {_id_key(mine)!r}, as row {first_name}'s id {theirs!r} does; "
             "ids of one query must differ as text"
         )
     if texts[row] != texts[first]:
         return (
-            f"row {first} of the same query has this id with a different text; rows sharing an "
+            f"row {first_name} of the same query has this id with a different text; rows sharing an "
             "id are scored once, so an id must name one text"
         )
     return None
@@ -111,13 +120,17 @@ def pairs_jobs(
     id_column: str | None = None,
     on_error: OnError = "raise",
     progress: Progress | None = None,
+    row_column: str | None = None,
 ) -> Prepared:
-    """One job per distinct query (in order of first appearance) holding its rows' texts."""
+    """One job per distinct query (in order of first appearance) holding its rows' texts.
+    ``row_column`` names a column of row numbers that errors name rows by (a batch cut from a
+    larger table numbers its rows from 0 otherwise)."""
     on_error = _check_on_error(on_error)
     source = Table(table)
     queries = source.column(query_column, "query_column")
     texts = source.column(text_column, "text_column")
     ids = source.column(id_column, "id_column") if id_column is not None else None
+    numbers = _numbers(source, row_column)
     columns = ["score", *RESULT_COLUMNS] + (["error"] if on_error == "column" else [])
     source.check_free(columns)
     errors: list[str | None] = [None] * source.rows
@@ -128,13 +141,16 @@ def pairs_jobs(
         problem = _row_problem(query, text)
         if problem is None and ids is not None and keys is not None and keys[row] is not None:
             first = first_of_id.setdefault((query, keys[row]), row)
-            problem = None if first == row else _id_clash(row, first, ids, texts)
+            name = first if numbers is None else numbers[first]
+            problem = None if first == row else _id_clash(row, first, ids, texts, name)
         if problem is None:
             groups.setdefault(query, []).append(row)
             continue
         if on_error == "raise":
-            raise RerankInputError(f"{_row_name(row, ids)}: {problem} ({query_column!r}, {text_column!r})")
-        errors[row] = f"RerankInputError: {_row_name(row, ids)}: {problem}"
+            raise RerankInputError(
+                f"{_row_name(row, ids, numbers)}: {problem} ({query_column!r}, {text_column!r})"
+            )
+        errors[row] = f"RerankInputError: {_row_name(row, ids, numbers)}: {problem}"
     jobs = [
         Job(query, [texts[row] for row in rows], rows, None if keys is None else [keys[row] for row in rows])
         for query, rows in groups.items()
@@ -152,9 +168,9 @@ def pairs_jobs(
                     text = error_text(outcome.error)
                     index = getattr(outcome.error, "index", None)
                     if isinstance(index, int) and 0 <= index < len(job.rows):
-                        text += f" (index {index} of this query's rows: {_row_name(job.rows[index], ids)})"
+                        text += f" (index {index} of this query's rows: {_row_name(job.rows[index], ids, numbers)})"
                     for row in job.rows:
-                        errors[row] = f"{_row_name(row, ids)}: {text}"
+                        errors[row] = f"{_row_name(row, ids, numbers)}: {text}"
                 continue
             by_position: list[float | None] = [None] * len(job.rows)
             for result in response.results:
@@ -191,14 +207,17 @@ def groups_jobs(
     top_n: int | None = None,
     on_error: OnError = "raise",
     progress: Progress | None = None,
+    row_column: str | None = None,
 ) -> Prepared:
-    """One job per row: its query and its list of candidates (texts, or mappings with ``text_key``)."""
+    """One job per row: its query and its list of candidates (texts, or mappings with ``text_key``);
+    ``row_column`` as for :func:`pairs_jobs`."""
     on_error = _check_on_error(on_error)
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
         raise RerankInputError("top_n must be at least 1")
     source = Table(table)
     queries = source.column(query_column, "query_column")
     candidates = source.column(candidates_column, "candidates_column")
+    numbers = _numbers(source, row_column)
     columns = ["ranked", "scores", "indices", *RESULT_COLUMNS] + (["error"] if on_error == "column" else [])
     source.check_free(columns)
     errors: list[str | None] = [None] * source.rows
@@ -207,8 +226,10 @@ def groups_jobs(
         problem, texts = _group_texts(queries[row], candidates[row], text_key)
         if problem is not None:
             if on_error == "raise":
-                raise RerankInputError(f"row {row}: {problem} ({query_column!r}, {candidates_column!r})")
-            errors[row] = f"RerankInputError: row {row}: {problem}"
+                raise RerankInputError(
+                    f"{_row_name(row, None, numbers)}: {problem} ({query_column!r}, {candidates_column!r})"
+                )
+            errors[row] = f"RerankInputError: {_row_name(row, None, numbers)}: {problem}"
             continue
         jobs.append(Job(queries[row], texts, [row], top_n=top_n))
 
@@ -224,7 +245,7 @@ def groups_jobs(
             response = outcome.response
             if response is None:
                 if outcome.error is not None:
-                    errors[row] = f"row {row}: {error_text(outcome.error)}"
+                    errors[row] = f"{_row_name(row, None, numbers)}: {error_text(outcome.error)}"
                 else:  # no candidates: an empty ranking, no request
                     ranked[row], scores[row], indices[row] = [], [], []
                 continue

@@ -45,7 +45,9 @@ class RerankBatch:
     ``actors`` shares ``rate_limit`` among that many actors when there is no
     ``rate_limit_storage`` (see the module's docstring); ``columns`` are the functions' column
     and error options (``query_column``, ``text_column``, ``id_column``, ``candidates_column``,
-    ``text_key``, ``top_n``, ``on_error``); ``usage_sink`` is a Ray actor handle whose
+    ``text_key``, ``top_n``, ``on_error``); ``row_column`` names a column of each row's number
+    in the whole dataset, which errors name rows by (else by their place in the batch);
+    ``usage_sink`` is a Ray actor handle whose
     ``add`` method is sent each batch's usage as a dict of :class:`~multirerank.Usage`'s
     fields (``multirerank batch --ray`` sums them for its summary); every other keyword goes to the
     :class:`~multirerank.Reranker` (``api_key``, ``base_url``, ``cache``...). Raises
@@ -69,6 +71,7 @@ class RerankBatch:
         text_key: str = "text",
         top_n: int | None = None,
         on_error: OnError = "raise",
+        row_column: str | None = None,
         usage_sink: Any = None,
         **reranker_options: Any,
     ) -> None:
@@ -91,6 +94,7 @@ class RerankBatch:
                 "text_column": text_column,
                 "id_column": id_column,
                 "on_error": on_error,
+                "row_column": row_column,
             }
         else:
             self.options = {
@@ -99,6 +103,7 @@ class RerankBatch:
                 "text_key": text_key,
                 "top_n": top_n,
                 "on_error": on_error,
+                "row_column": row_column,
             }
 
     def __call__(self, batch: Any) -> Any:
