@@ -94,7 +94,11 @@ def add_evaluate_parser(subparsers: SubParsers) -> None:
         help="stop at the first failed query instead of measuring it in the retrieval order",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    parser.add_argument("--chart", metavar="PNG", help="also draw a chart comparing the models to this file")
+    parser.add_argument(
+        "--chart",
+        metavar="PNG",
+        help="also draw a chart comparing the models to this file (its folder made if missing)",
+    )
     parser.add_argument(
         "--save-runs",
         metavar="DIR",
@@ -140,18 +144,30 @@ def run_evaluate(args: argparse.Namespace) -> int:
             on_error="raise" if args.fail_fast else "baseline",
             progress=bar.update,
         )
-    if args.chart:
-        report.chart(args.chart)
-    if args.save_runs:
-        report.write_runs(args.save_runs)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         print(report.table())
-        if args.chart:
-            print(f"chart: {args.chart}")
     _report_failures(report.rows)
+    # Written after the report is printed: a file that cannot be written loses no measurement.
+    _write_files(report, args)
     return EXIT_FAILED_QUERIES if report.failed else 0
+
+
+def _write_files(report: Any, args: argparse.Namespace) -> None:
+    """--chart and --save-runs; a CliError (exit 2) naming the file when one cannot be written."""
+    if args.chart:
+        try:
+            report.chart(args.chart)
+        except OSError as error:
+            raise CliError(f"cannot write the chart to {args.chart}: {error.strerror or error}") from None
+        if not args.json:
+            print(f"chart: {args.chart}")
+    if args.save_runs:
+        try:
+            report.write_runs(args.save_runs)
+        except OSError as error:
+            raise CliError(f"cannot write the runs to {args.save_runs}: {error.strerror or error}") from None
 
 
 #: Failures printed per model; --json lists them all.

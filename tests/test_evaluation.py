@@ -374,3 +374,24 @@ def test_command_usage_errors(arguments: list[str], message: str, capsys: Any) -
         status = int(exit.code or 0)
     assert status == EXIT_ERROR
     assert message in capsys.readouterr().err
+
+
+def test_command_prints_the_report_before_files_it_cannot_write(
+    emulator: Any, tmp_path: Path, capsys: Any
+) -> None:
+    arguments = ["evaluate", "--dataset", "household", "--model", "tei", "-o", f"base_url={emulator.url}/tei"]
+    arguments += ["--depth", "5", "--no-progress"]
+    chart = tmp_path / "new" / "folder" / "chart.png"
+    assert main([*arguments, "--chart", str(chart)]) == 0
+    assert chart.read_bytes().startswith(b"\x89PNG") and f"chart: {chart}" in capsys.readouterr().out
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main([*arguments, "--save-runs", str(blocker / "runs")]) == EXIT_ERROR
+    captured = capsys.readouterr()
+    assert "nDCG@10" in captured.out and "tei" in captured.out  # the report came first
+    assert (
+        captured.err.strip()
+        .splitlines()[-1]
+        .startswith(f"multirerank: error: cannot write the runs to {blocker / 'runs'}")
+    )
+    assert "Traceback" not in captured.err

@@ -183,7 +183,8 @@ class EvaluationReport:
         """A PNG comparing the rows: each metric's bars side by side, and each model's p50/p95 latency.
 
         Needs matplotlib (``pip install 'multirerank[eval]'``; ConfigurationError otherwise);
-        draws with its Agg backend, so no display is needed.
+        draws with its Agg backend, so no display is needed. The file's folder is made if
+        missing; OSError when the file cannot be written.
         """
         try:
             import matplotlib
@@ -222,8 +223,11 @@ class EvaluationReport:
         latency.set_title("Latency per query call")
         latency.legend(fontsize=8)
         figure.tight_layout()
-        figure.savefig(os.fspath(path), format="png", dpi=110)
-        plt.close(figure)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(os.fspath(path), format="png", dpi=110)
+        finally:
+            plt.close(figure)
 
 
 def _milliseconds(seconds: float | None) -> str:
