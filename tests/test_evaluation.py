@@ -395,3 +395,49 @@ def test_command_prints_the_report_before_files_it_cannot_write(
         .startswith(f"multirerank: error: cannot write the runs to {blocker / 'runs'}")
     )
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"qrels": {"q1": {"d1": "2"}}},
+            r"qrels\['q1'\]\['d1'\] must be a whole number \(a grade\), got '2'",
+        ),
+        ({"qrels": {"q1": {"d1": 1.5}}}, r"qrels\['q1'\]\['d1'\] must be a whole number"),
+        ({"qrels": [("q1", "d1", 1)]}, "qrels must be a file path or a mapping"),
+        ({"run": {"q1": {"d1": "x"}}}, r"run\['q1'\]\['d1'\] must be a number"),
+        ({"corpus": {"d1": 3}}, r"corpus\['d1'\] must be a string"),
+        ({"queries": {"q1": ""}}, "query 'q1': its text is blank"),
+        ({"queries": {"q1": None}}, r"queries\['q1'\] must be a string"),
+        (
+            {"corpus": {"d1": "ok", "d2": " "}},
+            r"document 'd2' \(run, query 'q1'\): its text in the corpus is blank",
+        ),
+        ({"corpus": {"d1": "ok", "d2": "bad \ud800"}}, "document 'd2' .* lone surrogate"),
+    ],
+)
+def test_bad_inputs_in_memory_are_named(arguments: dict[str, Any], message: str) -> None:
+    inputs: dict[str, Any] = {
+        "qrels": {"q1": {"d1": 1}},
+        "run": {"q1": ["d1", "d2"]},
+        "corpus": {"d1": "solar power", "d2": "cats"},
+        "queries": {"q1": "solar"},
+        **arguments,
+    }
+    backend = MemoryBackend()
+    with pytest.raises(RerankInputError, match=message):
+        evaluate([Reranker(backend)], **inputs)
+    assert backend.requests == []
+
+
+def test_an_id_on_two_lines_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": "b"}\n{"_id": "d1", "text": "c"}\n')
+    with pytest.raises(RerankInputError, match="line 3: \"_id\" 'd1' is also on line 1"):
+        read_corpus(corpus)
+    assert read_corpus(corpus, keep={"d2"}) == {"d2": "b"}  # a repeat never read changes nothing
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"_id": 1, "text": "a"}\n{"_id": "1", "text": "b"}\n')
+    with pytest.raises(RerankInputError, match="line 2: \"_id\" '1' is also on line 1"):
+        read_queries(queries)

@@ -153,16 +153,63 @@ def _by_score(pairs: Iterable[tuple[float, str]]) -> list[str]:
 
 def ordered(run: Mapping[str, Any]) -> Candidates:
     """A run in memory as each query's candidates, best first: ``{query: [doc ids]}`` is kept
-    as given, ``{query: {doc: score}}`` is ordered as :func:`read_run` orders a file's."""
+    as given, ``{query: {doc: score}}`` is ordered as :func:`read_run` orders a file's.
+    RerankInputError naming the query (and document) for anything else."""
     candidates: Candidates = {}
     for query, docs in run.items():
         if isinstance(docs, Mapping):
-            candidates[str(query)] = _by_score((float(score), str(doc)) for doc, score in docs.items())
+            pairs = []
+            for doc, score in docs.items():
+                if isinstance(score, bool) or not isinstance(score, (int, float)) or score != score:
+                    raise RerankInputError(
+                        f"run[{query!r}][{doc!r}] must be a number (the document's score), got {score!r}"
+                    )
+                pairs.append((float(score), str(doc)))
+            candidates[str(query)] = _by_score(pairs)
         elif isinstance(docs, (list, tuple)):
             candidates[str(query)] = [str(doc) for doc in docs]
+            if len(set(candidates[str(query)])) < len(docs):
+                raise RerankInputError(f"run[{query!r}] lists a document twice")
         else:
             raise RerankInputError(f"run[{query!r}] must be a list of document ids or a mapping of scores")
     return candidates
+
+
+def checked_qrels(qrels: Mapping[Any, Any]) -> Qrels:
+    """Judgements in memory, ``{query: {doc: grade}}`` with whole-number grades, as strings'
+    mapping; RerankInputError naming the query and document otherwise."""
+    checked: Qrels = {}
+    for query, docs in qrels.items():
+        if not isinstance(docs, Mapping):
+            raise RerankInputError(f"qrels[{query!r}] must be a mapping of document ids to grades")
+        for doc, grade in docs.items():
+            if isinstance(grade, bool) or not isinstance(grade, int):
+                raise RerankInputError(
+                    f"qrels[{query!r}][{doc!r}] must be a whole number (a grade), got {grade!r}"
+                )
+            checked.setdefault(str(query), {})[str(doc)] = grade
+    if not checked:
+        raise RerankInputError("qrels holds no judgements")
+    return checked
+
+
+def checked_texts(texts: Mapping[Any, Any], argument: str) -> dict[str, str]:
+    """``corpus`` or ``queries`` in memory, ``{id: text}``; RerankInputError naming the id
+    whose text is not a string."""
+    checked: dict[str, str] = {}
+    for key, text in texts.items():
+        if not isinstance(text, str):
+            raise RerankInputError(f"{argument}[{key!r}] must be a string, got {type(text).__name__}")
+        checked[str(key)] = text
+    return checked
+
+
+def check_source(value: object, argument: str, shape: str) -> None:
+    """RerankInputError unless ``value`` is a mapping (``shape``) or a file path."""
+    if not isinstance(value, (Mapping, str, os.PathLike)):
+        raise RerankInputError(
+            f"{argument} must be a file path or a mapping {shape}, got {type(value).__name__}"
+        )
 
 
 def _json_lines(path: Source) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -193,20 +240,37 @@ def _text(path: Source, number: int, item: Mapping[str, Any], field: str) -> str
 
 def read_corpus(path: Source, keep: Collection[str] | None = None) -> dict[str, str]:
     """``{doc_id: text}`` from BEIR's ``corpus.jsonl`` (title and text joined); only the ids in
-    ``keep`` when given."""
+    ``keep`` when given. An id on two lines is refused, naming both."""
     corpus: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for number, item in _json_lines(path):
-        if keep is not None and str(item["_id"]) not in keep:
+        key = str(item["_id"])
+        if keep is not None and key not in keep:
             continue
+        _once(path, lines, key, number)
         title, text = _text(path, number, item, "title"), _text(path, number, item, "text")
-        corpus[str(item["_id"])] = f"{title} {text}" if title.strip() else text
+        corpus[key] = f"{title} {text}" if title.strip() else text
     return corpus
 
 
 def read_queries(path: Source, keep: Collection[str] | None = None) -> dict[str, str]:
-    """``{query_id: text}`` from BEIR's ``queries.jsonl``; only the ids in ``keep`` when given."""
-    return {
-        str(item["_id"]): _text(path, number, item, "text")
-        for number, item in _json_lines(path)
-        if keep is None or str(item["_id"]) in keep
-    }
+    """``{query_id: text}`` from BEIR's ``queries.jsonl``; only the ids in ``keep`` when given.
+    An id on two lines is refused, naming both."""
+    queries: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    for number, item in _json_lines(path):
+        key = str(item["_id"])
+        if keep is None or key in keep:
+            _once(path, lines, key, number)
+            queries[key] = _text(path, number, item, "text")
+    return queries
+
+
+def _once(path: Source, lines: dict[str, int], key: str, number: int) -> None:
+    # Only the ids kept are checked: a corpus may hold millions, and a repeat of one never read
+    # changes nothing.
+    first = lines.setdefault(key, number)
+    if first != number:
+        raise RerankInputError(
+            f'{path} line {number}: "_id" {key!r} is also on line {first}; ids must be unique'
+        )

@@ -142,6 +142,15 @@ def _inputs(
     queries: Any,
 ) -> tuple[Mapping[str, Mapping[str, int]], Mapping[str, Sequence[str]], Any, Any]:
     """Judgements and run read; the texts' sources (a mapping or a path) found, not yet read."""
+    shapes = {
+        "qrels": (qrels, "{query: {doc: grade}}"),
+        "run": (run, "{query: [doc ids]} or {query: {doc: score}}"),
+        "corpus": (corpus, "{doc: text}"),
+        "queries": (queries, "{query: text}"),
+    }
+    for argument, (value, shape) in shapes.items():
+        if value is not None:
+            data.check_source(value, argument, shape)
     files = data.dataset_files(dataset) if dataset is not None else None
     qrels = qrels if qrels is not None else (files.qrels if files else None)
     run = run if run is not None else (files.run if files else None)
@@ -152,10 +161,10 @@ def _inputs(
     if queries is None:
         queries = files.queries if files else _beside(qrels, "queries.jsonl", "queries")
     return (
-        qrels if isinstance(qrels, Mapping) else data.read_qrels(qrels),
+        data.checked_qrels(qrels) if isinstance(qrels, Mapping) else data.read_qrels(qrels),
         data.ordered(run) if isinstance(run, Mapping) else data.read_run(run),
-        corpus,
-        queries,
+        data.checked_texts(corpus, "corpus") if isinstance(corpus, Mapping) else corpus,
+        data.checked_texts(queries, "queries") if isinstance(queries, Mapping) else queries,
     )
 
 
@@ -171,12 +180,32 @@ def _beside(qrels: Any, name: str, field: str) -> Any:
 def _check_texts(
     candidates: Mapping[str, Sequence[str]], texts: Mapping[str, str], questions: Mapping[str, str]
 ) -> None:
+    """Every query and candidate has a text a reranker can be sent (not blank, UTF-8 encodable),
+    so that a problem names its id rather than a position in one call."""
     for query, docs in candidates.items():
         if query not in questions:
             raise RerankInputError(f"query {query!r} of the run has no text in the queries")
+        problem = _text_problem(questions[query])
+        if problem is not None:
+            raise RerankInputError(f"query {query!r}: its text {problem}")
         for doc in docs:
             if doc not in texts:
                 raise RerankInputError(f"document {doc!r} (run, query {query!r}) is not in the corpus")
+            problem = _text_problem(texts[doc])
+            if problem is not None:
+                raise RerankInputError(
+                    f"document {doc!r} (run, query {query!r}): its text in the corpus {problem}"
+                )
+
+
+def _text_problem(text: str) -> str | None:
+    if not text.strip():
+        return "is blank"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "has a lone surrogate, which UTF-8 cannot encode"
+    return None
 
 
 def _names(models: Sequence[ModelSpec]) -> list[str]:
