@@ -135,7 +135,9 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
         key, equals, value = pair.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise CliError(f"--option must look like KEY=VALUE, got {pair!r}")
+            # Not echoed: an option given wrongly may be a pasted secret.
+            got = "no '='" if not equals else "no key before '='"
+            raise CliError(f"--option must look like KEY=VALUE; one has {got}")
         options[key] = value if _is_secret_name(key) else _json_or_text(value)
     return options
 

@@ -30,7 +30,9 @@ class _OptionAction(argparse.Action):
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
         if not namespace.models:
-            parser.error(f"{option_string} {values}: give it after the --model it configures")
+            # The key only: the value may be a secret (api_key=...).
+            key = str(values).partition("=")[0]
+            parser.error(f"{option_string} {key}=...: give it after the --model it configures")
         namespace.models[-1]["options"].append(values)
 
 

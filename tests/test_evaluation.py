@@ -441,3 +441,13 @@ def test_an_id_on_two_lines_is_refused(tmp_path: Path) -> None:
     queries.write_text('{"_id": 1, "text": "a"}\n{"_id": "1", "text": "b"}\n')
     with pytest.raises(RerankInputError, match="line 2: \"_id\" '1' is also on line 1"):
         read_queries(queries)
+
+
+def test_an_option_before_any_model_is_named_without_its_value(capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--dataset", "household", "-o", "api_key=SECRETKEY99", "--model", "local"])
+    err = capsys.readouterr().err
+    assert "-o api_key=...: give it after the --model it configures" in err and "SECRETKEY99" not in err
+    assert main(["evaluate", "--dataset", "household", "--model", "local", "-o", "SECRETKEY99"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "KEY=VALUE; one has no '='" in err and "SECRETKEY99" not in err
