@@ -186,7 +186,10 @@ def _report_failures(rows: Sequence[Any]) -> None:
             )
         if len(row.failures) > _SHOWN_FAILURES:
             more = len(row.failures) - _SHOWN_FAILURES
-            print(f"multirerank: {row.name}: {more} more queries failed (--json lists them)", file=sys.stderr)
+            queries = "query" if more == 1 else "queries"
+            print(
+                f"multirerank: {row.name}: {more} more {queries} failed (--json lists them)", file=sys.stderr
+            )
 
 
 def _positive(value: str) -> int:

@@ -451,3 +451,19 @@ def test_an_option_before_any_model_is_named_without_its_value(capsys: Any) -> N
     assert main(["evaluate", "--dataset", "household", "--model", "local", "-o", "SECRETKEY99"]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "KEY=VALUE; one has no '='" in err and "SECRETKEY99" not in err
+
+
+def test_one_query_is_one_query() -> None:
+    report = evaluate(
+        [Reranker(MemoryBackend())],
+        qrels={"a": {"d1": 1}, "z": {"d1": 1}},
+        run={"a": ["d1"], "b": ["d1"]},
+        corpus={"d1": "x"},
+        queries={"a": "q", "b": "q"},
+    )
+    notes = report.table().splitlines()[-1]
+    assert (
+        notes.startswith("1 query, top 100")
+        and "1 judged query not" in notes
+        and "1 run query without" in notes
+    )

@@ -143,13 +143,15 @@ class EvaluationReport:
             for line in lines
         ]
         notes = (
-            f"{self.queries} queries, top {self.depth} candidates each; "
+            f"{_count(self.queries, 'query', 'queries')}, top {self.depth} candidates each; "
             "p: paired t-test against the retrieval order"
         )
         if self.missing:
-            notes += f"; {self.missing} judged queries not in the run (not measured)"
+            notes += (
+                f"; {_count(self.missing, 'judged query', 'judged queries')} not in the run (not measured)"
+            )
         if self.unjudged:
-            notes += f"; {self.unjudged} run queries without judgements (skipped)"
+            notes += f"; {_count(self.unjudged, 'run query', 'run queries')} without judgements (skipped)"
         if self.failed:
             notes += "; failed queries were measured in the retrieval order"
         return "\n".join([*text, notes])
@@ -204,7 +206,9 @@ class EvaluationReport:
             quality.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
         quality.set_xticks(range(len(names)), names)
         quality.set_ylim(0, 1.2)
-        quality.set_title(f"Quality over {self.queries} queries (top {self.depth} reranked)")
+        quality.set_title(
+            f"Quality over {_count(self.queries, 'query', 'queries')} (top {self.depth} reranked)"
+        )
         quality.legend(fontsize=8, loc="upper left", ncol=min(len(self.rows), 4))
         timed = [row for row in self.rows if row.latency_p50 is not None]
         labels = [row.name for row in timed]
@@ -228,6 +232,10 @@ class EvaluationReport:
             figure.savefig(os.fspath(path), format="png", dpi=110)
         finally:
             plt.close(figure)
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _milliseconds(seconds: float | None) -> str:
