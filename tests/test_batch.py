@@ -113,6 +113,8 @@ def test_input_mistakes_are_clear(emulator: Any) -> None:
         rerank_pairs({"query": ["q"], "text": ["t"]}, MODEL, query_column="question", **options(emulator))
     with pytest.raises(RerankInputError, match="already has column\\(s\\) 'score'"):
         rerank_pairs({"query": ["q"], "text": ["t"], "score": [1]}, MODEL, **options(emulator))
+    with pytest.raises(RerankInputError, match="column 'query' must be a list .* got str"):
+        rerank_pairs({"query": "qq", "text": "tt"}, MODEL, **options(emulator))
     with pytest.raises(RerankInputError, match="pandas DataFrame, a pyarrow Table"):
         rerank_pairs([("q", "t")], MODEL, **options(emulator))
     with pytest.raises(ConfigurationError, match="on_error"):

@@ -51,6 +51,13 @@ class Table:
         elif isinstance(table, Mapping):
             self.kind = "mapping"
             self.names = [str(name) for name in table]
+            for name, values in table.items():
+                # A string has a length too: {"query": "q"} would be one row per character.
+                if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__"):
+                    raise RerankInputError(
+                        f"column {name!r} must be a list (or array) of values, one per row; "
+                        f"got {type(values).__name__}"
+                    )
             lengths = {len(values) for values in table.values()}
             if len(lengths) > 1:
                 raise RerankInputError("the table's columns differ in length")
