@@ -18,8 +18,9 @@ from typing import Any
 
 from multirerank.cli_support import CliError, SubParsers
 
-#: File name endings read and written as Parquet; anything else is JSON lines.
+#: File name endings read and written as Parquet, and as JSON lines; any other is refused.
 PARQUET_SUFFIXES = (".parquet", ".pq")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
 #: Exit status when OUTPUT was written but some rows failed (their ``error`` column says why),
 #: as ``multirerank evaluate`` exits when some query failed.
 EXIT_FAILED_ROWS = 1
@@ -46,8 +47,10 @@ def add_batch_parser(subparsers: SubParsers) -> None:
             "authentication, configuration or not-found error stops the run at once."
         ),
     )
-    parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl, or .parquet)")
-    parser.add_argument("output", metavar="OUTPUT", help="results file (.jsonl, or .parquet)")
+    parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl or .ndjson, or .parquet or .pq)")
+    parser.add_argument(
+        "output", metavar="OUTPUT", help="results file (.jsonl or .ndjson, or .parquet or .pq)"
+    )
     parser.add_argument("--model", required=True, help="model string, e.g. 'local' or 'cohere/rerank-v3.5'")
     parser.add_argument(
         "--option",
@@ -114,6 +117,9 @@ def add_batch_parser(subparsers: SubParsers) -> None:
 def run_batch(args: argparse.Namespace) -> int:
     from multirerank.cli import _cache_setting, parse_options
 
+    for path, name in ((args.input, "INPUT"), (args.output, "OUTPUT")):
+        _check_ending(path, name)
+    check_writable(args.output)
     table = read_table(args.input)
     options = parse_options(args.option)
     cache = None if args.no_cache else _cache_setting(args.cache or f"{args.output}.cache.sqlite")
@@ -136,6 +142,27 @@ def _first_error(table: Any) -> str | None:
     if "error" not in table.column_names:
         return None
     return next((error for error in table.column("error").to_pylist() if error is not None), None)
+
+
+def _check_ending(path: str, name: str) -> None:
+    if not path.lower().endswith(PARQUET_SUFFIXES + JSONL_SUFFIXES):
+        endings = ", ".join(JSONL_SUFFIXES + PARQUET_SUFFIXES)
+        raise CliError(f"{name} {path} must end in one of {endings} (its ending chooses the format)")
+
+
+def check_writable(path: str) -> None:
+    """Fail before any scoring when OUTPUT's folder is missing or cannot be written: a file is
+    made there and removed, which tells more truly than permission bits (root, read-only mounts)."""
+    import tempfile
+
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        raise CliError(f"cannot write {path}: it is a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".multirerank-", suffix=".check"):
+            pass
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror or error} ({folder})") from None
 
 
 def _column_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,7 +298,7 @@ def _rerank_cause(error: BaseException) -> BaseException | None:
 
 
 def read_table(path: str) -> Any:
-    """INPUT as a pyarrow Table: Parquet by its ending, JSON lines otherwise (one object a line;
+    """INPUT as a pyarrow Table: Parquet or JSON lines by its ending (one object a line;
     every field any line has becomes a column, null where a line lacks it)."""
     pa = _pyarrow()
     if path.lower().endswith(PARQUET_SUFFIXES):

@@ -113,7 +113,7 @@ def test_input_mistakes_are_clear(emulator: Any) -> None:
         rerank_pairs({"query": ["q"], "text": ["t"]}, MODEL, query_column="question", **options(emulator))
     with pytest.raises(RerankInputError, match="already has column\\(s\\) 'score'"):
         rerank_pairs({"query": ["q"], "text": ["t"], "score": [1]}, MODEL, **options(emulator))
-    with pytest.raises(RerankInputError, match="column 'query' must be a list .* got str"):
+    with pytest.raises(RerankInputError, match=r"column 'query' must be a list .* got str"):
         rerank_pairs({"query": "qq", "text": "tt"}, MODEL, **options(emulator))
     with pytest.raises(RerankInputError, match="pandas DataFrame, a pyarrow Table"):
         rerank_pairs([("q", "t")], MODEL, **options(emulator))
@@ -393,3 +393,23 @@ def test_an_authentication_error_stops_the_run(
     arguments += ["-o", f"base_url={emulator.url}/cohere", "-o", "api_key=test-key"]
     assert main(arguments) == EXIT_ERROR
     assert "multirerank: error:" in capsys.readouterr().err and len(emulator.requests) <= 9
+
+
+def test_command_refuses_unknown_endings_and_unwritable_output_before_scoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "pairs.jsonl"
+    write_pairs(source)
+    cases = [
+        (tmp_path / "pairs.csv", tmp_path / "out.jsonl", "INPUT"),
+        (source, tmp_path / "out.csv", "OUTPUT"),
+        (source, tmp_path / "missing" / "out.jsonl", "cannot write"),
+        (source, tmp_path, "OUTPUT"),
+    ]
+    for given, output, message in cases:
+        # A model that cannot be built: these must fail before it is.
+        assert (
+            main(["batch", str(given), str(output), "--model", "nosuchvendor/x", "--no-cache"]) == EXIT_ERROR
+        )
+        err = capsys.readouterr().err
+        assert message in err and "nosuchvendor" not in err, err
