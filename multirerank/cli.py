@@ -29,6 +29,9 @@ from multirerank.types import RerankResponse
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: Standard output closed by its reader (``| head``): 128 + SIGPIPE, as a shell reports a
+#: command that signal ended.
+EXIT_BROKEN_PIPE = 141
 FORMATS = ("auto", "json", "jsonl", "lines")
 
 #: Words that mark an option name as a secret's (``api_key``, ``aws_session_token``, ``password``).
@@ -378,7 +381,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     _quiet_model_loading()
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below rather than at exit
+        return status
+    except BrokenPipeError:
+        # Python's own recipe: point stdout at devnull so that the flush at exit is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (RerankError, CliError) as error:
         print(f"multirerank: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_ERROR

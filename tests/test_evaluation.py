@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 import pytrec_eval
 
 from multirerank import AuthenticationError, ProviderError, Reranker, RerankInputError, evaluate
-from multirerank.cli import EXIT_ERROR, main
+from multirerank.cli import EXIT_BROKEN_PIPE, EXIT_ERROR, main
 from multirerank.errors import ConfigurationError
 from multirerank.evaluation import BASELINE, METRICS, dataset_files
 from multirerank.evaluation.data import read_corpus, read_qrels, read_queries, read_run
@@ -467,3 +468,22 @@ def test_one_query_is_one_query() -> None:
         and "1 judged query not" in notes
         and "1 run query without" in notes
     )
+
+
+def test_a_closed_standard_output_ends_the_command_quietly(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read, write = os.pipe()
+    os.close(read)  # as `| head` does once it has its lines
+    with open(write, "w", encoding="utf-8") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        arguments = [
+            "evaluate",
+            "--dataset",
+            "household",
+            "--model",
+            "tei",
+            "-o",
+            f"base_url={emulator.url}/tei",
+        ]
+        assert main([*arguments, "--depth", "5", "--json", "--no-progress"]) == EXIT_BROKEN_PIPE
