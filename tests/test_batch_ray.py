@@ -52,7 +52,7 @@ def test_map_batches_scores_every_row_in_order(local_ray: Any, emulator: Any, re
             "rate_limit": "1000/second",
             "rate_limit_storage": redis_url,
         },
-        concurrency=2,
+        compute=local_ray.data.ActorPoolStrategy(size=2),
         num_cpus=0.5,
         batch_size=20,
         batch_format="pyarrow",

@@ -6,7 +6,7 @@
         RerankBatch,
         fn_constructor_kwargs={"model": "cohere/rerank-v3.5", "rate_limit": "600/minute",
                                "rate_limit_storage": "redis://redis:6379/0"},
-        concurrency=4,            # actors
+        compute=ray.data.ActorPoolStrategy(size=4),  # actors
         batch_format="pyarrow",   # or "pandas"; "numpy" works too
     )
 
@@ -17,8 +17,8 @@ batches). Ray itself is not imported here: the class is plain Python that Ray in
 Rate limits across actors: with ``rate_limit_storage="redis://..."`` every actor counts against
 the same windows in Redis (:mod:`multirerank.ratelimit`), so ``rate_limit`` is the vendor's
 limit for the whole job. Without shared storage each actor can only count its own requests:
-``actors=N`` (the ``concurrency`` given to ``map_batches``) then gives each actor ``1/N`` of each
-limit, rounded down; a ``rate_limit`` with neither is refused, as it would let N actors send N
+``actors=N`` (the size of the actor pool given to ``map_batches``) then gives each actor ``1/N``
+of each limit, rounded down; a ``rate_limit`` with neither is refused, as it would let N actors send N
 times the limit.
 """
 
