@@ -139,8 +139,9 @@ def pairs_jobs(
     first_of_id: dict[tuple[str, str], int] = {}
     for row, (query, text) in enumerate(zip(queries, texts, strict=True)):
         problem = _row_problem(query, text)
-        if problem is None and ids is not None and keys is not None and keys[row] is not None:
-            first = first_of_id.setdefault((query, keys[row]), row)
+        key = None if keys is None else keys[row]
+        if problem is None and ids is not None and key is not None:
+            first = first_of_id.setdefault((query, key), row)
             name = first if numbers is None else numbers[first]
             problem = None if first == row else _id_clash(row, first, ids, texts, name)
         if problem is None:
