@@ -266,7 +266,7 @@ def fit_query(query: str, backend: Backend) -> str:
         tokens = min_tokens(query)
         if tokens > tokens_limit:
             raise RerankInputError(
-                f"query is at least {tokens} tokens (counting its words and punctuation); "
+                f"query is at least {tokens} tokens (counting its whitespace-separated words); "
                 f"{backend.provider} accepts at most {tokens_limit} tokens in a query"
             )
     limit = backend.limits.max_query_chars

@@ -8,7 +8,7 @@ Settings in ``emulator.state``:
 
 - ``"<vendor>.api_key"``: requests must carry ``Authorization: Bearer <key>`` (401 otherwise).
 - ``"cohere.max_documents"`` (10,000, Cohere's ceiling) and ``"tei.max_batch_size"`` (32):
-  per-request limits. Cohere also refuses a query over 2,048 tokens (words and punctuation runs).
+  per-request limits. Cohere also refuses a query over 2,048 tokens (whitespace-separated words).
 - ``"tei.max_input_words"``: a query plus text longer than this is refused unless ``truncate``.
 - ``"vllm.v1_missing"``: ``/vllm/v1/rerank`` answers 404 like a server without that route.
 - ``"vllm.model"``: the one model the vLLM server serves; other names get its 404.
