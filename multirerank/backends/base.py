@@ -49,6 +49,9 @@ class Backend(ABC):
     #: A metadata key whose value the vendor takes as each document's title (Vertex AI): the
     #: adapters then send documents that have one as :class:`~multirerank.types.TitledText`.
     title_field: str | None = None
+    #: Document fields the vendor ranks on (Pinecone's and Mixedbread's ``rank_fields``): the
+    #: adapters then send each document as a dict of its text and those metadata fields.
+    rank_fields: tuple[str, ...] | None = None
 
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log

@@ -231,6 +231,7 @@ class HTTPBackend(Backend):
         self.model = options.model or api_format.spec.default_model
         #: The task instruction sent with every request (``None``: none); part of what a score means.
         self.instruction = options.instruction
+        self.rank_fields = tuple(options.rank_fields) if options.rank_fields else None
         self.score_scale = api_format.score_scale
         self.sends_ids = api_format.spec.takes_ids
         self.limits = dataclasses.replace(
@@ -347,7 +348,7 @@ class HTTPBackend(Backend):
             truncate=options.truncate,
             fallbacks=tuple(options.gateway_fallbacks or ()),
             instruction=self.instruction,
-            rank_fields=tuple(options.rank_fields) if options.rank_fields is not None else None,
+            rank_fields=self.rank_fields,
         )
 
     def _gate(self, client: httpx.AsyncClient) -> asyncio.Semaphore:

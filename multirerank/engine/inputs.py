@@ -219,6 +219,49 @@ def titled(text: str, metadata: Mapping[str, Any], title_field: str | None) -> s
     return TitledText(text, title) if title.strip() else text
 
 
+#: The key a framework document's own text goes under when the backend ranks document fields
+#: (Pinecone's default rank field, and the name Mixedbread's examples use).
+RANKED_TEXT_KEY = "text"
+
+
+def framework_candidate(
+    content: str,
+    metadata: Mapping[str, Any],
+    index: int,
+    *,
+    fields: Sequence[str] | None,
+    content_field: str,
+    backend: Backend,
+    what: str,
+) -> DocumentInput:
+    """What the engine ranks for one framework document (LangChain ``Document``, LlamaIndex node).
+
+    ``content`` is the document's text (``content_field`` names it: ``"page_content"`` or
+    ``"text"``), ``fields`` the class's ``rerank_fields``. When ``backend.rank_fields`` is set
+    (Pinecone, Mixedbread), a dict ``{"text": text, field: metadata value, ...}`` with every named
+    field (non-string values as JSON); a document lacking one raises :class:`RerankInputError`
+    naming ``what``, its index and the field, before anything is sent. Otherwise the text, titled
+    per ``backend.title_field``.
+    """
+    text = candidate_text(content, metadata, fields, content_field) if fields else content
+    rank_fields = backend.rank_fields
+    if not rank_fields:
+        return titled(text, metadata, backend.title_field)
+    document: dict[str, str] = {RANKED_TEXT_KEY: text}
+    for field in rank_fields:
+        if field in (RANKED_TEXT_KEY, content_field):
+            document[field] = text
+            continue
+        value = metadata.get(field)
+        if value is None:
+            raise RerankInputError(
+                f"{what} at index {index} has no metadata field {field!r}, which rank_fields names "
+                f"({backend.provider} ranks on it)"
+            )
+        document[field] = value if isinstance(value, str) else _field_text(value)
+    return document
+
+
 def _field_text(value: object) -> str:
     """A metadata value as text: its JSON, or ``str`` where JSON cannot take it (a tuple key, a
     value that contains itself), so odd metadata never fails a call."""
