@@ -158,6 +158,8 @@ SHAPES = {
         "output": {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}]}
     },
     "hf-sentence-ranking": {"scores": [{"index": 1, "score": 0.9}, {"index": 0, "score": 0.2}]},
+    "voyage": {"data": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}]},
+    "nvidia": {"rankings": [{"index": 1, "logit": 2.5}, {"index": 0, "logit": -1.0}]},
 }
 
 
@@ -169,7 +171,9 @@ def test_every_corruption_applies_to_every_shape(shape: str) -> None:
         emulator_server.corrupt_results(body, corruption)
         spoiled[corruption] = emulator_server.answer_results(body)
     score = next(
-        key for key in ("relevance_score", "relevanceScore", "score") if key in json.dumps(SHAPES[shape])
+        key
+        for key in ("relevance_score", "relevanceScore", "score", "logit")
+        if key in json.dumps(SHAPES[shape])
     )
     assert [item["index"] for item in spoiled["index-out-of-range"]] == [2, 0]
     assert [item["index"] for item in spoiled["negative-index"]] == [-1, 0]

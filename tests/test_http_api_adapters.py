@@ -202,9 +202,13 @@ async def test_vendor_classes_rank_on_metadata_fields(emulator: Emulator, api_fo
     """rank_fields through the framework classes: each document goes as its text plus the named
     metadata fields (it went as text alone, a 400 from Pinecone, ignored by Mixedbread)."""
     titles = list(reversed(TEXTS))  # ranked on titles, not texts: another order
-    given = [Document(page_content=text, metadata={"title": title}) for text, title in zip(TEXTS, titles)]
+    given = [
+        Document(page_content=text, metadata={"title": title})
+        for text, title in zip(TEXTS, titles, strict=True)
+    ]
     given_nodes = [
-        NodeWithScore(node=TextNode(text=text, metadata={"title": title})) for text, title in zip(TEXTS, titles)
+        NodeWithScore(node=TextNode(text=text, metadata={"title": title}))
+        for text, title in zip(TEXTS, titles, strict=True)
     ]
     class_name = "PineconeRerank" if api_format == "pinecone" else "MixedbreadRerank"
     options = {**_vendor_options(emulator, api_format), "rank_fields": ["title"], "top_n": 2}

@@ -16,8 +16,18 @@ from multirerank import ConfigurationError, MalformedResponseError, Reranker
 from multirerank.backends.http_api import HTTPBackend
 from multirerank.backends.http_formats import API_FORMATS
 from multirerank.testing import Emulator
+from multirerank.testing.server import CORRUPTIONS
 from tests.emulator_support import emulator_fixtures
-from tests.http_support import API_KEY, EMULATOR_ROUTES, MORE_FORMATS, QUERY, SETUPS, TEXTS, http_options
+from tests.http_support import (
+    API_KEY,
+    EMULATOR_ROUTES,
+    FORMATS,
+    MORE_FORMATS,
+    QUERY,
+    SETUPS,
+    TEXTS,
+    http_options,
+)
 
 server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
@@ -425,13 +435,17 @@ async def test_cohere_sends_a_long_list_as_one_request_per_slot(
             response = await reranker.arerank(QUERY, documents, top_n=3)
     assert sorted(len(body["documents"]) for body in sent(emulator, api_format)) == [1101, 1300, 1300, 1300]
     assert response.usage is not None and response.usage.search_units == 51  # as one request would
-    assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, documents)[:3]]
+    assert [result.index for result in response] == [
+        index for index, _ in emulator.ranked(QUERY, documents)[:3]
+    ]
 
 
 @pytest.mark.parametrize("api_format", COHERE_FORMATS)
 def test_a_request_size_set_by_the_user_is_kept_for_long_lists(emulator: Emulator, api_format: str) -> None:
     documents = [f"{TEXTS[number % len(TEXTS)]} {number}" for number in range(5000)]
-    with Reranker(backend(emulator, api_format, max_documents_per_request=1000), max_concurrency=4) as reranker:
+    with Reranker(
+        backend(emulator, api_format, max_documents_per_request=1000), max_concurrency=4
+    ) as reranker:
         assert reranker.count_requests(QUERY, documents) == 5
     with Reranker(backend(emulator, api_format), max_concurrency=4) as reranker:
         assert reranker.count_requests(QUERY, documents) == 4
@@ -668,3 +682,24 @@ def test_rerank_5_queries_are_left_to_the_service(emulator: Emulator) -> None:
     assert backend(emulator, "cohere", model="rerank-v5.0-pro").limits.max_query_tokens is None
     assert backend(emulator, "cohere", model="rerank-v4.0-pro").limits.max_query_tokens == 2048
     assert backend(emulator, "cohere", model="my-fine-tune").limits.max_query_tokens == 2048
+
+
+# -- the emulator's corrupt= faults, in every vendor's own answer shape -----------------------------
+
+#: Corruptions a list of scores in input order (DeepInfra) cannot carry: it has no index.
+NO_INDEX = {("deepinfra", "negative-index"), ("deepinfra", "duplicate-index")}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+@pytest.mark.parametrize("api_format", FORMATS)
+def test_every_corruption_reaches_the_client_as_a_malformed_answer(
+    emulator: Emulator, api_format: str, corruption: str
+) -> None:
+    """Each vendor's results live in its own place (``data``, ``rankings``, ``scores``...): the
+    corrupter found only a top-level ``results`` and answered the others with a 500."""
+    if (api_format, corruption) in NO_INDEX:
+        pytest.skip("scores in input order carry no index")
+    emulator.inject(corrupt=corruption)
+    with Reranker(backend(emulator, api_format)) as reranker, pytest.raises(MalformedResponseError):
+        reranker.rerank(QUERY, TEXTS)
+    assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 1

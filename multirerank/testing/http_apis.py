@@ -44,14 +44,18 @@ Serve = Callable[[Emulator, Request], Response]
 ErrorBody = Callable[[int, str | None, str], Response]
 
 
-def _route(vendor: str, pattern: str, serve: Serve, error: ErrorBody) -> Route:
+def _route(
+    vendor: str, pattern: str, serve: Serve, error: ErrorBody, *, results: tuple[str, ...] = ("results",)
+) -> Route:
+    """A POST route whose 200 answers keep their results at ``results`` (see :attr:`Route.results`)."""
+
     def handler(emulator: Emulator, request: Request) -> Response:
         try:
             return serve(emulator, request)
         except _Rejected as rejected:
             return error(rejected.status, rejected.code, rejected.message)
 
-    return Route(vendor, "POST", pattern, handler, error)
+    return Route(vendor, "POST", pattern, handler, error, results=results)
 
 
 # -- shared checks ---------------------------------------------------------------------------
@@ -382,6 +386,6 @@ ROUTES: list[Route] = [
     _route("bifrost", f"/bifrost{BIFROST.paths[0]}", _bifrost, bifrost_error),
     _route("vllm", f"/vllm{VLLM.paths[0]}", _vllm(v1=True), vllm_error),
     _route("vllm", r"/vllm/(?:v2/)?rerank", _vllm(v1=False), vllm_error),
-    _route("tei", f"/tei{TEI.paths[0]}", _tei, tei_error),
+    _route("tei", f"/tei{TEI.paths[0]}", _tei, tei_error, results=()),  # a bare list
     _route("jina", f"/jina{JINA.paths[0]}", _jina, jina_error),
 ]

@@ -355,11 +355,15 @@ def _bearer(request: Request) -> str | None:
 
 
 ROUTES: list[Route] = [
-    _route("voyage", f"/voyage{VOYAGE.paths[0]}", _voyage, voyage_error),
-    _route("mixedbread", f"/mixedbread{MIXEDBREAD.paths[0]}", _mixedbread, mixedbread_error),
-    _route("pinecone", f"/pinecone{PINECONE.paths[0]}", _pinecone, pinecone_error),
-    _route("nvidia", f"/nvidia{NVIDIA.paths[0]}", _nvidia, nvidia_error),
-    _route("nvidia", r"/nvidia/v1/retrieval/[^/]+/[^/]+/reranking", _nvidia, nvidia_error),
+    _route("voyage", f"/voyage{VOYAGE.paths[0]}", _voyage, voyage_error, results=("data",)),
+    _route(
+        "mixedbread", f"/mixedbread{MIXEDBREAD.paths[0]}", _mixedbread, mixedbread_error, results=("data",)
+    ),
+    _route("pinecone", f"/pinecone{PINECONE.paths[0]}", _pinecone, pinecone_error, results=("data",)),
+    _route("nvidia", f"/nvidia{NVIDIA.paths[0]}", _nvidia, nvidia_error, results=("rankings",)),
+    _route(
+        "nvidia", r"/nvidia/v1/retrieval/[^/]+/[^/]+/reranking", _nvidia, nvidia_error, results=("rankings",)
+    ),
     _route(
         "together",
         f"/together{TOGETHER.paths[0]}",
@@ -371,8 +375,9 @@ ROUTES: list[Route] = [
         f"/fireworks{FIREWORKS.paths[0]}",
         _cohere_like("fireworks", FIREWORKS, list_key="data"),
         fireworks_error,
+        results=("data",),
     ),
-    _route("deepinfra", r"/deepinfra/v1/inference/.+", _deepinfra, deepinfra_error),
+    _route("deepinfra", r"/deepinfra/v1/inference/.+", _deepinfra, deepinfra_error, results=("scores",)),
     _route(
         "infinity",
         f"/infinity{INFINITY.paths[0]}",
