@@ -703,3 +703,26 @@ def test_every_corruption_reaches_the_client_as_a_malformed_answer(
     with Reranker(backend(emulator, api_format)) as reranker, pytest.raises(MalformedResponseError):
         reranker.rerank(QUERY, TEXTS)
     assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 1
+
+
+# -- keys read from the environment are checked like given ones ------------------------------------
+
+
+@pytest.mark.parametrize("value", ["sk-abc-\u00e9", "sk-abc\r\nX-Injected: 1", "sk\nabc"])
+def test_an_unsendable_key_from_the_environment_fails_at_construction(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """It failed at call time with httpx's raw UnicodeEncodeError (an api_key= argument already
+    gave a ConfigurationError at construction)."""
+    from langchain_multirerank import VoyageRerank
+
+    monkeypatch.setenv("VOYAGE_API_KEY", value)
+    base_url = emulator.url + "/voyage"
+    for build in (
+        lambda: Reranker("voyage/rerank-2.5", base_url=base_url),
+        lambda: VoyageRerank(base_url=base_url),
+    ):
+        with pytest.raises(ConfigurationError, match="VOYAGE_API_KEY must be ASCII text") as caught:
+            build()
+        assert value.strip() not in str(caught.value)
+    assert not emulator.requests

@@ -637,6 +637,15 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
         raise ConfigurationError(
             "give either api_key or an Authorization header in headers, not both", provider=name
         )
+    key = options.api_key
+    if key is not None and not _sendable(key.get_secret_value()):
+        # A given key was checked as a field; one read from the environment is checked here, before
+        # httpx fails on it with an encoding error that carries the key.
+        raise ConfigurationError(
+            f"the API key read from {' or '.join(api_format.api_key_env)} must be ASCII text with no "
+            "line break",
+            provider=name,
+        )
     needs_key = api_format.needs_api_key or (
         api_format.key_only_at_default_host and _at_default_host(options, api_format)
     )
