@@ -726,3 +726,34 @@ def test_an_unsendable_key_from_the_environment_fails_at_construction(
             build()
         assert value.strip() not in str(caught.value)
     assert not emulator.requests
+
+
+# -- a too-long text's error suggests truncate only where the format takes it ----------------------
+
+
+@pytest.mark.parametrize(
+    ("api_format", "query", "documents", "message"),
+    [
+        (
+            "mixedbread",
+            "q " * 16_001,
+            TEXTS,
+            r"^query is 32002 characters; mixedbread accepts at most 32000$",
+        ),
+        (
+            "infinity",
+            QUERY,
+            ["x" * 122_881],
+            r"^document at index 0 is 122881 characters; infinity accepts at most 122880$",
+        ),
+    ],
+)
+def test_a_too_long_text_suggests_truncate_only_where_the_format_takes_it(
+    emulator: Emulator, api_format: str, query: str, documents: list[str], message: str
+) -> None:
+    from multirerank import RerankInputError
+
+    assert "truncate" not in API_FORMATS[api_format].options  # so the hint would be a dead end
+    with Reranker(backend(emulator, api_format)) as reranker, pytest.raises(RerankInputError, match=message):
+        reranker.rerank(query, documents)
+    assert not emulator.requests

@@ -32,6 +32,9 @@ class Backend(ABC):
     max_concurrency: int = 4
     #: Cut texts over ``limits.max_document_chars`` instead of rejecting them.
     truncate: bool = False
+    #: Whether the backend has a ``truncate`` option that makes the engine cut texts over the
+    #: character limits (Bedrock): only then does a too-long text's error suggest it.
+    cuts_when_told: bool = False
     #: Engine-level retries of retryable errors; 0 where the vendor SDK already retries.
     max_retries: int = 0
     #: The model (or endpoint) this backend calls.

@@ -317,10 +317,8 @@ def fit_query(query: str, backend: Backend) -> str:
         return query
     if backend.truncate:
         return query[:limit]
-    raise RerankInputError(
-        f"query is {len(query)} characters; {backend.provider} accepts at most {limit} "
-        "(set truncate=True to cut it)"
-    )
+    hint = " (set truncate=True to cut it)" if backend.cuts_when_told else ""
+    raise RerankInputError(f"query is {len(query)} characters; {backend.provider} accepts at most {limit}{hint}")
 
 
 def _fit(document: DocumentInput, index: int, limit: int, backend: Backend) -> DocumentInput:
@@ -332,7 +330,8 @@ def _fit(document: DocumentInput, index: int, limit: int, backend: Backend) -> D
         return IdentifiedText(document[:limit], document.document_id)
     if backend.truncate and isinstance(document, str):
         return document[:limit]
-    hint = " (set truncate=True to cut it)" if isinstance(document, str) else ""
+    # Only a backend with a truncate option can cut, and only plain texts.
+    hint = " (set truncate=True to cut it)" if backend.cuts_when_told and isinstance(document, str) else ""
     raise RerankInputError.for_document(
         "document at index {index} is {size} characters; {provider} accepts at most {limit}{hint}",
         index,
