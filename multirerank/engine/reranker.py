@@ -149,8 +149,8 @@ class Reranker:
             owned = value is True or isinstance(value, str)
             value = resolve_cache(value)
             super().__setattr__("_owns_cache", owned)
-        elif name == "trace_content" and not isinstance(value, bool):
-            raise ConfigurationError(f"trace_content must be True or False, got {type(value).__name__}")
+        elif name in ("trace_content", "normalize_scores") and not isinstance(value, bool):
+            raise ConfigurationError(f"{name} must be True or False, got {type(value).__name__}")
         elif name == "prices":
             value = check_prices(value)
         super().__setattr__(name, value)
