@@ -10,7 +10,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
-from multirerank.engine.inputs import check_items, framework_candidate
+from multirerank.engine.inputs import check_items, framework_candidate, lacks_fields, warn_fieldless
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
 from multirerank.tracing import EVENT_NAME, call_summary
@@ -109,8 +109,10 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
             return list(map(_PAGE_CONTENT, documents)), found if any(found) else None
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
+        fieldless = 0
         for index, document in enumerate(documents):
             if isinstance(document, Document):
+                fieldless += lacks_fields(document.metadata, fields, "page_content")
                 texts.append(
                     framework_candidate(
                         document.page_content,
@@ -131,6 +133,7 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
                 raise RerankInputError(
                     f"document at index {index} must be {wanted}, got {type(document).__name__}"
                 )
+        warn_fieldless(fieldless, len(texts), fields, "document")
         return texts, ids
 
 

@@ -13,7 +13,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
-from multirerank.engine.inputs import check_items, framework_candidate
+from multirerank.engine.inputs import check_items, framework_candidate, lacks_fields, warn_fieldless
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
 from multirerank.tracing import call_summary
@@ -79,6 +79,7 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         of text and metadata fields when the backend has ``rank_fields``) and id."""
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
+        fieldless = 0
         fields = self.rerank_fields
         backend = self.reranker.backend
         # Fields the vendor ranks on go beside the text, not inside it.
@@ -89,6 +90,7 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
                     f"node at index {index} must be a NodeWithScore, got {type(item).__name__}"
                 )
             node = item.node
+            fieldless += lacks_fields(node.metadata, fields, "text")
             texts.append(
                 framework_candidate(
                     node.get_content(metadata_mode=mode),
@@ -101,6 +103,7 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
                 )
             )
             ids.append(node.node_id)
+        warn_fieldless(fieldless, len(texts), fields, "node")
         return texts, ids
 
     @contextmanager

@@ -242,3 +242,29 @@ def test_a_document_lacking_a_rank_field_is_named_before_sending(emulator: Emula
     with pytest.raises(RerankInputError, match=r"^node at index 0 has no metadata field 'title'"):
         getattr(llama_index_multirerank, class_name)(**options).postprocess_nodes(node_list, query_str=QUERY)
     assert not emulator.requests
+
+
+def test_a_misspelt_rerank_field_warns_how_many_documents_it_left_out(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every document lacking the field had blank text and was left out with only an INFO note."""
+    import logging
+
+    options = {**_vendor_options(emulator, "voyage"), "rerank_fields": ["nope"]}
+    given = [Document(page_content=text) for text in TEXTS]
+    given_nodes = [NodeWithScore(node=TextNode(text=text)) for text in TEXTS]
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        assert langchain_multirerank.VoyageRerank(**options).compress_documents(given, QUERY) == []
+        assert llama_index_multirerank.VoyageRerank(**options).postprocess_nodes(given_nodes, query_str=QUERY) == []
+    warnings_given = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings_given == [
+        f"{len(TEXTS)} of {len(TEXTS)} {what}(s) have none of rerank_fields ['nope']: their text is blank, "
+        "so they are not reranked or returned (check the field names)"
+        for what in ("document", "node")
+    ]
+    assert not emulator.requests
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="multirerank"):  # a field some documents lack: no warning
+        options["rerank_fields"] = ["nope", "page_content"]
+        assert len(langchain_multirerank.VoyageRerank(**options).compress_documents(given, QUERY)) == 3
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]

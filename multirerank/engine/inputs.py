@@ -219,6 +219,29 @@ def titled(text: str, metadata: Mapping[str, Any], title_field: str | None) -> s
     return TitledText(text, title) if title.strip() else text
 
 
+def lacks_fields(metadata: Mapping[str, Any], fields: Sequence[str] | None, content_field: str) -> bool:
+    """Whether ``rerank_fields`` are set and name nothing this document has (a typo, most
+    likely): its text is then blank."""
+    if not fields:
+        return False
+    return not any(field == content_field or metadata.get(field) is not None for field in fields)
+
+
+def warn_fieldless(count: int, total: int, fields: Sequence[str] | None, what: str) -> None:
+    """A WARNING that ``count`` of ``total`` framework documents have none of ``fields``; nothing
+    when ``count`` is 0. Blank texts are otherwise only noted (INFO): an empty result from a
+    misspelt field deserves more."""
+    if count:
+        logger.warning(
+            "%d of %d %s(s) have none of rerank_fields %s: their text is blank, so they are not reranked "
+            "or returned (check the field names)",
+            count,
+            total,
+            what,
+            list(fields or ()),
+        )
+
+
 #: The key a framework document's own text goes under when the backend ranks document fields
 #: (Pinecone's default rank field, and the name Mixedbread's examples use).
 RANKED_TEXT_KEY = "text"
