@@ -261,3 +261,17 @@ def test_the_default_scorer_scores_each_text_on_its_own() -> None:
     texts = ["solar panels on the roof", "solar", "wind turbines", "solar", "the grid and solar storage"]
     together = lexical_scorer("solar storage", texts)
     assert together == [lexical_scorer("solar storage", [text])[0] for text in texts]
+
+
+def test_the_readme_lists_every_vendor_prefix_of_the_emulator() -> None:
+    """The emulator section listed five of the HTTP formats' prefixes."""
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("HTTP formats live under") :]
+    section = section[: section.index("\n## ")]
+    prefixed = {
+        route.vendor for route in emulator_server.default_routes() if route.pattern.startswith(f"/{route.vendor}/")
+    }
+    assert len(prefixed) >= 16
+    assert [vendor for vendor in sorted(prefixed) if f"`/{vendor}`" not in section] == []

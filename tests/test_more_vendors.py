@@ -757,3 +757,26 @@ def test_a_too_long_text_suggests_truncate_only_where_the_format_takes_it(
     with Reranker(backend(emulator, api_format)) as reranker, pytest.raises(RerankInputError, match=message):
         reranker.rerank(query, documents)
     assert not emulator.requests
+
+
+# -- a base URL given with the version the vendor documents it with --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api_format", "suffix"),
+    [("voyage", "/v1"), ("together", "/v1"), ("fireworks", "/inference/v1"), ("openrouter", "/api/v1")],
+)
+def test_a_base_url_ending_in_the_vendors_version_is_not_doubled(
+    emulator: Emulator, api_format: str, suffix: str
+) -> None:
+    """Voyage documents https://api.voyageai.com/v1: it reached /v1/v1/rerank, a 404."""
+    options = http_options(emulator, api_format)
+    options["base_url"] += suffix + "/"
+    with Reranker(HTTPBackend(**options)) as reranker:
+        assert len(reranker.rerank(QUERY, TEXTS)) == len(TEXTS)
+    assert [request.path for request in emulator.requests] == [SETUPS[api_format]["path"]]
+
+
+def test_a_base_url_is_kept_where_the_paths_differ_in_the_version(emulator: Emulator) -> None:
+    assert backend(emulator, "vllm", base_url="http://host:8000/v1").base_url == "http://host:8000/v1"
+    assert backend(emulator, "voyage", base_url="http://host/v1", path="/v1/rerank").base_url == "http://host/v1"

@@ -246,6 +246,8 @@ class HTTPBackend(Backend):
         self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries
         self.base_url = _base_url(options, api_format)
+        if not options.path:
+            self.base_url = _without_version(self.base_url, api_format)
         self._paths = (options.path,) if options.path else _paths(api_format, self.base_url, self.model)
         self._fallback_statuses = frozenset() if options.path else api_format.fallback_statuses
         self._path_index = 0
@@ -595,6 +597,18 @@ def _base_url(options: HTTPOptions, api_format: ApiFormat) -> str:
         if checked:
             return checked
     return api_format.default_base_url or ""
+
+
+def _without_version(base_url: str, api_format: ApiFormat) -> str:
+    """``base_url`` less a trailing ``/v1`` (``/inference/v1``, ``/api/v1``) that the format's
+    paths start with: Voyage, Together, Fireworks and OpenRouter document their base URL with it,
+    and the format would add it again (``/v1/v1/rerank``, a 404). Formats whose paths differ in
+    it (vLLM's ``/v1/rerank`` and ``/rerank``) keep ``base_url`` as given."""
+    prefixes = {path[: path.index("/v1/") + 3] if "/v1/" in path else "" for path in api_format.paths}
+    prefix = prefixes.pop() if len(prefixes) == 1 else ""
+    if prefix and urlsplit(base_url).path.endswith(prefix):
+        return base_url[: -len(prefix)]
+    return base_url
 
 
 def _paths(api_format: ApiFormat, base_url: str, model: str) -> tuple[str, ...]:
