@@ -780,3 +780,29 @@ def test_a_base_url_ending_in_the_vendors_version_is_not_doubled(
 def test_a_base_url_is_kept_where_the_paths_differ_in_the_version(emulator: Emulator) -> None:
     assert backend(emulator, "vllm", base_url="http://host:8000/v1").base_url == "http://host:8000/v1"
     assert backend(emulator, "voyage", base_url="http://host/v1", path="/v1/rerank").base_url == "http://host/v1"
+
+
+# -- the emulator serves the models of the vendor data ---------------------------------------------
+
+
+def test_the_emulated_vendors_serve_the_models_of_the_data(emulator: Emulator) -> None:
+    """An unknown Cohere model was answered 200; real DeepInfra and vLLM models got a 404."""
+    from multirerank import NotFoundError, RerankInputError
+
+    cohere = {"base_url": emulator.url + "/cohere", "api_key": "k"}
+    with Reranker("cohere/rerank-v35", **cohere) as rr, pytest.raises(NotFoundError, match="rerank-v35"):
+        rr.rerank(QUERY, TEXTS)
+    for model in ("cohere/rerank-v3.5", "cohere/rerank-v5.0-fast", "cohere/0a1b2c3d-ft"):
+        with Reranker(model, base_url=emulator.url + "/cohere", api_key="k") as rr:
+            assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    for model in ("Qwen/Qwen3-Reranker-0.6B", "Qwen/Qwen3-Reranker-4B"):
+        with Reranker(f"deepinfra/{model}", base_url=emulator.url + "/deepinfra", api_key="k") as rr:
+            assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    with Reranker("vllm/Qwen/Qwen3-Reranker-0.6B", base_url=emulator.url + "/vllm", instruction="Find it.") as rr:
+        assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    # Rerank 5 has no documented query limit: the emulator leaves long queries to it too.
+    long_query = " ".join(f"term{number}" for number in range(3000))
+    with Reranker("cohere/rerank-v5.0-pro", base_url=emulator.url + "/cohere", api_key="k") as rr:
+        assert len(rr.rerank(long_query, TEXTS)) == len(TEXTS)
+    with Reranker("cohere/rerank-v3.5", **cohere) as rr, pytest.raises(RerankInputError, match="at least 3000"):
+        rr.rerank(long_query, TEXTS)

@@ -8,7 +8,8 @@ Settings in ``emulator.state``:
 
 - ``"<vendor>.api_key"``: requests must carry the key (``Api-Key`` for Pinecone, else Bearer).
 - ``"<vendor>.max_documents"``: a per-request limit other than the vendor's (Pinecone: per model).
-- ``"deepinfra.model"``: the model DeepInfra serves (others get its 404).
+- ``"deepinfra.model"``: the one model DeepInfra serves (others get its 404); unset, those of
+  the vendor data.
 """
 
 from __future__ import annotations
@@ -301,9 +302,9 @@ def deepinfra_error(status: int, code: str | None, message: str) -> Response:
 
 def _deepinfra(emulator: Emulator, request: Request) -> Response:
     _authorize(emulator, request, "deepinfra", "Invalid token")
-    served = emulator.state.get("deepinfra.model", "Qwen/Qwen3-Reranker-8B")
+    served = emulator.state.get("deepinfra.model")
     model = request.path.split("/v1/inference/", 1)[1]
-    if model != served:
+    if model != served and (served is not None or DEEPINFRA.model(model) is None):
         raise _Rejected(404, f"Model is not available: {model}")
     body = _json_object(request)
     queries = _strings(body, "queries")
