@@ -277,9 +277,13 @@ def check_fallback_instructions(router: Router) -> None:
         if route.backend.instruction == wanted:
             continue
         router.close()
-        given = "without the instruction" if route.backend.instruction is None else "under another instruction"
+        given = (
+            "without the instruction"
+            if route.backend.instruction is None
+            else "under another instruction than the one"
+        )
         raise ConfigurationError(
-            f"fallbacks[{position}] ({route.name}) would score {given} than {first.name} is given; "
+            f"fallbacks[{position}] ({route.name}) would score {given} {first.name} is given; "
             "every model of a fallback chain must take the same instruction: give it instruction= "
             "too (a mapping {'model': ..., 'instruction': ...}) where its model takes one, or leave "
             "instruction unset"
