@@ -10,7 +10,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
-from multirerank.engine.inputs import candidate_text, check_items, titled
+from multirerank.engine.inputs import check_items, framework_candidate, lacks_fields, warn_fieldless
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
 from multirerank.tracing import EVENT_NAME, call_summary
@@ -100,19 +100,30 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         strings and dicts as given."""
         documents = check_items(documents, "documents")
         fields = self.rerank_fields
-        title_field = self.reranker.backend.title_field
+        backend = self.reranker.backend
         # The usual call, a list of Documents, in two passes that make no per-document objects.
-        if not fields and title_field is None and set(map(type, documents)) <= {Document}:
+        plain = not fields and backend.title_field is None and not backend.rank_fields
+        if plain and set(map(type, documents)) <= {Document}:
             found = list(map(_ID, documents))
             # Most Documents have no id: then the engine has none to check or compare.
             return list(map(_PAGE_CONTENT, documents)), found if any(found) else None
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
+        fieldless = 0
         for index, document in enumerate(documents):
             if isinstance(document, Document):
-                text = document.page_content
-                text = candidate_text(text, document.metadata, fields, "page_content") if fields else text
-                texts.append(titled(text, document.metadata, title_field))
+                fieldless += lacks_fields(document.metadata, fields, "page_content")
+                texts.append(
+                    framework_candidate(
+                        document.page_content,
+                        document.metadata,
+                        index,
+                        fields=fields,
+                        content_field="page_content",
+                        backend=backend,
+                        what="document",
+                    )
+                )
                 ids.append(document.id)
             elif isinstance(document, (str, Mapping)) and not documents_only:
                 texts.append(document)
@@ -122,6 +133,7 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
                 raise RerankInputError(
                     f"document at index {index} must be {wanted}, got {type(document).__name__}"
                 )
+        warn_fieldless(fieldless, len(texts), fields, "document")
         return texts, ids
 
 

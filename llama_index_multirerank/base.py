@@ -13,7 +13,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from pydantic import Field
 
-from multirerank.engine.inputs import candidate_text, check_items, titled
+from multirerank.engine.inputs import check_items, framework_candidate, lacks_fields, warn_fieldless
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
 from multirerank.tracing import call_summary
@@ -58,7 +58,8 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
     """
 
     metadata_mode: Literal["all", "embed", "llm", "none"] = Field(
-        default="embed", description="Which metadata a node's text includes when rerank_fields is not set."
+        default="embed",
+        description="Which metadata a node's text includes when neither rerank_fields nor rank_fields is set.",
     )
 
     _call_settings: ClassVar[frozenset[str]] = RerankSettings._call_settings | {
@@ -74,25 +75,35 @@ class RerankPostprocessor(RerankSettings, BaseNodePostprocessor):
         return cls.__name__ if cls is RerankPostprocessor else f"Multirerank{cls.__name__}"
 
     def _texts(self, nodes: list[NodeWithScore]) -> tuple[list[DocumentInput], list[str | None]]:
-        """What the engine ranks: each node's text (per ``rerank_fields`` or ``metadata_mode``) and id."""
+        """What the engine ranks: each node's text (per ``rerank_fields`` or ``metadata_mode``; a dict
+        of text and metadata fields when the backend has ``rank_fields``) and id."""
         texts: list[DocumentInput] = []
         ids: list[str | None] = []
+        fieldless = 0
         fields = self.rerank_fields
-        mode = _METADATA_MODES[self.metadata_mode]
-        title_field = self.reranker.backend.title_field
+        backend = self.reranker.backend
+        # Fields the vendor ranks on go beside the text, not inside it.
+        mode = MetadataMode.NONE if fields or backend.rank_fields else _METADATA_MODES[self.metadata_mode]
         for index, item in enumerate(check_items(nodes, "nodes")):
             if not isinstance(item, NodeWithScore):
                 raise RerankInputError(
                     f"node at index {index} must be a NodeWithScore, got {type(item).__name__}"
                 )
             node = item.node
-            if fields:
-                content = node.get_content(metadata_mode=MetadataMode.NONE)
-                text = candidate_text(content, node.metadata, fields, "text")
-            else:
-                text = node.get_content(metadata_mode=mode)
-            texts.append(titled(text, node.metadata, title_field))
+            fieldless += lacks_fields(node.metadata, fields, "text")
+            texts.append(
+                framework_candidate(
+                    node.get_content(metadata_mode=mode),
+                    node.metadata,
+                    index,
+                    fields=fields,
+                    content_field="text",
+                    backend=backend,
+                    what="node",
+                )
+            )
             ids.append(node.node_id)
+        warn_fieldless(fieldless, len(texts), fields, "node")
         return texts, ids
 
     @contextmanager

@@ -267,6 +267,32 @@ def _route(spec: RouteSpec, position: int) -> Route:
     )
 
 
+def check_fallback_instructions(router: Router) -> None:
+    """Refuse ``Reranker(..., fallbacks=[...])`` whose fallbacks score under another instruction
+    than the first model (a ConfigurationError naming the fallback, after closing the routes the
+    router built): a fallback that took over would silently score without it."""
+    first, *others = router.routes
+    wanted = first.backend.instruction
+    for position, route in enumerate(others):
+        if route.backend.instruction == wanted:
+            continue
+        router.close()
+        given = (
+            "without the instruction"
+            if route.backend.instruction is None
+            else "under another instruction than the one"
+        )
+        raise ConfigurationError(
+            f"fallbacks[{position}] ({route.name}) would score {given} {first.name} is given; "
+            "every model of a fallback chain must take the same instruction: give it instruction= "
+            "too (a mapping {'model': ..., 'instruction': ...}) where its model takes one, or leave "
+            "instruction unset"
+            if wanted is not None
+            else f"fallbacks[{position}] ({route.name}) has an instruction that {first.name} is not "
+            "given; give every model of a fallback chain the same instruction"
+        )
+
+
 def rate_limit_of(spec: str | Mapping[str, str], storage: str | None, backend: Backend) -> RateLimit:
     """The client-side rate limit ``spec`` for requests to ``backend``, shared in the process (and
     through ``storage``) by every router and reranker reaching the same deployment (its

@@ -62,6 +62,7 @@ class MemoryBackend(Backend):
 
     provider = "memory"
     score_scale: ScoreScale = "probability"
+    cuts_when_told = True  # its truncate= cuts long texts, as Bedrock's does
 
     def __init__(
         self,

@@ -158,6 +158,8 @@ SHAPES = {
         "output": {"results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}]}
     },
     "hf-sentence-ranking": {"scores": [{"index": 1, "score": 0.9}, {"index": 0, "score": 0.2}]},
+    "voyage": {"data": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.2}]},
+    "nvidia": {"rankings": [{"index": 1, "logit": 2.5}, {"index": 0, "logit": -1.0}]},
 }
 
 
@@ -169,7 +171,9 @@ def test_every_corruption_applies_to_every_shape(shape: str) -> None:
         emulator_server.corrupt_results(body, corruption)
         spoiled[corruption] = emulator_server.answer_results(body)
     score = next(
-        key for key in ("relevance_score", "relevanceScore", "score") if key in json.dumps(SHAPES[shape])
+        key
+        for key in ("relevance_score", "relevanceScore", "score", "logit")
+        if key in json.dumps(SHAPES[shape])
     )
     assert [item["index"] for item in spoiled["index-out-of-range"]] == [2, 0]
     assert [item["index"] for item in spoiled["negative-index"]] == [-1, 0]
@@ -257,3 +261,17 @@ def test_the_default_scorer_scores_each_text_on_its_own() -> None:
     texts = ["solar panels on the roof", "solar", "wind turbines", "solar", "the grid and solar storage"]
     together = lexical_scorer("solar storage", texts)
     assert together == [lexical_scorer("solar storage", [text])[0] for text in texts]
+
+
+def test_the_readme_lists_every_vendor_prefix_of_the_emulator() -> None:
+    """The emulator section listed five of the HTTP formats' prefixes."""
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("HTTP formats live under") :]
+    section = section[: section.index("\n## ")]
+    prefixed = {
+        route.vendor for route in emulator_server.default_routes() if route.pattern.startswith(f"/{route.vendor}/")
+    }
+    assert len(prefixed) >= 16
+    assert [vendor for vendor in sorted(prefixed) if f"`/{vendor}`" not in section] == []

@@ -836,3 +836,39 @@ def test_settings_changed_after_construction_are_checked(name: str, value: objec
         setattr(reranker, name, value)
     assert getattr(reranker, name) == before
     assert len(reranker.rerank("q", ["a", "b"])) == 2
+
+
+# -- switches are strict bools, and progress is checked before sending -----------------------------
+
+
+def test_normalize_scores_must_be_a_bool() -> None:
+    """"false" is truthy: it turned normalisation on."""
+    with pytest.raises(ConfigurationError, match=r"^normalize_scores must be True or False, got str$"):
+        Reranker(MemoryBackend(), normalize_scores="false")  # type: ignore[arg-type]
+    reranker = Reranker(MemoryBackend())
+    with pytest.raises(ConfigurationError, match="normalize_scores"):
+        reranker.normalize_scores = 1  # type: ignore[assignment]
+    assert reranker.normalize_scores is False
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"return_documents": "false"}, r"^return_documents must be True or False, got str$"),
+        ({"skip_blank": 1}, r"^skip_blank must be True or False, got int$"),
+        ({"progress": 5}, r"^progress must be a function taking a count of documents \(or None\), got int$"),
+    ],
+)
+async def test_call_switches_and_progress_are_checked_before_sending(
+    arguments: dict[str, Any], message: str
+) -> None:
+    backend = MemoryBackend()
+    reranker = Reranker(backend)
+    with pytest.raises(RerankInputError, match=message):
+        reranker.rerank("q", ["a", "b"], **arguments)
+    with pytest.raises(RerankInputError, match=message):
+        await reranker.arerank("q", ["a", "b"], **arguments)
+    assert backend.requests == []
+    counted: list[int] = []
+    reranker.rerank("q", ["a", "b"], return_documents=True, progress=counted.append)
+    assert counted == [2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
+import json
 import warnings
 from typing import Any
 
@@ -188,3 +189,82 @@ def test_packages_export_http_rerank() -> None:
     assert "HTTPRerank" in langchain_multirerank.__all__
     assert "HTTPRerank" in llama_index_multirerank.__all__
     assert LlamaIndexHTTPRerank.class_name() == "MultirerankHTTPRerank"
+
+
+def _vendor_options(emulator: Emulator, api_format: str) -> dict[str, Any]:
+    options = http_options(emulator, api_format)
+    options.pop("api_format")
+    return options
+
+
+@pytest.mark.parametrize("api_format", ["pinecone", "mixedbread"])
+async def test_vendor_classes_rank_on_metadata_fields(emulator: Emulator, api_format: str) -> None:
+    """rank_fields through the framework classes: each document goes as its text plus the named
+    metadata fields (it went as text alone, a 400 from Pinecone, ignored by Mixedbread)."""
+    titles = list(reversed(TEXTS))  # ranked on titles, not texts: another order
+    given = [
+        Document(page_content=text, metadata={"title": title})
+        for text, title in zip(TEXTS, titles, strict=True)
+    ]
+    given_nodes = [
+        NodeWithScore(node=TextNode(text=text, metadata={"title": title}))
+        for text, title in zip(TEXTS, titles, strict=True)
+    ]
+    class_name = "PineconeRerank" if api_format == "pinecone" else "MixedbreadRerank"
+    options = {**_vendor_options(emulator, api_format), "rank_fields": ["title"], "top_n": 2}
+    compressor = getattr(langchain_multirerank, class_name)(**options)
+    postprocessor = getattr(llama_index_multirerank, class_name)(**options)
+    expected = expected_order(emulator, QUERY, titles)[:2]
+    for result in (
+        compressor.compress_documents(given, QUERY),
+        await compressor.acompress_documents(given, QUERY),
+    ):
+        assert [document.metadata["title"] for document in result] == [titles[index] for index in expected]
+    ranked_nodes = postprocessor.postprocess_nodes(given_nodes, query_str=QUERY)
+    assert [item.node.metadata["title"] for item in ranked_nodes] == [titles[index] for index in expected]
+    body = json.loads(emulator.requests[-1].body)
+    key = "documents" if api_format == "pinecone" else "input"
+    assert body[key][0] == {"text": TEXTS[0], "title": titles[0]} and body["rank_fields"] == ["title"]
+    await compressor.reranker.aclose()
+    await postprocessor.reranker.aclose()
+
+
+@pytest.mark.parametrize("api_format", ["pinecone", "mixedbread"])
+def test_a_document_lacking_a_rank_field_is_named_before_sending(emulator: Emulator, api_format: str) -> None:
+    from multirerank.errors import RerankInputError
+
+    class_name = "PineconeRerank" if api_format == "pinecone" else "MixedbreadRerank"
+    options = {**_vendor_options(emulator, api_format), "rank_fields": ["title", "text"]}
+    given = [Document(page_content="a", metadata={"title": "A"}), Document(page_content="b")]
+    with pytest.raises(RerankInputError, match=r"^document at index 1 has no metadata field 'title'"):
+        getattr(langchain_multirerank, class_name)(**options).compress_documents(given, QUERY)
+    node_list = [NodeWithScore(node=TextNode(text="a")), NodeWithScore(node=TextNode(text="b"))]
+    with pytest.raises(RerankInputError, match=r"^node at index 0 has no metadata field 'title'"):
+        getattr(llama_index_multirerank, class_name)(**options).postprocess_nodes(node_list, query_str=QUERY)
+    assert not emulator.requests
+
+
+def test_a_misspelt_rerank_field_warns_how_many_documents_it_left_out(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every document lacking the field had blank text and was left out with only an INFO note."""
+    import logging
+
+    options = {**_vendor_options(emulator, "voyage"), "rerank_fields": ["nope"]}
+    given = [Document(page_content=text) for text in TEXTS]
+    given_nodes = [NodeWithScore(node=TextNode(text=text)) for text in TEXTS]
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        assert langchain_multirerank.VoyageRerank(**options).compress_documents(given, QUERY) == []
+        assert llama_index_multirerank.VoyageRerank(**options).postprocess_nodes(given_nodes, query_str=QUERY) == []
+    warnings_given = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings_given == [
+        f"{len(TEXTS)} of {len(TEXTS)} {what}(s) have none of rerank_fields ['nope']: their text is blank, "
+        "so they are not reranked or returned (check the field names)"
+        for what in ("document", "node")
+    ]
+    assert not emulator.requests
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="multirerank"):  # a field some documents lack: no warning
+        options["rerank_fields"] = ["nope", "page_content"]
+        assert len(langchain_multirerank.VoyageRerank(**options).compress_documents(given, QUERY)) == 3
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]

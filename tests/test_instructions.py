@@ -78,6 +78,9 @@ def test_qwen3_reranker_on_vllm_gets_its_prompt(emulator: Emulator) -> None:
         ("azure-cohere", {}, "Cohere-rerank-v4.0-pro"),
         ("voyage", {"model": "rerank-2"}, "rerank-2"),
         ("vllm", {"model": "BAAI/bge-reranker-v2-m3"}, "bge-reranker-v2-m3"),
+        # Hosts of instruction-following models also serve ones that read none.
+        ("fireworks", {"model": "accounts/fireworks/models/bge-reranker-v2-m3"}, "bge-reranker-v2-m3"),
+        ("deepinfra", {"model": "BAAI/bge-reranker-v2-m3"}, "bge-reranker-v2-m3"),
     ],
 )
 def test_a_model_without_instructions_refuses_one_at_construction(
@@ -188,3 +191,45 @@ def test_the_instruction_is_part_of_the_score_identity(emulator: Emulator) -> No
     assert first.score_identity() != second.score_identity()
     dashscope = DashScopeRerank(api_key="k", model="qwen3-rerank", instruct="three").reranker.backend
     assert dashscope.score_identity()["instruction"] == "three"
+
+
+@pytest.mark.parametrize(
+    "model", ["fireworks/accounts/fireworks/models/qwen3-reranker-4b", "deepinfra/Qwen/Qwen3-Reranker-4B"]
+)
+def test_qwen3_rerankers_the_data_does_not_list_take_an_instruction(model: str) -> None:
+    with Reranker(model, api_key="k", instruction=INSTRUCTION) as rr:
+        assert rr.backend.instruction == INSTRUCTION
+
+
+@pytest.mark.parametrize(
+    "fallback",
+    [
+        {"model": "cohere/rerank-v3.5", "api_key": "k"},  # takes none
+        {"model": "voyage/rerank-2.5-lite", "api_key": "k"},  # takes one, not given it
+        {"model": "voyage/rerank-2.5-lite", "api_key": "k", "instruction": "another"},
+    ],
+)
+def test_a_fallback_that_would_drop_the_instruction_is_refused(
+    emulator: Emulator, fallback: dict[str, Any]
+) -> None:
+    """A fallback taking over scored without the first model's instruction, silently."""
+    fallback = {**fallback, "base_url": emulator.url + "/" + fallback["model"].split("/")[0]}
+    with pytest.raises(ConfigurationError, match=r"^fallbacks\[0\] \((cohere|voyage)/rerank-.*instruction"):
+        Reranker(
+            "voyage/rerank-2.5",
+            api_key="k",
+            base_url=emulator.url + "/voyage",
+            instruction=INSTRUCTION,
+            fallbacks=[fallback],
+        )
+    same = {"model": "voyage/rerank-2.5-lite", "api_key": "k", "base_url": emulator.url + "/voyage"}
+    same["instruction"] = INSTRUCTION
+    with Reranker(
+        "voyage/rerank-2.5",
+        api_key="k",
+        base_url=emulator.url + "/voyage",
+        instruction=INSTRUCTION,
+        fallbacks=[same],
+    ) as rr:
+        assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    assert emulator.requests_to("/voyage/v1/rerank")

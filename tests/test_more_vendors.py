@@ -16,8 +16,18 @@ from multirerank import ConfigurationError, MalformedResponseError, Reranker
 from multirerank.backends.http_api import HTTPBackend
 from multirerank.backends.http_formats import API_FORMATS
 from multirerank.testing import Emulator
+from multirerank.testing.server import CORRUPTIONS
 from tests.emulator_support import emulator_fixtures
-from tests.http_support import API_KEY, EMULATOR_ROUTES, MORE_FORMATS, QUERY, SETUPS, TEXTS, http_options
+from tests.http_support import (
+    API_KEY,
+    EMULATOR_ROUTES,
+    FORMATS,
+    MORE_FORMATS,
+    QUERY,
+    SETUPS,
+    TEXTS,
+    http_options,
+)
 
 server, emulator = emulator_fixtures(routes=EMULATOR_ROUTES)
 
@@ -425,13 +435,17 @@ async def test_cohere_sends_a_long_list_as_one_request_per_slot(
             response = await reranker.arerank(QUERY, documents, top_n=3)
     assert sorted(len(body["documents"]) for body in sent(emulator, api_format)) == [1101, 1300, 1300, 1300]
     assert response.usage is not None and response.usage.search_units == 51  # as one request would
-    assert [result.index for result in response] == [index for index, _ in emulator.ranked(QUERY, documents)[:3]]
+    assert [result.index for result in response] == [
+        index for index, _ in emulator.ranked(QUERY, documents)[:3]
+    ]
 
 
 @pytest.mark.parametrize("api_format", COHERE_FORMATS)
 def test_a_request_size_set_by_the_user_is_kept_for_long_lists(emulator: Emulator, api_format: str) -> None:
     documents = [f"{TEXTS[number % len(TEXTS)]} {number}" for number in range(5000)]
-    with Reranker(backend(emulator, api_format, max_documents_per_request=1000), max_concurrency=4) as reranker:
+    with Reranker(
+        backend(emulator, api_format, max_documents_per_request=1000), max_concurrency=4
+    ) as reranker:
         assert reranker.count_requests(QUERY, documents) == 5
     with Reranker(backend(emulator, api_format), max_concurrency=4) as reranker:
         assert reranker.count_requests(QUERY, documents) == 4
@@ -473,13 +487,23 @@ def test_a_query_provably_over_the_token_limit_is_refused_before_sending(
     with Reranker(backend(emulator, api_format)) as reranker:
         reranker.rerank(" ".join(["solar"] * limit), TEXTS)  # at the limit: sent
         assert len(sent(emulator, api_format)) == 1
-        # Words and commas: limit + 1 runs, in fewer characters than limit x 5.
-        half = limit // 2
-        over = "grid, " * half + "grid"
+        over = " ".join(f"term{number}" for number in range(limit + 52))  # distinct words, plainly too many
         with pytest.raises(
-            RerankInputError, match=rf"^query is at least {limit + 1} tokens.* at most {limit} tokens"
+            RerankInputError, match=rf"^query is at least {limit + 52} tokens.* at most {limit} tokens"
         ):
             reranker.rerank(over, TEXTS)
+    assert len(sent(emulator, api_format)) == 1
+
+
+@pytest.mark.parametrize("api_format", COHERE_FORMATS)
+@pytest.mark.parametrize("query", ["don't " * 700, "https://example.com/a/b " * 300, "e.g. " * 600])
+def test_a_query_within_the_token_limit_is_sent_whatever_its_punctuation(
+    emulator: Emulator, api_format: str, query: str
+) -> None:
+    """Byte-level BPE counts "don't " * 700 as about 1,400 tokens: a count of punctuation runs
+    (2,100) overcounted it and refused it unsent."""
+    with Reranker(backend(emulator, api_format)) as reranker:
+        assert len(reranker.rerank(query, TEXTS)) == len(TEXTS)
     assert len(sent(emulator, api_format)) == 1
 
 
@@ -559,14 +583,16 @@ def test_the_emulated_cohere_refuses_a_max_tokens_per_doc_that_is_no_count(emula
     ("text", "at_least"),
     [
         ("", 0),
-        ("capital of America?", 4),
-        ("grid, grid", 3),
-        ("state-of-the-art", 7),
-        ("北京是中国的首都", 1),  # one run of word characters: an undercount, never an overcount
-        ("   ", 0),
+        ("capital of America?", 3),
+        ("grid, grid", 2),
+        ("state-of-the-art", 1),  # an undercount, never an overcount
+        ("don't stop", 2),
+        ("https://example.com/a/b e.g.", 2),
+        ("北京是中国的首都", 1),  # no spaces: one word
+        ("   \n\t", 0),
     ],
 )
-def test_min_tokens_counts_word_and_punctuation_runs(text: str, at_least: int) -> None:
+def test_min_tokens_counts_whitespace_separated_words(text: str, at_least: int) -> None:
     from multirerank.tokens import min_tokens
 
     assert min_tokens(text) == at_least
@@ -656,3 +682,127 @@ def test_rerank_5_queries_are_left_to_the_service(emulator: Emulator) -> None:
     assert backend(emulator, "cohere", model="rerank-v5.0-pro").limits.max_query_tokens is None
     assert backend(emulator, "cohere", model="rerank-v4.0-pro").limits.max_query_tokens == 2048
     assert backend(emulator, "cohere", model="my-fine-tune").limits.max_query_tokens == 2048
+
+
+# -- the emulator's corrupt= faults, in every vendor's own answer shape -----------------------------
+
+#: Corruptions a list of scores in input order (DeepInfra) cannot carry: it has no index.
+NO_INDEX = {("deepinfra", "negative-index"), ("deepinfra", "duplicate-index")}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+@pytest.mark.parametrize("api_format", FORMATS)
+def test_every_corruption_reaches_the_client_as_a_malformed_answer(
+    emulator: Emulator, api_format: str, corruption: str
+) -> None:
+    """Each vendor's results live in its own place (``data``, ``rankings``, ``scores``...): the
+    corrupter found only a top-level ``results`` and answered the others with a 500."""
+    if (api_format, corruption) in NO_INDEX:
+        pytest.skip("scores in input order carry no index")
+    emulator.inject(corrupt=corruption)
+    with Reranker(backend(emulator, api_format)) as reranker, pytest.raises(MalformedResponseError):
+        reranker.rerank(QUERY, TEXTS)
+    assert len(emulator.requests_to(SETUPS[api_format]["path"])) == 1
+
+
+# -- keys read from the environment are checked like given ones ------------------------------------
+
+
+@pytest.mark.parametrize("value", ["sk-abc-\u00e9", "sk-abc\r\nX-Injected: 1", "sk\nabc"])
+def test_an_unsendable_key_from_the_environment_fails_at_construction(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """It failed at call time with httpx's raw UnicodeEncodeError (an api_key= argument already
+    gave a ConfigurationError at construction)."""
+    from langchain_multirerank import VoyageRerank
+
+    monkeypatch.setenv("VOYAGE_API_KEY", value)
+    base_url = emulator.url + "/voyage"
+    for build in (
+        lambda: Reranker("voyage/rerank-2.5", base_url=base_url),
+        lambda: VoyageRerank(base_url=base_url),
+    ):
+        with pytest.raises(ConfigurationError, match="VOYAGE_API_KEY must be ASCII text") as caught:
+            build()
+        assert value.strip() not in str(caught.value)
+    assert not emulator.requests
+
+
+# -- a too-long text's error suggests truncate only where the format takes it ----------------------
+
+
+@pytest.mark.parametrize(
+    ("api_format", "query", "documents", "message"),
+    [
+        (
+            "mixedbread",
+            "q " * 16_001,
+            TEXTS,
+            r"^query is 32002 characters; mixedbread accepts at most 32000$",
+        ),
+        (
+            "infinity",
+            QUERY,
+            ["x" * 122_881],
+            r"^document at index 0 is 122881 characters; infinity accepts at most 122880$",
+        ),
+    ],
+)
+def test_a_too_long_text_suggests_truncate_only_where_the_format_takes_it(
+    emulator: Emulator, api_format: str, query: str, documents: list[str], message: str
+) -> None:
+    from multirerank import RerankInputError
+
+    assert "truncate" not in API_FORMATS[api_format].options  # so the hint would be a dead end
+    with Reranker(backend(emulator, api_format)) as reranker, pytest.raises(RerankInputError, match=message):
+        reranker.rerank(query, documents)
+    assert not emulator.requests
+
+
+# -- a base URL given with the version the vendor documents it with --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api_format", "suffix"),
+    [("voyage", "/v1"), ("together", "/v1"), ("fireworks", "/inference/v1"), ("openrouter", "/api/v1")],
+)
+def test_a_base_url_ending_in_the_vendors_version_is_not_doubled(
+    emulator: Emulator, api_format: str, suffix: str
+) -> None:
+    """Voyage documents https://api.voyageai.com/v1: it reached /v1/v1/rerank, a 404."""
+    options = http_options(emulator, api_format)
+    options["base_url"] += suffix + "/"
+    with Reranker(HTTPBackend(**options)) as reranker:
+        assert len(reranker.rerank(QUERY, TEXTS)) == len(TEXTS)
+    assert [request.path for request in emulator.requests] == [SETUPS[api_format]["path"]]
+
+
+def test_a_base_url_is_kept_where_the_paths_differ_in_the_version(emulator: Emulator) -> None:
+    assert backend(emulator, "vllm", base_url="http://host:8000/v1").base_url == "http://host:8000/v1"
+    assert backend(emulator, "voyage", base_url="http://host/v1", path="/v1/rerank").base_url == "http://host/v1"
+
+
+# -- the emulator serves the models of the vendor data ---------------------------------------------
+
+
+def test_the_emulated_vendors_serve_the_models_of_the_data(emulator: Emulator) -> None:
+    """An unknown Cohere model was answered 200; real DeepInfra and vLLM models got a 404."""
+    from multirerank import NotFoundError, RerankInputError
+
+    cohere = {"base_url": emulator.url + "/cohere", "api_key": "k"}
+    with Reranker("cohere/rerank-v35", **cohere) as rr, pytest.raises(NotFoundError, match="rerank-v35"):
+        rr.rerank(QUERY, TEXTS)
+    for model in ("cohere/rerank-v3.5", "cohere/rerank-v5.0-fast", "cohere/0a1b2c3d-ft"):
+        with Reranker(model, base_url=emulator.url + "/cohere", api_key="k") as rr:
+            assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    for model in ("Qwen/Qwen3-Reranker-0.6B", "Qwen/Qwen3-Reranker-4B"):
+        with Reranker(f"deepinfra/{model}", base_url=emulator.url + "/deepinfra", api_key="k") as rr:
+            assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    with Reranker("vllm/Qwen/Qwen3-Reranker-0.6B", base_url=emulator.url + "/vllm", instruction="Find it.") as rr:
+        assert len(rr.rerank(QUERY, TEXTS)) == len(TEXTS)
+    # Rerank 5 has no documented query limit: the emulator leaves long queries to it too.
+    long_query = " ".join(f"term{number}" for number in range(3000))
+    with Reranker("cohere/rerank-v5.0-pro", base_url=emulator.url + "/cohere", api_key="k") as rr:
+        assert len(rr.rerank(long_query, TEXTS)) == len(TEXTS)
+    with Reranker("cohere/rerank-v3.5", **cohere) as rr, pytest.raises(RerankInputError, match="at least 3000"):
+        rr.rerank(long_query, TEXTS)

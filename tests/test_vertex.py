@@ -28,6 +28,7 @@ from multirerank import (
 from multirerank.backends.vertex import VertexBackend, VertexOptions, google_error, parse_body
 from multirerank.testing import Emulator, Request, Response, Route
 from multirerank.testing import vertex as vertex_api
+from multirerank.testing.server import CORRUPTIONS
 from multirerank.types import TitledText
 from tests.emulator_support import emulator_fixtures, expected_order
 
@@ -425,3 +426,17 @@ def test_emulator_rate_limit_answers_resource_exhausted(emulator: Emulator) -> N
     finally:
         emulator.rate_limit = None
     assert refused.status_code == 429 and refused.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_every_corruption_of_the_records_is_malformed(emulator: Emulator, corruption: str) -> None:
+    """Vertex AI's results are ``records`` pointing at documents by id: the index corruptions
+    spoil the ids (they answered a 500 from the emulator before)."""
+    emulator.inject(vendor="vertex", corrupt=corruption)
+    with Reranker("vertex", **options(emulator)) as reranker:
+        if corruption == "missing-score":  # proto3 JSON leaves out a score of 0: no corruption here
+            assert reranker.rerank(QUERY, TEXTS).results[-1].relevance_score == 0.0
+        else:
+            with pytest.raises(MalformedResponseError):
+                reranker.rerank(QUERY, TEXTS)
+    assert len(emulator.requests_to(r":rank$")) == 1

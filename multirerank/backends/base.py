@@ -32,6 +32,9 @@ class Backend(ABC):
     max_concurrency: int = 4
     #: Cut texts over ``limits.max_document_chars`` instead of rejecting them.
     truncate: bool = False
+    #: Whether the backend has a ``truncate`` option that makes the engine cut texts over the
+    #: character limits (Bedrock): only then does a too-long text's error suggest it.
+    cuts_when_told: bool = False
     #: Engine-level retries of retryable errors; 0 where the vendor SDK already retries.
     max_retries: int = 0
     #: The model (or endpoint) this backend calls.
@@ -49,6 +52,9 @@ class Backend(ABC):
     #: A metadata key whose value the vendor takes as each document's title (Vertex AI): the
     #: adapters then send documents that have one as :class:`~multirerank.types.TitledText`.
     title_field: str | None = None
+    #: Document fields the vendor ranks on (Pinecone's and Mixedbread's ``rank_fields``): the
+    #: adapters then send each document as a dict of its text and those metadata fields.
+    rank_fields: tuple[str, ...] | None = None
 
     def __new__(cls: type[B], *args: Any, **kwargs: Any) -> B:
         # Registered from the start, whatever a subclass's __init__ does: the project's log

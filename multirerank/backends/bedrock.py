@@ -175,6 +175,7 @@ class BedrockBackend(AWSBackend):
     provider = PROVIDER
     score_scale = SPEC.score_scale
     limits = SPEC.limits
+    cuts_when_told = True
     per_document_scores = SPEC.per_document_scores
     max_retries = SPEC.retry.max_retries
     max_concurrency = 4

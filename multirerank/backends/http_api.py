@@ -231,6 +231,7 @@ class HTTPBackend(Backend):
         self.model = options.model or api_format.spec.default_model
         #: The task instruction sent with every request (``None``: none); part of what a score means.
         self.instruction = options.instruction
+        self.rank_fields = tuple(options.rank_fields) if options.rank_fields else None
         self.score_scale = api_format.score_scale
         self.sends_ids = api_format.spec.takes_ids
         self.limits = dataclasses.replace(
@@ -245,6 +246,8 @@ class HTTPBackend(Backend):
         self.per_document_scores = api_format.spec.per_document_scores
         self.max_retries = options.max_retries
         self.base_url = _base_url(options, api_format)
+        if not options.path:
+            self.base_url = _without_version(self.base_url, api_format)
         self._paths = (options.path,) if options.path else _paths(api_format, self.base_url, self.model)
         self._fallback_statuses = frozenset() if options.path else api_format.fallback_statuses
         self._path_index = 0
@@ -347,7 +350,7 @@ class HTTPBackend(Backend):
             truncate=options.truncate,
             fallbacks=tuple(options.gateway_fallbacks or ()),
             instruction=self.instruction,
-            rank_fields=tuple(options.rank_fields) if options.rank_fields is not None else None,
+            rank_fields=self.rank_fields,
         )
 
     def _gate(self, client: httpx.AsyncClient) -> asyncio.Semaphore:
@@ -596,6 +599,18 @@ def _base_url(options: HTTPOptions, api_format: ApiFormat) -> str:
     return api_format.default_base_url or ""
 
 
+def _without_version(base_url: str, api_format: ApiFormat) -> str:
+    """``base_url`` less a trailing ``/v1`` (``/inference/v1``, ``/api/v1``) that the format's
+    paths start with: Voyage, Together, Fireworks and OpenRouter document their base URL with it,
+    and the format would add it again (``/v1/v1/rerank``, a 404). Formats whose paths differ in
+    it (vLLM's ``/v1/rerank`` and ``/rerank``) keep ``base_url`` as given."""
+    prefixes = {path[: path.index("/v1/") + 3] if "/v1/" in path else "" for path in api_format.paths}
+    prefix = prefixes.pop() if len(prefixes) == 1 else ""
+    if prefix and urlsplit(base_url).path.endswith(prefix):
+        return base_url[: -len(prefix)]
+    return base_url
+
+
 def _paths(api_format: ApiFormat, base_url: str, model: str) -> tuple[str, ...]:
     """The format's paths for ``base_url`` and ``model`` (its ``choose_paths``), with ``{model}``
     filled in (DeepInfra's ``/v1/inference/{model}``)."""
@@ -635,6 +650,15 @@ def _check_options(options: HTTPOptions, api_format: ApiFormat) -> None:
     if "api_key" in options.model_fields_set and options.api_key is not None and has_authorization:
         raise ConfigurationError(
             "give either api_key or an Authorization header in headers, not both", provider=name
+        )
+    key = options.api_key
+    if key is not None and not _sendable(key.get_secret_value()):
+        # A given key was checked as a field; one read from the environment is checked here, before
+        # httpx fails on it with an encoding error that carries the key.
+        raise ConfigurationError(
+            f"the API key read from {' or '.join(api_format.api_key_env)} must be ASCII text with no "
+            "line break",
+            provider=name,
         )
     needs_key = api_format.needs_api_key or (
         api_format.key_only_at_default_host and _at_default_host(options, api_format)

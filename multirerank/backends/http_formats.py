@@ -604,8 +604,16 @@ API_FORMATS: dict[str, ApiFormat] = {
             vendors.FIREWORKS,
             build_body=_fireworks_body,
             parse_body=_listed_answer("data", "relevance_score"),
+            # Both hosts also serve rerankers that read no instruction (bge-reranker-v2-m3): of
+            # the models not in the data, only Qwen3-Reranker checkpoints are known to take one.
+            instructable=is_qwen3_reranker,
         ),
-        ApiFormat(vendors.DEEPINFRA, build_body=_deepinfra_body, parse_body=_deepinfra_answer),
+        ApiFormat(
+            vendors.DEEPINFRA,
+            build_body=_deepinfra_body,
+            parse_body=_deepinfra_answer,
+            instructable=is_qwen3_reranker,
+        ),
         ApiFormat(
             vendors.INFINITY, build_body=_infinity_body, parse_body=_infinity_answer, needs_model=False
         ),

@@ -219,6 +219,72 @@ def titled(text: str, metadata: Mapping[str, Any], title_field: str | None) -> s
     return TitledText(text, title) if title.strip() else text
 
 
+def lacks_fields(metadata: Mapping[str, Any], fields: Sequence[str] | None, content_field: str) -> bool:
+    """Whether ``rerank_fields`` are set and name nothing this document has (a typo, most
+    likely): its text is then blank."""
+    if not fields:
+        return False
+    return not any(field == content_field or metadata.get(field) is not None for field in fields)
+
+
+def warn_fieldless(count: int, total: int, fields: Sequence[str] | None, what: str) -> None:
+    """A WARNING that ``count`` of ``total`` framework documents have none of ``fields``; nothing
+    when ``count`` is 0. Blank texts are otherwise only noted (INFO): an empty result from a
+    misspelt field deserves more."""
+    if count:
+        logger.warning(
+            "%d of %d %s(s) have none of rerank_fields %s: their text is blank, so they are not reranked "
+            "or returned (check the field names)",
+            count,
+            total,
+            what,
+            list(fields or ()),
+        )
+
+
+#: The key a framework document's own text goes under when the backend ranks document fields
+#: (Pinecone's default rank field, and the name Mixedbread's examples use).
+RANKED_TEXT_KEY = "text"
+
+
+def framework_candidate(
+    content: str,
+    metadata: Mapping[str, Any],
+    index: int,
+    *,
+    fields: Sequence[str] | None,
+    content_field: str,
+    backend: Backend,
+    what: str,
+) -> DocumentInput:
+    """What the engine ranks for one framework document (LangChain ``Document``, LlamaIndex node).
+
+    ``content`` is the document's text (``content_field`` names it: ``"page_content"`` or
+    ``"text"``), ``fields`` the class's ``rerank_fields``. When ``backend.rank_fields`` is set
+    (Pinecone, Mixedbread), a dict ``{"text": text, field: metadata value, ...}`` with every named
+    field (non-string values as JSON); a document lacking one raises :class:`RerankInputError`
+    naming ``what``, its index and the field, before anything is sent. Otherwise the text, titled
+    per ``backend.title_field``.
+    """
+    text = candidate_text(content, metadata, fields, content_field) if fields else content
+    rank_fields = backend.rank_fields
+    if not rank_fields:
+        return titled(text, metadata, backend.title_field)
+    document: dict[str, str] = {RANKED_TEXT_KEY: text}
+    for field in rank_fields:
+        if field in (RANKED_TEXT_KEY, content_field):
+            document[field] = text
+            continue
+        value = metadata.get(field)
+        if value is None:
+            raise RerankInputError(
+                f"{what} at index {index} has no metadata field {field!r}, which rank_fields names "
+                f"({backend.provider} ranks on it)"
+            )
+        document[field] = value if isinstance(value, str) else _field_text(value)
+    return document
+
+
 def _field_text(value: object) -> str:
     """A metadata value as text: its JSON, or ``str`` where JSON cannot take it (a tuple key, a
     value that contains itself), so odd metadata never fails a call."""
@@ -266,7 +332,7 @@ def fit_query(query: str, backend: Backend) -> str:
         tokens = min_tokens(query)
         if tokens > tokens_limit:
             raise RerankInputError(
-                f"query is at least {tokens} tokens (counting its words and punctuation); "
+                f"query is at least {tokens} tokens (counting its whitespace-separated words); "
                 f"{backend.provider} accepts at most {tokens_limit} tokens in a query"
             )
     limit = backend.limits.max_query_chars
@@ -274,10 +340,8 @@ def fit_query(query: str, backend: Backend) -> str:
         return query
     if backend.truncate:
         return query[:limit]
-    raise RerankInputError(
-        f"query is {len(query)} characters; {backend.provider} accepts at most {limit} "
-        "(set truncate=True to cut it)"
-    )
+    hint = " (set truncate=True to cut it)" if backend.cuts_when_told else ""
+    raise RerankInputError(f"query is {len(query)} characters; {backend.provider} accepts at most {limit}{hint}")
 
 
 def _fit(document: DocumentInput, index: int, limit: int, backend: Backend) -> DocumentInput:
@@ -289,7 +353,8 @@ def _fit(document: DocumentInput, index: int, limit: int, backend: Backend) -> D
         return IdentifiedText(document[:limit], document.document_id)
     if backend.truncate and isinstance(document, str):
         return document[:limit]
-    hint = " (set truncate=True to cut it)" if isinstance(document, str) else ""
+    # Only a backend with a truncate option can cut, and only plain texts.
+    hint = " (set truncate=True to cut it)" if backend.cuts_when_told and isinstance(document, str) else ""
     raise RerankInputError.for_document(
         "document at index {index} is {size} characters; {provider} accepts at most {limit}{hint}",
         index,

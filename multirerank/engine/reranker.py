@@ -103,12 +103,13 @@ class Reranker:
         if fallbacks is not None and (isinstance(fallbacks, (str, Mapping)) or not isinstance(fallbacks, Sequence)):
             raise ConfigurationError("fallbacks must be a list of model strings, mappings or backends")
         if fallbacks:
-            from multirerank.routing import Router
+            from multirerank.routing import Router, check_fallback_instructions
 
             if isinstance(backend, Router):
                 raise ConfigurationError("fallbacks cannot be combined with a Router: list them among its routes")
 
             backend = Router([backend, *fallbacks], strategy="fallback")
+            check_fallback_instructions(backend)
         self.backend = backend
         self.max_concurrency = _setting("max_concurrency", backend.max_concurrency, max_concurrency, minimum=1)
         self.max_retries = _setting("max_retries", backend.max_retries, max_retries, minimum=0)
@@ -148,8 +149,8 @@ class Reranker:
             owned = value is True or isinstance(value, str)
             value = resolve_cache(value)
             super().__setattr__("_owns_cache", owned)
-        elif name == "trace_content" and not isinstance(value, bool):
-            raise ConfigurationError(f"trace_content must be True or False, got {type(value).__name__}")
+        elif name in ("trace_content", "normalize_scores") and not isinstance(value, bool):
+            raise ConfigurationError(f"{name} must be True or False, got {type(value).__name__}")
         elif name == "prices":
             value = check_prices(value)
         super().__setattr__(name, value)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from multirerank.backends.base import Backend
 from multirerank.engine.inputs import Plan, plan_call
-from multirerank.errors import RerankError
+from multirerank.errors import RerankError, RerankInputError
 from multirerank.redaction import module_logger
 from multirerank.routing import Attempt, Route, Router
 from multirerank.tracing import fell_back
@@ -38,6 +38,19 @@ class Call:
     skip_blank: bool
     return_documents: bool
     progress: ProgressCallback | None
+
+    def __post_init__(self) -> None:
+        # Checked before anything is sent: "false" is truthy, and a progress that cannot be
+        # called would fail only after the first request came back.
+        for name in ("return_documents", "skip_blank"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise RerankInputError(f"{name} must be True or False, got {type(value).__name__}")
+        if self.progress is not None and not callable(self.progress):
+            raise RerankInputError(
+                f"progress must be a function taking a count of documents (or None), "
+                f"got {type(self.progress).__name__}"
+            )
 
     def plan(self, backend: Backend, concurrency: int = 1) -> Plan:
         """The call checked and split for ``backend``, with ``concurrency`` requests in flight."""

@@ -8,10 +8,13 @@ Settings in ``emulator.state``:
 
 - ``"<vendor>.api_key"``: requests must carry ``Authorization: Bearer <key>`` (401 otherwise).
 - ``"cohere.max_documents"`` (10,000, Cohere's ceiling) and ``"tei.max_batch_size"`` (32):
-  per-request limits. Cohere also refuses a query over 2,048 tokens (words and punctuation runs).
+  per-request limits. Cohere also refuses a query over 2,048 tokens (whitespace-separated words).
 - ``"tei.max_input_words"``: a query plus text longer than this is refused unless ``truncate``.
 - ``"vllm.v1_missing"``: ``/vllm/v1/rerank`` answers 404 like a server without that route.
-- ``"vllm.model"``: the one model the vLLM server serves; other names get its 404.
+- ``"cohere.models"``: the models Cohere serves (default: those of the vendor data, and any
+  fine-tune, whose id ends in ``-ft``); other names get a 404.
+- ``"vllm.model"``: the one model the vLLM server serves; other names get its 404. Unset:
+  :data:`VLLM_MODELS`.
 - ``"bifrost.failing_providers"``: providers whose calls fail, so ``fallbacks`` serve instead.
 """
 
@@ -28,6 +31,11 @@ from multirerank.tokens import min_tokens
 from multirerank.vendors import BIFROST, COHERE, COHERE_V1, JINA, TEI, VLLM
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: What the emulated vLLM server serves unless told (the vendor data lists no models: a server
+#: serves what it was started with): the project's examples' models.
+VLLM_MODELS = frozenset(
+    {"BAAI/bge-reranker-v2-m3", *(f"Qwen/Qwen3-Reranker-{size}" for size in ("0.6B", "4B", "8B"))}
+)
 
 
 class _Rejected(Exception):
@@ -44,14 +52,18 @@ Serve = Callable[[Emulator, Request], Response]
 ErrorBody = Callable[[int, str | None, str], Response]
 
 
-def _route(vendor: str, pattern: str, serve: Serve, error: ErrorBody) -> Route:
+def _route(
+    vendor: str, pattern: str, serve: Serve, error: ErrorBody, *, results: tuple[str, ...] = ("results",)
+) -> Route:
+    """A POST route whose 200 answers keep their results at ``results`` (see :attr:`Route.results`)."""
+
     def handler(emulator: Emulator, request: Request) -> Response:
         try:
             return serve(emulator, request)
         except _Rejected as rejected:
             return error(rejected.status, rejected.code, rejected.message)
 
-    return Route(vendor, "POST", pattern, handler, error)
+    return Route(vendor, "POST", pattern, handler, error, results=results)
 
 
 # -- shared checks ---------------------------------------------------------------------------
@@ -100,8 +112,12 @@ def _cohere(version: int) -> Serve:
     def serve(emulator: Emulator, request: Request) -> Response:
         _authorize(emulator, request, "cohere", "invalid api token")
         body = _json_object(request)
-        if version == 2 and not isinstance(body.get("model"), str):
+        model = body.get("model")
+        if version == 2 and not isinstance(model, str):
             raise _Rejected(400, "invalid request: model is required")
+        served = emulator.state.get("cohere.models", [known.name for known in COHERE.models])
+        if isinstance(model, str) and model not in served and not model.endswith("-ft"):
+            raise _Rejected(404, f"model '{model}' not found")
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise _Rejected(400, "invalid request: query must be a non-empty string")
@@ -144,7 +160,13 @@ def check_cohere_limits(
     limit = emulator.state.get(f"{vendor}.max_documents", COHERE.documents_ceiling)
     if limit is not None and count > limit:
         raise _Rejected(400, f"invalid request: too many documents, got {count} but the limit is {limit}")
-    query_limit = query_tokens if query_tokens is not None else COHERE.limits.max_query_tokens
+    known = COHERE.model(body["model"]) if isinstance(body.get("model"), str) else None
+    if query_tokens is not None:
+        query_limit: int | None = query_tokens
+    elif known is not None and known.max_query_tokens is not None:
+        query_limit = known.max_query_tokens or None  # 0: none documented (Rerank 5)
+    else:
+        query_limit = COHERE.limits.max_query_tokens
     tokens = min_tokens(query)
     if query_limit is not None and tokens > query_limit:
         raise _Rejected(
@@ -251,9 +273,9 @@ def _vllm(*, v1: bool) -> Serve:
         if key is not None and request.header("Authorization") != f"Bearer {key}":
             return Response(401, {"error": "Unauthorized"})
         body = _json_object(request)
-        served = emulator.state.get("vllm.model", "BAAI/bge-reranker-v2-m3")
-        model = body.get("model", served)
-        if model != served:
+        served = emulator.state.get("vllm.model")
+        model = body.get("model", served or "BAAI/bge-reranker-v2-m3")
+        if model != served and (served is not None or model not in VLLM_MODELS):
             raise _Rejected(404, f"The model `{model}` does not exist.", "NotFoundError")
         query = body.get("query")
         if not isinstance(query, str) or not query:
@@ -382,6 +404,6 @@ ROUTES: list[Route] = [
     _route("bifrost", f"/bifrost{BIFROST.paths[0]}", _bifrost, bifrost_error),
     _route("vllm", f"/vllm{VLLM.paths[0]}", _vllm(v1=True), vllm_error),
     _route("vllm", r"/vllm/(?:v2/)?rerank", _vllm(v1=False), vllm_error),
-    _route("tei", f"/tei{TEI.paths[0]}", _tei, tei_error),
+    _route("tei", f"/tei{TEI.paths[0]}", _tei, tei_error, results=()),  # a bare list
     _route("jina", f"/jina{JINA.paths[0]}", _jina, jina_error),
 ]

@@ -8,7 +8,8 @@ Settings in ``emulator.state``:
 
 - ``"<vendor>.api_key"``: requests must carry the key (``Api-Key`` for Pinecone, else Bearer).
 - ``"<vendor>.max_documents"``: a per-request limit other than the vendor's (Pinecone: per model).
-- ``"deepinfra.model"``: the model DeepInfra serves (others get its 404).
+- ``"deepinfra.model"``: the one model DeepInfra serves (others get its 404); unset, those of
+  the vendor data.
 """
 
 from __future__ import annotations
@@ -301,9 +302,9 @@ def deepinfra_error(status: int, code: str | None, message: str) -> Response:
 
 def _deepinfra(emulator: Emulator, request: Request) -> Response:
     _authorize(emulator, request, "deepinfra", "Invalid token")
-    served = emulator.state.get("deepinfra.model", "Qwen/Qwen3-Reranker-8B")
+    served = emulator.state.get("deepinfra.model")
     model = request.path.split("/v1/inference/", 1)[1]
-    if model != served:
+    if model != served and (served is not None or DEEPINFRA.model(model) is None):
         raise _Rejected(404, f"Model is not available: {model}")
     body = _json_object(request)
     queries = _strings(body, "queries")
@@ -355,11 +356,15 @@ def _bearer(request: Request) -> str | None:
 
 
 ROUTES: list[Route] = [
-    _route("voyage", f"/voyage{VOYAGE.paths[0]}", _voyage, voyage_error),
-    _route("mixedbread", f"/mixedbread{MIXEDBREAD.paths[0]}", _mixedbread, mixedbread_error),
-    _route("pinecone", f"/pinecone{PINECONE.paths[0]}", _pinecone, pinecone_error),
-    _route("nvidia", f"/nvidia{NVIDIA.paths[0]}", _nvidia, nvidia_error),
-    _route("nvidia", r"/nvidia/v1/retrieval/[^/]+/[^/]+/reranking", _nvidia, nvidia_error),
+    _route("voyage", f"/voyage{VOYAGE.paths[0]}", _voyage, voyage_error, results=("data",)),
+    _route(
+        "mixedbread", f"/mixedbread{MIXEDBREAD.paths[0]}", _mixedbread, mixedbread_error, results=("data",)
+    ),
+    _route("pinecone", f"/pinecone{PINECONE.paths[0]}", _pinecone, pinecone_error, results=("data",)),
+    _route("nvidia", f"/nvidia{NVIDIA.paths[0]}", _nvidia, nvidia_error, results=("rankings",)),
+    _route(
+        "nvidia", r"/nvidia/v1/retrieval/[^/]+/[^/]+/reranking", _nvidia, nvidia_error, results=("rankings",)
+    ),
     _route(
         "together",
         f"/together{TOGETHER.paths[0]}",
@@ -371,8 +376,9 @@ ROUTES: list[Route] = [
         f"/fireworks{FIREWORKS.paths[0]}",
         _cohere_like("fireworks", FIREWORKS, list_key="data"),
         fireworks_error,
+        results=("data",),
     ),
-    _route("deepinfra", r"/deepinfra/v1/inference/.+", _deepinfra, deepinfra_error),
+    _route("deepinfra", r"/deepinfra/v1/inference/.+", _deepinfra, deepinfra_error, results=("scores",)),
     _route(
         "infinity",
         f"/infinity{INFINITY.paths[0]}",

@@ -205,6 +205,10 @@ class Route:
     handler: Callable[[Emulator, Request], Response]
     error: Callable[[int, str | None, str], Response]
     rate_limited: bool = True
+    #: Where a 200 answer keeps its results, for ``Fault(corrupt=...)``: the keys leading to the
+    #: list (``("data",)``, ``("output", "results")``; ``()`` for a bare list); ``None``: found by
+    #: :func:`answer_results`' search of the usual places.
+    results: tuple[str, ...] | None = None
 
 
 def _route_modules() -> list[str]:
@@ -436,30 +440,42 @@ class Emulator:
         return None
 
 
-def answer_results(body: Any) -> list[Any] | None:
-    """The results list of a vendor's answer, whichever vendor's shape: a bare list (TEI),
-    ``results`` (Bedrock, watsonx.ai, the Cohere-compatible APIs), ``output.results``
-    (DashScope), ``scores`` (the HF toolkit's sentence ranking) or ``records`` (Vertex AI);
-    ``None`` for other shapes."""
+def answer_results(body: Any, where: tuple[str, ...] | None = None) -> list[Any] | None:
+    """The results list of a vendor's answer: at ``where`` (a route's :attr:`Route.results`) when
+    given, else whichever of the usual shapes it has: a bare list (TEI), ``results`` (Bedrock,
+    watsonx.ai, the Cohere-compatible APIs), ``output.results`` (DashScope), ``scores`` (the HF
+    toolkit's sentence ranking, DeepInfra's scores in input order), ``records`` (Vertex AI),
+    ``data`` (Voyage, Mixedbread, Pinecone, Fireworks) or ``rankings`` (NVIDIA); ``None`` for
+    other shapes."""
+    if where is not None:
+        found_at: Any = body
+        for key in where:
+            found_at = found_at.get(key) if isinstance(found_at, dict) else None
+        return found_at if isinstance(found_at, list) else None
     if isinstance(body, list):
         return body
     if not isinstance(body, dict):
         return None
     output = body.get("output")
-    for holder, key in ((body, "results"), (output, "results"), (body, "scores"), (body, "records")):
+    places = ((body, "results"), (output, "results"), (body, "scores"), (body, "records"))
+    for holder, key in (*places, (body, "data"), (body, "rankings")):
         if isinstance(holder, dict) and isinstance(holder.get(key), list):
             found: list[Any] = holder[key]
             return found
     return None
 
 
-_SCORE_KEYS = ("relevance_score", "relevanceScore", "score")
+_SCORE_KEYS = ("relevance_score", "relevanceScore", "score", "logit")
+#: What points a result at its document: a position, or (Vertex AI) the record id it was sent with.
+_INDEX_KEYS = ("index", "id")
 
 
-def corrupt_results(body: Any, corruption: str) -> None:
-    """Spoil ``body``'s results in place as :data:`CORRUPTIONS` describes; a ValueError when the
-    answer has no results of the kind the corruption needs."""
-    results = answer_results(body)
+def corrupt_results(body: Any, corruption: str, where: tuple[str, ...] | None = None) -> None:
+    """Spoil ``body``'s results (at ``where``, see :func:`answer_results`) in place as
+    :data:`CORRUPTIONS` describes; a ValueError when the answer has no results of the kind the
+    corruption needs. Scores in input order (DeepInfra's bare numbers) take the score
+    corruptions, and index-out-of-range as one score more than documents."""
+    results = answer_results(body, where)
     if results is None:
         raise ValueError(f"cannot corrupt ({corruption}) an answer with no results list")
     if corruption == "empty-results":
@@ -469,21 +485,26 @@ def corrupt_results(body: Any, corruption: str) -> None:
         if results:
             results.pop()
         return
+    if results and all(_is_score(item) for item in results):
+        _corrupt_scores(results, corruption)
+        return
     items = [item for item in results if isinstance(item, dict)]
     if not items or len(items) != len(results):
         raise ValueError(f"cannot corrupt ({corruption}) results that are not objects")
     first = items[0]
     if corruption in ("index-out-of-range", "negative-index", "duplicate-index"):
-        if not all("index" in item for item in items):
+        index = next((key for key in _INDEX_KEYS if all(key in item for item in items)), None)
+        if index is None:
             raise ValueError(f"cannot corrupt ({corruption}) results without an index")
+        as_sent = str if index == "id" else int  # Vertex AI's ids are the positions as strings
         if corruption == "index-out-of-range":
-            first["index"] = len(items)
+            first[index] = as_sent(len(items))
         elif corruption == "negative-index":
-            first["index"] = -1
+            first[index] = as_sent(-1)
         elif len(items) < 2:
             raise ValueError("cannot repeat an index in fewer than two results")
         else:
-            items[1]["index"] = first["index"]
+            items[1][index] = first[index]
         return
     key = next((key for key in _SCORE_KEYS if key in first), None)
     if key is None:
@@ -492,6 +513,22 @@ def corrupt_results(body: Any, corruption: str) -> None:
         first[key] = math.nan
     else:
         del first[key]
+
+
+def _is_score(item: object) -> bool:
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
+
+
+def _corrupt_scores(scores: list[Any], corruption: str) -> None:
+    """Spoil a list of scores in input order, which has no index to spoil but its length."""
+    if corruption == "index-out-of-range":
+        scores.append(scores[-1])
+    elif corruption == "nan-score":
+        scores[0] = math.nan
+    elif corruption == "missing-score":
+        scores[0] = None
+    else:
+        raise ValueError(f"cannot corrupt ({corruption}) scores in input order, which carry no index")
 
 
 class _Server(ThreadingHTTPServer):
@@ -588,7 +625,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     response = route.error(500, None, f"emulator error: {type(error).__name__}: {error}")
                 if fault is not None and fault.corrupt is not None and 200 <= response.status < 300:
                     try:
-                        corrupt_results(response.body, fault.corrupt)
+                        corrupt_results(response.body, fault.corrupt, route.results)
                     except ValueError as error:  # a fault the answer cannot carry is a test's mistake
                         response = route.error(500, None, f"emulator error: {error}")
             if fault is not None and fault.malformed:

@@ -164,6 +164,6 @@ def _token(emulator: Emulator, request: Request) -> Response:
 
 
 ROUTES = [
-    Route(VENDOR, "POST", RANK_PATTERN, _rank, error),
+    Route(VENDOR, "POST", RANK_PATTERN, _rank, error, results=("records",)),
     Route(VENDOR, "POST", TOKEN_PATH, _token, _token_error, rate_limited=False),
 ]
