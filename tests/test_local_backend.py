@@ -248,6 +248,12 @@ def test_directory_without_configuration(tmp_path: Path) -> None:
         ({"device": 0}, "device"),
         ({"colour": "blue"}, "colour"),
         ({"long_documents": "split"}, "long_documents"),
+        ({"dtype": "float64"}, "dtype"),
+        ({"aggregate": "sum"}, "aggregate"),
+        ({"window_tokens": 0}, "window_tokens"),
+        ({"window_stride": True}, "window_stride"),
+        ({"batch_tokens": 0}, "batch_tokens"),
+        ({"window_tokens": 32, "window_stride": 40}, "window_stride"),
     ],
 )
 def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None:
@@ -366,7 +372,10 @@ def test_windows_are_substrings_that_cover_the_text(text: str) -> None:
     assert spans[0][0] == 0
     assert spans[-1][1] == len(text)
     for (start, end), (next_start, next_end) in itertools.pairwise(spans):
-        assert start < next_start < end < next_end  # each overlaps the next: no gap
+        assert start < next_start and end < next_end
+        assert not text[end:next_start].strip()  # no gap but white space
+        # They meet only where a sentence starts (nothing is cut there); otherwise they overlap.
+        assert next_start < end or text[:next_start].rstrip()[-1] in ".!?"
     for start, end in spans:
         ids = tokenizer(text[start:end], add_special_tokens=False)["input_ids"]
         # Cut between words, a window is exactly the text's own tokens there, never more.
@@ -409,3 +418,85 @@ def test_cross_encoder_windows_leave_room_for_the_query(tiny_cross_encoder: Path
         windows[query] = len(passages)
 
     assert windows["what is the capital city of the state of nevada"] > windows["capital"] > 1
+
+
+# -- (g) tokens, precision and passages -----------------------------------------------------------
+
+
+def test_tokens_read_are_reported_as_usage(fp32_backend: LocalBackend) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_dir())
+    documents = DEMO["documents"]
+    result = fp32_backend.rerank_batch(DEMO["query"], documents, None)
+
+    # Each document with [CLS] and [SEP], and the query once; padding is not counted.
+    expected = sum(len(tokenizer(text)["input_ids"]) for text in [DEMO["query"], *documents])
+    assert result.usage.total_tokens == expected
+    with Reranker(fp32_backend) as reranker:
+        assert reranker.rerank(DEMO["query"], documents).usage.total_tokens == expected  # type: ignore[union-attr]
+
+
+def test_long_documents_are_read_once_with_little_overlap(fp32_backend: LocalBackend) -> None:
+    from transformers import AutoTokenizer
+
+    own = len(
+        AutoTokenizer.from_pretrained(default_model_dir())(NEEDLE, add_special_tokens=False)["input_ids"]
+    )
+    read = fp32_backend.rerank_batch(DEMO["query"], [NEEDLE], None).usage.total_tokens
+    assert read is not None
+    assert own < read <= 1.5 * own
+
+
+def test_truncate_tokenizes_each_document_once(
+    fp32_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenizer_class = type(fp32_backend._loaded().tokenizer)
+    real_call = tokenizer_class.__call__
+    seen: list[str] = []
+
+    def counting(self: Any, text: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.extend([text] if isinstance(text, str) else text)
+        return real_call(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(tokenizer_class, "__call__", counting)
+    monkeypatch.setattr(fp32_backend, "long_documents", "truncate")
+    fp32_backend.rerank_batch(DEMO["query"], [FILLER, OFF_TOPIC, NEEDLE], None)
+
+    assert sorted(text for text in seen if text != DEMO["query"]) == sorted([FILLER, OFF_TOPIC, NEEDLE])
+
+
+def test_mean_of_the_top_two_passages(fp32_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    best = dict(fp32_backend.rerank_batch(DEMO["query"], [NEEDLE, OFF_TOPIC], None).scores)
+    monkeypatch.setattr(fp32_backend, "aggregate", "mean-top2")
+    mean = dict(fp32_backend.rerank_batch(DEMO["query"], [NEEDLE, OFF_TOPIC], None).scores)
+
+    assert mean[0] < best[0]  # the second-best passage (filler) pulls it down
+    assert mean[1] == pytest.approx(best[1], abs=1e-6)  # one passage: its own score
+
+
+def test_bfloat16_ranks_as_float32_up_to_near_ties(fp32_backend: LocalBackend) -> None:
+    """Half precision moves scores by about 3e-3 while neighbours often differ by less: at each of
+    the top 10 ranks, bfloat16's choice must have a float32 score within 0.01 of float32's own."""
+    documents = [
+        *DEMO["documents"],
+        FILLER,
+        NEEDLE,
+        OFF_TOPIC,
+        *(sentence + "." for sentence in FILLER.split(".")[:4]),
+        "Washington is a state in the north-west of the United States.",
+        "The White House stands in Washington, D.C.",
+        "Congress meets in the Capitol building.",
+        "America's largest city is New York, not its capital.",
+    ]
+    half = LocalBackend(dtype="bfloat16")
+    try:
+        for query in (DEMO["query"], "Where does Congress meet?", "What grows best in warm soil?"):
+            exact = dict(fp32_backend.rerank_batch(query, documents, None).scores)
+            rounded = dict(half.rerank_batch(query, documents, None).scores)
+            assert max(abs(exact[index] - rounded[index]) for index in exact) < 0.01
+            top = sorted(exact, key=lambda index: -exact[index])[:10]
+            chosen = sorted(rounded, key=lambda index: -rounded[index])[:10]
+            assert all(abs(exact[a] - exact[b]) <= 0.01 for a, b in zip(chosen, top, strict=True))
+    finally:
+        half.close()

@@ -46,6 +46,8 @@ class Template:
         second = tokenizer("b", add_special_tokens=False, verbose=False)["input_ids"]
         single = tokenizer("a", verbose=False)
         pair = tokenizer("a", "b", verbose=False)
+        if not first or not second:
+            return None
         at = _find(single["input_ids"], first, 0)
         left = _find(pair["input_ids"], first, 0)
         right = _find(pair["input_ids"], second, left + len(first)) if left >= 0 else -1
@@ -133,10 +135,13 @@ def passage_token_spans(
 
     ``sentences`` are the sorted token positions where sentences start, ``words`` each token's
     word number. A passage ends at the last sentence start that leaves it at least half a window
-    long (and past the previous passage's end), else at the last word start within the window. The next passage starts at the sentence
-    start inside the previous passage nearest to ``stride`` tokens after its start, else at the
-    word start there: consecutive passages overlap, and together they cover every token. One
-    span when the text fits.
+    long (and past the previous passage's end), else at the last word start within the window.
+    The next passage starts at the first sentence start at least ``stride`` tokens after the
+    previous start when one lies inside the previous passage (the passages share those
+    sentences); else where the previous one ended, if that is a sentence start (no sentence is
+    cut, so nothing need be read twice); else, inside a sentence longer than the passage, at the
+    word start ``stride`` tokens on. Together the passages cover every token. One span when the
+    text fits.
     """
     spans: list[tuple[int, int]] = []
     start = end = 0
@@ -149,14 +154,20 @@ def passage_token_spans(
         else:
             end = _word_start(words, limit, start + window // 2)
         spans.append((start, end))
-        target = start + min(stride, end - start - 1)
-        inside = sentences[bisect.bisect_right(sentences, start) : bisect.bisect_left(sentences, end)]
-        if inside:
-            start = min(inside, key=lambda token: (abs(token - target), -token))
-        else:
-            start = max(start + 1, _word_start(words, target, start))
+        following = bisect.bisect_left(sentences, start + stride)
+        if following < len(sentences) and sentences[following] < end:
+            start = sentences[following]
+        elif end - start <= stride or _contains(sentences, end):
+            start = end  # no sentence is cut there: nothing to read twice
+        else:  # a sentence longer than the passage: overlap by words
+            start = _word_start(words, start + stride, start)
     spans.append((start, count))
     return spans
+
+
+def _contains(ordered: Sequence[int], value: int) -> bool:
+    at = bisect.bisect_left(ordered, value)
+    return at < len(ordered) and ordered[at] == value
 
 
 def _word_start(words: Sequence[int | None], token: int, floor: int) -> int:
@@ -171,17 +182,32 @@ def _word_start(words: Sequence[int | None], token: int, floor: int) -> int:
     return first if first > floor else token
 
 
+#: Padding allowed in a batch, as a share of its padded tokens: past it, a new batch is cheaper.
+MAX_PADDING = 0.25
+
+
 def token_batches(lengths: Sequence[int], batch_tokens: int, batch_size: int) -> list[list[int]]:
-    """Indices of ``lengths`` in batches whose padded size (count x longest) stays within
-    ``batch_tokens`` and whose count stays within ``batch_size``; longest first, so each batch
-    holds inputs of similar length. An input longer than the budget gets a batch of its own."""
+    """Indices of ``lengths`` in batches, longest first, each within ``batch_size`` inputs and
+    ``batch_tokens`` padded tokens (inputs x longest), and padded by at most a quarter of that
+    (:data:`MAX_PADDING`): a short input never waits padded in a long one's batch. An input
+    longer than the budget gets a batch of its own."""
     order = sorted(range(len(lengths)), key=lambda index: (-lengths[index], index))
     batches: list[list[int]] = []
+    real = 0  # tokens of the last batch, padding not counted
     for index in order:
         batch = batches[-1] if batches else None
-        # Sorted longest first: the batch's first input sets its padded length.
-        if batch is None or len(batch) >= batch_size or (len(batch) + 1) * lengths[batch[0]] > batch_tokens:
-            batches.append([index])
-        else:
-            batch.append(index)
+        length = lengths[index]
+        if batch is not None:
+            # Sorted longest first: the batch's first input sets its padded length.
+            padded = (len(batch) + 1) * lengths[batch[0]]
+            if (
+                len(batch) < batch_size
+                and padded <= batch_tokens
+                and padded - real - length <= MAX_PADDING * padded
+            ):
+                batch.append(index)
+                real += length
+                continue
+        batches.append([index])
+        real = length
     return batches
