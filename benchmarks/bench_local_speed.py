@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from bench_needle import make_case
+
 from multirerank.backends.local import LocalBackend, default_model_dir
 from multirerank.backends.local_device import cpu_has_native_bf16
 
@@ -83,7 +83,9 @@ def throughput(documents: dict[str, list[str]], repeats: int) -> None:
         backend.rerank_batch(QUERY, ["warm up"], None)
     sentence_transformers(["warm up"])
     print(f"throughput, {len(next(iter(documents.values())))} documents, median of {repeats} alternated runs")
-    print(f"{'documents':20} {'dtype':8} {'long_documents':14} {'s-t direct':>10} {'backend':>9} {'ratio':>6}")
+    print(
+        f"{'documents':20} {'dtype':8} {'long_documents':14} {'s-t direct':>10} {'backend':>9} {'ratio':>6}"
+    )
     for label, texts in documents.items():
         for (dtype, mode), backend in backends.items():
             theirs, ours = alternate(
@@ -91,7 +93,9 @@ def throughput(documents: dict[str, list[str]], repeats: int) -> None:
                 lambda texts=texts, backend=backend: backend.rerank_batch(QUERY, texts, None),
                 repeats,
             )
-            print(f"{label:20} {dtype:8} {mode:14} {theirs * 1e3:8.1f}ms {ours * 1e3:7.1f}ms {theirs / ours:5.2f}x")
+            print(
+                f"{label:20} {dtype:8} {mode:14} {theirs * 1e3:8.1f}ms {ours * 1e3:7.1f}ms {theirs / ours:5.2f}x"
+            )
     for backend in backends.values():
         backend.close()
 

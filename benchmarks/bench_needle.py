@@ -3,7 +3,7 @@
 Run: .venv/bin/python benchmarks/bench_needle.py [--queries 60] [--seed 1] [--quick]
 
 Each case is one query about an invented place, one long document (about 1,500 words about the
-place's town, in varied filler sentences) whose one answering sentence sits at a depth drawn
+place's town, in filler sentences of 10 to 50 words) whose one answering sentence sits at a depth drawn
 between word 300 and the end, and 20 short distractors that share the query's words without
 answering it. ``topic`` distractors speak of the same place (its opening hours, its gardens);
 ``mixed`` ones are half those and half the same fact about other places of the same kind (the
@@ -81,6 +81,17 @@ FILLER = [
     "The museum of fishing tells the story of the great storm that sank forty boats.",
     "Housing is scarce, and new cabins are built each year on the edge of the forest.",
     "Elections in the district are decided by a handful of votes more often than not.",
+    "Although the harbour in {town} has silted up over the last century and the larger trawlers now "
+    "land their catch further down the coast, the old warehouses along the quay have been turned "
+    "into workshops, a brewery and a school for boat builders.",
+    "When the mines closed, many families expected the town to empty, but the arrival of a fish "
+    "processing plant, followed some years later by a call centre for a national bank, kept most of "
+    "them in the valley.",
+    "Summer visitors who arrive without a booking are often surprised to find that the only hotel is "
+    "full for weeks, and the tourist office keeps a list of farmhouses that will take guests for a "
+    "night or two.",
+    "The road over the pass, which was built by hand in the eighteen-nineties and widened only once, "
+    "is closed by snow for much of the winter, and the ferry then becomes the only way in or out.",
     "The {place} can be seen from almost every street in {town}.",
     "Many visitors to {town} start their day with a walk past the {place}.",
 ]
@@ -164,9 +175,9 @@ def sentence_alone(backend: LocalBackend, cases: list[Case]) -> float:
 
 
 SETTINGS: list[tuple[str, dict[str, object]]] = [
-    ("default (96-token passages, stride 80)", {}),
+    ("default (24-token passages, stride 18)", {}),
+    ("window 32, stride 24", {"window_tokens": 32, "window_stride": 24}),
     ("window 64, stride 48", {"window_tokens": 64, "window_stride": 48}),
-    ("window 128, stride 96", {"window_tokens": 128, "window_stride": 96}),
     ("window 254, stride 127 (before)", {"window_tokens": 254, "window_stride": 127}),
     ("default, aggregate mean-top2", {"aggregate": "mean-top2"}),
     ("truncate", {"long_documents": "truncate"}),
@@ -181,11 +192,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the default setting only")
     args = parser.parse_args()
     chooser = random.Random(args.seed)
-    suites = {kind: [make_case(chooser, kind == "mixed") for _ in range(args.queries)] for kind in ("topic", "mixed")}
+    suites = {
+        kind: [make_case(chooser, kind == "mixed") for _ in range(args.queries)]
+        for kind in ("topic", "mixed")
+    }
     settings = SETTINGS[:1] if args.quick else SETTINGS
-    print(f"needle benchmark: {args.queries} cases per distractor kind, 1 long + 20 short documents each, "
-          f"seed {args.seed}, dtype {args.dtype}")
-    print(f"{'setting':42} {'distractors':11} {'recall@1':>8} {'MRR':>6} {'tokens/doc token':>16} {'s/case':>7}")
+    print(
+        f"needle benchmark: {args.queries} cases per distractor kind, 1 long + 20 short documents each, "
+        f"seed {args.seed}, dtype {args.dtype}"
+    )
+    print(
+        f"{'setting':42} {'distractors':11} {'recall@1':>8} {'MRR':>6} {'tokens/doc token':>16} {'s/case':>7}"
+    )
     for label, options in settings:
         backend = LocalBackend(dtype=args.dtype, **options)  # type: ignore[arg-type]
         for kind, cases in suites.items():

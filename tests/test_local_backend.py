@@ -500,3 +500,18 @@ def test_bfloat16_ranks_as_float32_up_to_near_ties(fp32_backend: LocalBackend) -
             assert all(abs(exact[a] - exact[b]) <= 0.01 for a, b in zip(chosen, top, strict=True))
     finally:
         half.close()
+
+
+def test_a_tokenizer_without_a_readable_template_scores_whole_texts(
+    tiny_cross_encoder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(local.Template, "from_tokenizer", classmethod(lambda cls, tokenizer: None))
+    backend = LocalBackend(str(tiny_cross_encoder), dtype="float32")
+    texts = ["the capital", "island", "what is the death penalty"]
+    with caplog.at_level(logging.WARNING, logger="multirerank"):
+        result = backend.rerank_batch("capital", texts, None)
+        backend.rerank_batch("capital", texts, None)
+
+    assert dict(result.scores) == pytest.approx(dict(backend.score_batches("capital", texts, [[0, 1, 2]])))
+    assert result.usage.total_tokens is None  # not counted on this path
+    assert len(caplog.records) == 1  # said once, not per call

@@ -8,7 +8,7 @@ A model sees a fixed number of tokens (256 for all-MiniLM-L6-v2) and silently dr
 a long document whose answer comes late would score like its opening. Instead, such documents are
 read in overlapping passages and keep their best passage's score (``long_documents="windows"``).
 An embedding model averages its tokens into one vector, so one answering sentence drowns in a
-long window of filler: its passages are short (about 96 tokens) and end at sentence ends. A
+long window of filler: its passages are short (24 tokens, about a sentence) and end at sentence ends. A
 cross-encoder reads the query and a passage together: its passages fill the window the query
 leaves. Each text is tokenized once (``local_passages``), and batches are formed by padded tokens.
 """
@@ -60,8 +60,8 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _AGGREGATES = ("max", "mean-top2")
 #: Passages of an embedding model, in tokens, and the step between their starts: what
 #: benchmarks/bench_needle.py supports (recall@1 and tokens read per document token; see README).
-EMBEDDING_WINDOW = 96
-EMBEDDING_STRIDE = 80
+EMBEDDING_WINDOW = 24
+EMBEDDING_STRIDE = 18
 #: A cross-encoder's passages start this share of a window after the previous one.
 CROSS_ENCODER_STRIDE = 0.75
 #: Padded tokens (inputs x longest input) per model call: past this, batches stop gaining speed.
@@ -154,6 +154,7 @@ class LocalBackend(Backend):
         self._model: Any = None
         self._template: Template | None = None
         self._extra_features: dict[str, Any] = {}
+        self._warned_whole = False
         self._load_lock = threading.Lock()
         # One inference (and one tokenization) at a time: fast tokenizers fail when two threads
         # share one.
@@ -183,6 +184,8 @@ class LocalBackend(Backend):
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [document_text(document) for document in documents]
+        if not texts:
+            return BatchResult([], usage=Usage(total_tokens=0))
         with self._inference() as model:
             if self._template is None:
                 scored, cut, tokens = self._text_scores(model, query, texts), 0, None
@@ -238,7 +241,8 @@ class LocalBackend(Backend):
     def _text_scores(self, model: Any, query: str, texts: Sequence[str]) -> list[tuple[int, float]]:
         """Scores of whole texts through sentence-transformers, for a tokenizer whose special
         tokens could not be read (or a model with a document prompt): the model cuts long ones."""
-        if self.long_documents == "windows":
+        if self.long_documents == "windows" and not self._warned_whole:
+            self._warned_whole = True
             logger.warning(
                 "local model %r: no fast tokenizer with a readable template; long documents are cut",
                 self.model,
@@ -758,13 +762,13 @@ class LocalOptions(BaseModel):
         default=None,
         ge=1,
         strict=True,
-        description="Tokens per passage; None: 96 for embedding models, the room the query leaves for cross-encoders.",
+        description="Tokens per passage; None: 24 for embedding models, the room the query leaves for cross-encoders.",
     )
     window_stride: int | None = Field(
         default=None,
         ge=1,
         strict=True,
-        description="Tokens between passage starts (moved to a sentence start); None: 80, or 3/4 of a cross-encoder's window.",
+        description="Tokens between passage starts (moved to a sentence start); None: 18, or 3/4 of a cross-encoder's window.",
     )
     aggregate: Aggregate = Field(
         default="max",
