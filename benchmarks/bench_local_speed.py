@@ -133,10 +133,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--documents", type=int, default=64)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--only", choices=("throughput", "agreement"), help="run one part")
     args = parser.parse_args()
-    throughput(document_sets(args.documents), args.repeats)
-    print()
-    agreement(args.queries)
+    if args.only != "agreement":
+        throughput(document_sets(args.documents), args.repeats)
+    if args.only != "throughput":
+        agreement(args.queries)
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ def make_case(chooser: random.Random, mixed: bool, words: int = 1500, distractor
     sentences: list[str] = []
     while sum(len(sentence.split()) for sentence in sentences) < words:
         sentences.append(_fill(chooser.choice(FILLER), chooser, place=place, town=town))
-    # The answer goes after a sentence boundary past word 300, at a depth drawn uniformly.
-    depth = chooser.randrange(300, words)
+    # The answer goes after a sentence boundary past word 300 (of 1,500), at a depth drawn uniformly.
+    depth = chooser.randrange(min(300, words // 5), words)
     position, seen = 0, 0
     while seen < depth and position < len(sentences):
         seen += len(sentences[position].split())

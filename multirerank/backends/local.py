@@ -8,7 +8,8 @@ A model sees a fixed number of tokens (256 for all-MiniLM-L6-v2) and silently dr
 a long document whose answer comes late would score like its opening. Instead, such documents are
 read in overlapping passages and keep their best passage's score (``long_documents="windows"``).
 An embedding model averages its tokens into one vector, so one answering sentence drowns in a
-long window of filler: its passages are short (24 tokens, about a sentence) and end at sentence ends. A
+long window of filler: a long document's passages are short (24 tokens, about a sentence) and end
+at sentence ends. A document the model reads whole is scored whole, as the model scores it. A
 cross-encoder reads the query and a passage together: its passages fill the window the query
 leaves. Each text is tokenized once (``local_passages``), and batches are formed by padded tokens.
 """
@@ -91,7 +92,7 @@ class LocalBackend(Backend):
     runs bfloat16 on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX on x86, BF16 on
     Arm), float16 on CUDA and float32 elsewhere; half precision moves scores by about 3e-3.
 
-    ``long_documents="windows"`` reads a document longer than one passage in overlapping passages
+    ``long_documents="windows"`` reads a document longer than the model's window in overlapping passages
     of ``window_tokens`` tokens whose starts are ``window_stride`` tokens apart (cut at sentence
     ends where possible), and scores it by its best passage (``aggregate="max"``) or the mean of
     its two best (``"mean-top2"``). ``"truncate"`` lets the model read only its first tokens, with
@@ -277,7 +278,9 @@ class LocalBackend(Backend):
         types: list[list[int] | None] = []
         cut = 0
         for index, ids in enumerate(pieces):
-            if not windows or len(ids) <= window:
+            # Only a text the model cannot read whole is cut into passages: a shorter one scores
+            # exactly as the model scores it.
+            if not windows or len(ids) <= fits:
                 spans = [(0, min(len(ids), fits))]
                 cut += len(ids) > fits
             else:
@@ -446,6 +449,11 @@ def _fast_path(model: Any, kind: ResolvedKind) -> tuple[Template | None, dict[st
     prompts = getattr(model, "prompts", None) or {}
     if kind == "bi-encoder" and (prompts.get("document") or getattr(model, "default_prompt_name", None)):
         return None, {}
+    # Long texts are cut into passages here: transformers' warning that a text exceeds the model's
+    # length (shown once per tokenizer, whatever ``verbose`` says) would be wrong, so mark it shown.
+    warned = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
     probe_input: Any = [("a", "b")] if kind == "cross-encoder" else ["a"]
     prepare = getattr(model, "preprocess", None) or model.tokenize
     probe = prepare(probe_input)
@@ -756,7 +764,7 @@ class LocalOptions(BaseModel):
     trust_remote_code: bool = False
     long_documents: LongDocuments = Field(
         default="windows",
-        description="Texts over one passage: score overlapping passages (see aggregate), or cut them.",
+        description="Texts over the model's window: score overlapping passages (see aggregate), or cut them.",
     )
     window_tokens: int | None = Field(
         default=None,
