@@ -134,9 +134,13 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=64)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--only", choices=("throughput", "agreement"), help="run one part")
+    parser.add_argument("--set", choices=("uniform", "mixed"), help="one kind of document set")
     args = parser.parse_args()
     if args.only != "agreement":
-        throughput(document_sets(args.documents), args.repeats)
+        sets = document_sets(args.documents)
+        throughput(
+            {name: texts for name, texts in sets.items() if args.set in (None, name.split()[0])}, args.repeats
+        )
     if args.only != "throughput":
         agreement(args.queries)
 

@@ -67,6 +67,9 @@ EMBEDDING_STRIDE = 18
 CROSS_ENCODER_STRIDE = 0.75
 #: Padded tokens (inputs x longest input) per model call: past this, batches stop gaining speed.
 DEFAULT_BATCH_TOKENS = 8192
+#: Inputs per model call at most. The token budget is the real limit; this only keeps a call
+#: of many one-sentence passages from growing without end. Fewer calls cost less fixed time.
+DEFAULT_BATCH_SIZE = 128
 # "name" or "owner/name": anything else that is not on disk is a mistyped path, not a hub id.
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _WHAT_TO_PASS = (
@@ -116,7 +119,7 @@ class LocalBackend(Backend):
         kind: ModelKind = "auto",
         device: str | None = "auto",
         dtype: Dtype = "auto",
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         max_length: int | None = None,
         trust_remote_code: bool = False,
@@ -750,7 +753,7 @@ class LocalOptions(BaseModel):
     )
     # strict: True is not a batch size of 1.
     batch_size: int = Field(
-        default=32, ge=1, strict=True, description="At most this many inputs per model call."
+        default=DEFAULT_BATCH_SIZE, ge=1, strict=True, description="At most this many inputs per model call."
     )
     batch_tokens: int = Field(
         default=DEFAULT_BATCH_TOKENS,
