@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_classic.retrievers import ContextualCompressionRetriever
@@ -57,3 +58,26 @@ async def test_llama_index_query_engine_puts_washington_first(
     assert response.source_nodes[0].node.get_content() == WASHINGTON
     assert len(response.source_nodes) == 2
     assert [node.score for node in nodes] == [1.0] * len(nodes)
+
+
+@pytest.mark.parametrize("framework", [langchain_multirerank, llama_index_multirerank])
+def test_passage_and_precision_options_reach_the_backend(framework: Any) -> None:
+    from multirerank.backends.local import LocalBackend
+
+    rerank = framework.LocalRerank(
+        dtype="float32",
+        device="cpu",
+        window_tokens=48,
+        window_stride=40,
+        aggregate="mean-top2",
+        batch_tokens=4096,
+    )
+    backend = rerank.reranker.backend
+    assert isinstance(backend, LocalBackend)
+    assert (backend.dtype, backend.device, backend.window_tokens, backend.window_stride) == (
+        "float32",
+        "cpu",
+        48,
+        40,
+    )
+    assert (backend.aggregate, backend.batch_tokens) == ("mean-top2", 4096)

