@@ -182,7 +182,7 @@ def on_ray(table: Any, url: str, args: argparse.Namespace, emulator: Any) -> lis
             "base_url": f"{url}/cohere",
             "api_key": "bench-key",
         },
-        concurrency=args.actors,
+        compute=ray.data.ActorPoolStrategy(size=args.actors),
         num_cpus=args.ray_cpus / (args.actors + 1),
         batch_size=rows,
         batch_format="pyarrow",
