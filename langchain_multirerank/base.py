@@ -10,6 +10,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 
+from multirerank.backends.base import Backend
 from multirerank.engine.inputs import check_items, framework_candidate, lacks_fields, warn_fieldless
 from multirerank.errors import RerankInputError
 from multirerank.settings import RerankSettings
@@ -39,8 +40,8 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         ``top_n`` defaults to the compressor's; indices point into ``documents``; ``kwargs`` are
         the vendor's per-call fields where it takes any.
         """
-        texts, ids = self._texts(documents, documents_only=False)
         reranker = self._reranker_for(kwargs)
+        texts, ids = self._texts(documents, reranker.backend, documents_only=False)
         return reranker.rerank(query, texts, ids=ids, **self._call_options(top_n)).as_dicts()
 
     async def arerank(
@@ -51,8 +52,8 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         **kwargs: Any,
     ) -> list[dict[str, Any]]:
         """The non-blocking twin of :meth:`rerank`."""
-        texts, ids = self._texts(documents, documents_only=False)
         reranker = self._reranker_for(kwargs)
+        texts, ids = self._texts(documents, reranker.backend, documents_only=False)
         return (await reranker.arerank(query, texts, ids=ids, **self._call_options(top_n))).as_dicts()
 
     def compress_documents(
@@ -68,8 +69,9 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         :func:`multirerank.tracing.call_summary`'s (provider, model, documents in and out,
         usage, ``cost_usd``, ``elapsed_seconds``).
         """
-        texts, ids = self._texts(documents, documents_only=True)
-        response = self.reranker.rerank(query, texts, ids=ids, **self._call_options())
+        reranker = self.reranker
+        texts, ids = self._texts(documents, reranker.backend, documents_only=True)
+        response = reranker.rerank(query, texts, ids=ids, **self._call_options())
         if callbacks is not None:
             manager = CallbackManager.configure(inheritable_callbacks=callbacks)
             # The retriever's run id, as dispatch_custom_event would use; a new one without a run.
@@ -85,8 +87,9 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """The non-blocking twin of :meth:`compress_documents`."""
-        texts, ids = self._texts(documents, documents_only=True)
-        response = await self.reranker.arerank(query, texts, ids=ids, **self._call_options())
+        reranker = self.reranker
+        texts, ids = self._texts(documents, reranker.backend, documents_only=True)
+        response = await reranker.arerank(query, texts, ids=ids, **self._call_options())
         if callbacks is not None:
             manager = AsyncCallbackManager.configure(inheritable_callbacks=callbacks)
             data = call_summary(response, len(texts), ids)
@@ -94,13 +97,12 @@ class RerankCompressor(RerankSettings, BaseDocumentCompressor):
         return _scored_copies(documents, response)
 
     def _texts(
-        self, documents: object, *, documents_only: bool
+        self, documents: object, backend: Backend, *, documents_only: bool
     ) -> tuple[list[DocumentInput], list[str | None] | None]:
-        """What the engine ranks: each Document's text and id (``None`` when none has one);
-        strings and dicts as given."""
+        """What the engine ranks with ``backend``: each Document's text and id (``None`` when
+        none has one); strings and dicts as given."""
         documents = check_items(documents, "documents")
         fields = self.rerank_fields
-        backend = self.reranker.backend
         # The usual call, a list of Documents, in two passes that make no per-document objects.
         plain = not fields and backend.title_field is None and not backend.rank_fields
         if plain and set(map(type, documents)) <= {Document}:

@@ -209,8 +209,7 @@ _current: ContextVar[CallTrace | None] = ContextVar("multirerank_call_trace", de
 def traced_call(provider: str, model: str, call: Call, trace_content: bool) -> Iterator[CallTrace | None]:
     """The span of one rerank call, current while the call runs; ``None`` without opentelemetry."""
     api = _Api.trace()
-    # No provider set up (the API's proxy stands in): no span would record, so none is made.
-    if api is None or isinstance(api.get_tracer_provider(), api.ProxyTracerProvider):
+    if api is None:
         yield None
         return
     tracer = _Api.tracer(api)

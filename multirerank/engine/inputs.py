@@ -162,6 +162,8 @@ def check_score_threshold(score_threshold: object) -> float | None:
 
 def check_items(items: object, what: str) -> Sequence[Any]:
     """A framework's list of documents or nodes, or an error saying what was passed instead."""
+    if type(items) is list:  # the usual case, without the slower checks against the ABCs
+        return items
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
         raise RerankInputError(f"{what} must be a list, got {type(items).__name__}")
     return items
@@ -299,6 +301,8 @@ def _field_text(value: object) -> str:
 
 
 def _item_list(documents: object) -> Sequence[object]:
+    if type(documents) is list:
+        return documents
     if isinstance(documents, (str, bytes)):
         raise RerankInputError("documents must be a list of texts, not a single string")
     if isinstance(documents, Mapping):
