@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from multirerank.cli_support import CliError, SubParsers
+from multirerank.cli_support import CliError, SubParsers, positive_int
 
 #: File name endings read and written as Parquet, and as JSON lines; any other is refused.
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -68,14 +68,14 @@ def add_batch_parser(subparsers: SubParsers) -> None:
     parser.add_argument("--no-cache", action="store_true", help="keep no scores: a re-run starts over")
     parser.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=8,
         metavar="N",
         help="requests in flight (per actor with --ray; default 8)",
     )
     parser.add_argument("--rate-limit", metavar="LIMIT", help="client-side rate limit, e.g. 600/minute")
     parser.add_argument("--groups", action="store_true", help="rows hold a query and a list of candidates")
-    parser.add_argument("--top-n", type=_positive, help="with --groups: keep the best N candidates")
+    parser.add_argument("--top-n", type=positive_int, help="with --groups: keep the best N candidates")
     parser.add_argument("--query-column", default="query")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--id-column", help="column naming each row in errors")
@@ -89,10 +89,10 @@ def add_batch_parser(subparsers: SubParsers) -> None:
     parser.add_argument(
         "--ray", action="store_true", help="score with Ray Data actors (pip install 'multirerank[ray]')"
     )
-    parser.add_argument("--actors", type=_positive, default=2, metavar="N", help="Ray actors (default 2)")
+    parser.add_argument("--actors", type=positive_int, default=2, metavar="N", help="Ray actors (default 2)")
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         default=10_000,
         metavar="ROWS",
         help="rows per Ray batch (default 10000); keep a query's rows together and sorted by query, "
@@ -406,11 +406,3 @@ def _pyarrow() -> Any:
     return pa
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, got {value!r}")
-    return number

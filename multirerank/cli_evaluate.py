@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from multirerank.cli_support import CliError, SubParsers
+from multirerank.cli_support import CliError, SubParsers, positive_int
 
 #: Exit status when the report was printed but some query's call failed.
 EXIT_FAILED_QUERIES = 1
@@ -85,10 +85,10 @@ def add_evaluate_parser(subparsers: SubParsers) -> None:
         "as JSON when it parses, except keys, tokens, secrets and passwords); -o name=LABEL names its row",
     )
     parser.add_argument(
-        "--depth", type=_positive, default=100, help="candidates reranked per query (default: 100)"
+        "--depth", type=positive_int, default=100, help="candidates reranked per query (default: 100)"
     )
     parser.add_argument(
-        "--concurrency", type=_positive, default=1, help="queries reranked at once per model (default: 1)"
+        "--concurrency", type=positive_int, default=1, help="queries reranked at once per model (default: 1)"
     )
     parser.add_argument(
         "--fail-fast",
@@ -192,11 +192,3 @@ def _report_failures(rows: Sequence[Any]) -> None:
             )
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, got {value!r}")
-    return number

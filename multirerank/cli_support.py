@@ -12,3 +12,14 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 class CliError(Exception):
     """A problem with the command line or its input file, reported as one line."""
+
+
+def positive_int(value: str) -> int:
+    """An argparse ``type``: a whole number, at least 1 (a usage error otherwise)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, got {value!r}")
+    return number

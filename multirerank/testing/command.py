@@ -7,7 +7,7 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING
 
-from multirerank.cli_support import CliError, SubParsers
+from multirerank.cli_support import CliError, SubParsers, positive_int
 
 if TYPE_CHECKING:
     from multirerank.testing.server import Emulator
@@ -50,7 +50,7 @@ def add_emulate_parser(subparsers: SubParsers) -> None:
     )
     parser.add_argument(
         "--instances",
-        type=_count,
+        type=positive_int,
         default=1,
         metavar="N",
         help="run N independent emulators, each on its own port (from --port up, or free ones), "
@@ -125,14 +125,6 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, got {value!r}")
-    return number
 
 
 def _rate_limit(value: str) -> str:
