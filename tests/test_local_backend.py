@@ -601,3 +601,15 @@ def test_a_cut_query_is_logged_for_a_cross_encoder(
     cut = [record.getMessage() for record in caplog.records if "query" in record.getMessage()]
     assert len(cut) == 1 and "the query's 3000 tokens" in cut[0]
     backend.close()
+
+
+def test_cross_encoder_max_length_is_checked_from_its_directory_and_when_loaded(
+    tiny_cross_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"max_length=1000 exceeds .* position limit of 128"):
+        LocalBackend(str(tiny_cross_encoder), max_length=1000)
+    monkeypatch.setattr(local, "_read_json", lambda path: {})
+    backend = LocalBackend(str(tiny_cross_encoder), kind="cross-encoder", max_length=1000, dtype="float32")
+    monkeypatch.undo()
+    with pytest.raises(ConfigurationError, match=r"max_length=1000 exceeds .* position limit of 128"):
+        backend.rerank_batch("q", ["the capital"], None)
