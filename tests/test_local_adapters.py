@@ -81,3 +81,9 @@ def test_passage_and_precision_options_reach_the_backend(framework: Any) -> None
         40,
     )
     assert (backend.aggregate, backend.batch_tokens) == ("mean-top2", 4096)
+
+
+@pytest.mark.parametrize("framework", [langchain_multirerank, llama_index_multirerank])
+def test_an_unusable_device_fails_at_construction(framework: Any) -> None:
+    with pytest.raises(ValueError, match="device 'bogus' is not a torch device"):
+        framework.LocalRerank(device="bogus")

@@ -254,6 +254,12 @@ def test_directory_without_configuration(tmp_path: Path) -> None:
         ({"window_stride": True}, "window_stride"),
         ({"batch_tokens": 0}, "batch_tokens"),
         ({"window_tokens": 32, "window_stride": 40}, "window_stride"),
+        ({"window_tokens": 4}, "window_tokens must be at least 8"),
+        ({"trust_remote_code": "yes"}, "trust_remote_code"),
+        ({"device": "bogus"}, "device 'bogus' is not a torch device"),
+        ({"device": ""}, "device '' is not a torch device"),
+        ({"device": "meta"}, "device 'meta'"),
+        ({"device": "mps"}, "device 'mps': MPS is not available"),
     ],
 )
 def test_bad_options_name_the_field(options: dict[str, Any], field: str) -> None:
@@ -515,3 +521,95 @@ def test_a_tokenizer_without_a_readable_template_scores_whole_texts(
     assert dict(result.scores) == pytest.approx(dict(backend.score_batches("capital", texts, [[0, 1, 2]])))
     assert result.usage.total_tokens is None  # not counted on this path
     assert len(caplog.records) == 1  # said once, not per call
+
+
+# -- settings refused before they fail inside torch ---------------------------------------------
+
+
+def test_trust_remote_code_is_a_strict_bool() -> None:
+    with pytest.raises(ConfigurationError, match="trust_remote_code"):
+        LocalBackend(trust_remote_code="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_cuda_without_cuda_names_the_device(device: str) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigurationError, match=f"device '{device}': .*CUDA") as caught:
+        LocalBackend(device=device)
+    assert "could not load" not in str(caught.value)
+
+
+def test_max_length_past_the_model_positions_is_refused_at_construction() -> None:
+    with pytest.raises(ConfigurationError, match=r"max_length=100000 exceeds .* position limit of 512"):
+        Reranker("local", max_length=100000)
+    LocalBackend(max_length=512).close()  # the limit itself is allowed
+
+
+def test_max_length_is_checked_against_the_loaded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hub model's configuration is known only once loaded: the same check runs then.
+    monkeypatch.setattr(local, "_read_json", lambda path: {})
+    backend = LocalBackend(max_length=4096, dtype="float32")
+    monkeypatch.undo()
+    with pytest.raises(ConfigurationError, match="max_length=4096 exceeds"):
+        backend.rerank_batch("q", ["word " * 540], None)
+
+
+def test_position_limit_takes_the_smaller_known_limit() -> None:
+    assert local.position_limit(514, 512) == 512  # RoBERTa-like
+    assert local.position_limit(512, int(1e30)) == 512  # tokenizer without a limit
+    assert local.position_limit(None, None) is None
+
+
+def test_cross_encoder_kind_on_an_embedding_model_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"kind='cross-encoder'.*no trained classification head"):
+        LocalBackend(kind="cross-encoder")
+
+
+def test_cross_encoder_kind_is_checked_against_the_loaded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "_read_json", lambda path: {})
+    backend = LocalBackend(kind="cross-encoder", dtype="float32")
+    monkeypatch.undo()
+    with pytest.raises(ConfigurationError, match="kind='cross-encoder'"):
+        backend.rerank_batch("q", ["a document"], None)
+
+
+def test_window_larger_than_the_model_reads_is_refused_when_it_loads() -> None:
+    backend = LocalBackend(window_tokens=1000, dtype="float32")
+    with pytest.raises(ConfigurationError, match=r"window_tokens=1000 exceeds the 254 tokens"):
+        backend.rerank_batch("q", ["word " * 540], None)
+    backend.close()
+
+
+def test_a_cut_query_is_logged_once_per_call(
+    fp32_backend: LocalBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger=local.__name__):
+        fp32_backend.rerank_batch("capital " * 3000, ["word " * 400, "short", "another one"], None)
+    cut = [record.getMessage() for record in caplog.records if "query" in record.getMessage()]
+    assert cut == ["the query's 3000 tokens do not fit the local model's window: it read only the first 254"]
+
+
+def test_a_cut_query_is_logged_for_a_cross_encoder(
+    tiny_cross_encoder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = LocalBackend(str(tiny_cross_encoder), dtype="float32")
+    with caplog.at_level(logging.WARNING, logger=local.__name__):
+        backend.rerank_batch("capital " * 3000, ["the city of washington " * 50, "island"], None)
+    cut = [record.getMessage() for record in caplog.records if "query" in record.getMessage()]
+    assert len(cut) == 1 and "the query's 3000 tokens" in cut[0]
+    backend.close()
+
+
+def test_cross_encoder_max_length_is_checked_from_its_directory_and_when_loaded(
+    tiny_cross_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"max_length=1000 exceeds .* position limit of 128"):
+        LocalBackend(str(tiny_cross_encoder), max_length=1000)
+    monkeypatch.setattr(local, "_read_json", lambda path: {})
+    backend = LocalBackend(str(tiny_cross_encoder), kind="cross-encoder", max_length=1000, dtype="float32")
+    monkeypatch.undo()
+    with pytest.raises(ConfigurationError, match=r"max_length=1000 exceeds .* position limit of 128"):
+        backend.rerank_batch("q", ["the capital"], None)

@@ -113,6 +113,7 @@ def test_auto_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(local_device, "cpu_has_native_bf16", lambda: True)
     assert local_device.resolve_dtype("auto", "cpu") is torch.bfloat16
+    assert local_device.resolve_dtype("auto", "cpu:0") is torch.bfloat16  # same device as "cpu"
     assert local_device.resolve_dtype("auto", "cuda") is torch.float16
     assert local_device.resolve_dtype("auto", "cuda:1") is torch.float16
     assert local_device.resolve_dtype("auto", "mps") is torch.float32
@@ -149,9 +150,38 @@ def test_torch_threads_never_exceed_the_cores_this_process_may_use(monkeypatch: 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
     monkeypatch.setattr(local_device.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(local_device, "_threads_checked", False)
     local_device.limit_torch_threads()
     assert calls == [2]
+    local_device.limit_torch_threads()  # once per process: a count set after the first load is kept
+    assert calls == [2]
 
+    monkeypatch.setattr(local_device, "_threads_checked", False)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # a user's lower setting is kept
     local_device.limit_torch_threads()
     assert calls == [2]
+
+
+def test_torch_threads_chosen_through_omp_num_threads_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    calls: list[int] = []
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr(local_device.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    monkeypatch.setattr(local_device, "_threads_checked", False)
+    local_device.limit_torch_threads()
+    assert calls == []
+
+
+def test_importing_the_backend_leaves_torch_threads_alone() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; before = torch.get_num_threads(); import multirerank.backends.local; "
+        "assert torch.get_num_threads() == before"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

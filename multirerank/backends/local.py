@@ -28,10 +28,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from multirerank.backends.base import Backend
-from multirerank.backends.local_device import Dtype, limit_torch_threads, resolve_device, resolve_dtype
+from multirerank.backends.local_device import (
+    Dtype,
+    check_device,
+    limit_torch_threads,
+    resolve_device,
+    resolve_dtype,
+)
 from multirerank.backends.local_passages import (
     Template,
     passage_token_spans,
@@ -63,6 +69,14 @@ _AGGREGATES = ("max", "mean-top2")
 #: benchmarks/bench_needle.py supports (recall@1 and tokens read per document token; see README).
 EMBEDDING_WINDOW = 24
 EMBEDDING_STRIDE = 18
+#: Fewest tokens per passage: a shorter one holds a few words, not a sentence, so its score
+#: says whether those words match rather than whether the passage answers, and a document
+#: becomes that many more model inputs.
+MIN_WINDOW_TOKENS = 8
+_SHORT_WINDOW = (
+    f"window_tokens must be at least {MIN_WINDOW_TOKENS}; got {{window_tokens}}: a shorter passage holds a "
+    "few words, not a sentence, so its score tells word matches rather than answers"
+)
 #: A cross-encoder's passages start this share of a window after the previous one.
 CROSS_ENCODER_STRIDE = 0.75
 #: Padded tokens (inputs x longest input) per model call: past this, batches stop gaining speed.
@@ -102,7 +116,13 @@ class LocalBackend(Backend):
     a warning. Batches hold at most ``batch_size`` inputs and ``batch_tokens`` padded tokens.
 
     Each answer reports the tokens the model read (special and query tokens included, padding
-    not) in ``usage.total_tokens``. Raises :class:`ConfigurationError` for a bad option, naming it.
+    not) in ``usage.total_tokens``. A query longer than the window is cut, with a warning.
+
+    Raises :class:`ConfigurationError` for a bad option, naming it: at construction for a
+    ``device`` torch cannot use; for a ``max_length`` past the model's positions or
+    ``kind="cross-encoder"`` on a model without a classification head, at construction when the
+    model is a directory, else when it loads; for ``window_tokens`` past the model's window, when
+    it loads.
     """
 
     provider = LOCAL.provider
@@ -130,7 +150,12 @@ class LocalBackend(Backend):
     ) -> None:
         _check_options(model, kind, device, batch_size, max_length, long_documents)
         _check_passage_options(dtype, batch_tokens, window_tokens, window_stride, aggregate)
+        if not isinstance(trust_remote_code, bool):
+            raise ConfigurationError(
+                f"trust_remote_code must be True or False; got {trust_remote_code!r}", provider="local"
+            )
         _require_extra()
+        check_device(device)
         self.device = device
         self.dtype = dtype
         self.long_documents = long_documents
@@ -155,6 +180,15 @@ class LocalBackend(Backend):
             self._set_kind(kind)
         elif self._path is not None:
             self._set_kind(kind_from_directory(self._path))
+        if self._path is not None:
+            # What the saved configuration already tells is refused now, not at the first call.
+            config = _read_json(self._path / "config.json")
+            if kind == "cross-encoder":
+                self._check_classifier(config.get("architectures"))
+            self._check_max_length(
+                config.get("max_position_embeddings"),
+                _read_json(self._path / "tokenizer_config.json").get("model_max_length"),
+            )
         self._model: Any = None
         self._template: Template | None = None
         self._extra_features: dict[str, Any] = {}
@@ -271,11 +305,17 @@ class LocalBackend(Backend):
             fits = max(2, room - len(query_ids), room // 2)
             window = min(fits, self.window_tokens or fits)
             stride = self.window_stride or max(1, int(window * CROSS_ENCODER_STRIDE))
+            if self.window_tokens and self.window_stride and window < self.window_tokens:
+                # A long query shrank the passages: keep the overlap the user chose, as a share.
+                stride = max(1, self.window_stride * window // self.window_tokens)
         else:
             fits = max(2, limit - template.single_length())
             window = min(fits, self.window_tokens or EMBEDDING_WINDOW)
             stride = self.window_stride or EMBEDDING_STRIDE
+            if len(query_ids) > fits:
+                _warn_query_cut(len(query_ids), fits)
         stride = min(stride, window)
+        query_kept = len(query_ids)
         owners: list[int] = []
         inputs: list[list[int]] = []
         types: list[list[int] | None] = []
@@ -293,12 +333,16 @@ class LocalBackend(Backend):
             for start, end in spans:
                 piece = ids[start:end]
                 if cross:
-                    wrapped, kinds = template.wrap_pair(query_ids[: max(0, room - len(piece))], piece)
+                    kept = query_ids[: max(0, room - len(piece))]
+                    query_kept = min(query_kept, len(kept))
+                    wrapped, kinds = template.wrap_pair(kept, piece)
                 else:
                     wrapped, kinds = template.wrap(piece)
                 owners.append(index)
                 inputs.append(wrapped)
                 types.append(kinds)
+        if cross and query_kept < len(query_ids):
+            _warn_query_cut(len(query_ids), query_kept)
         tokens = sum(map(len, inputs))
         if not cross:
             tokens += min(limit, len(query_ids) + template.single_length())
@@ -395,17 +439,62 @@ class LocalBackend(Backend):
                 f"could not load local model {self.model!r} as a {kind}: {_sentence(error)}; {_WHAT_TO_PASS}",
                 provider=self.provider,
             ) from error
+        config = _transformers_config(loaded)
+        if kind == "cross-encoder":
+            self._check_classifier(getattr(config, "architectures", None))
+        self._check_max_length(
+            getattr(config, "max_position_embeddings", None),
+            getattr(getattr(loaded, "tokenizer", None), "model_max_length", None),
+        )
         if kind == "cross-encoder" and loaded.num_labels != 1:
             raise ConfigurationError(
                 f"local model {self.model!r} is a cross-encoder with {loaded.num_labels} labels; "
                 "reranking needs one that outputs a single relevance score",
                 provider=self.provider,
             )
-        if device == "cpu":
-            limit_torch_threads()
         self._set_kind(kind)
         self._template, self._extra_features = _fast_path(loaded, kind)
+        self._check_window(loaded.max_seq_length, self._template, kind)
+        if torch_device_type(device) == "cpu":
+            limit_torch_threads()
         return loaded
+
+    def _check_classifier(self, architectures: object) -> None:
+        """Refuse ``kind="cross-encoder"`` for a model saved without a classification head:
+        sentence-transformers would add an untrained one and return meaningless scores."""
+        if isinstance(architectures, list) and _kind_from_architectures(architectures) != "cross-encoder":
+            raise ConfigurationError(
+                f"kind='cross-encoder' but local model {self.model!r} has no trained classification "
+                f"head (its architectures are {', '.join(map(str, architectures)) or 'none'}, none "
+                "ending in ForSequenceClassification): its scores would come from random weights; "
+                "pass kind='bi-encoder' or 'auto' for an embedding model, or a cross-encoder model",
+                provider=self.provider,
+            )
+
+    def _check_max_length(self, positions: object, tokenizer_limit: object) -> None:
+        """Refuse a ``max_length`` past the positions the model has weights for."""
+        limit = position_limit(positions, tokenizer_limit)
+        if self.max_length is not None and limit is not None and self.max_length > limit:
+            raise ConfigurationError(
+                f"max_length={self.max_length} exceeds local model {self.model!r}'s position limit of "
+                f"{limit} tokens (max_position_embeddings {positions}, tokenizer model_max_length "
+                f"{tokenizer_limit}); pass max_length={limit} or less, or leave it unset",
+                provider=self.provider,
+            )
+
+    def _check_window(self, limit: int | None, template: Template | None, kind: ResolvedKind) -> None:
+        """Refuse ``window_tokens`` past what the model reads at once (less its special tokens)."""
+        if self.window_tokens is None or limit is None or template is None:
+            return
+        special = template.pair_length() if kind == "cross-encoder" else template.single_length()
+        room = limit - special
+        if self.window_tokens > room:
+            raise ConfigurationError(
+                f"window_tokens={self.window_tokens} exceeds the {room} tokens local model "
+                f"{self.model!r} reads at once ({limit} less {special} special tokens"
+                f"{', and less the query' if kind == 'cross-encoder' else ''}); pass window_tokens={room} or less",
+                provider=self.provider,
+            )
 
     def _kind_from_hub(self) -> ResolvedKind:
         from transformers import AutoConfig
@@ -462,6 +551,41 @@ def _fast_path(model: Any, kind: ResolvedKind) -> tuple[Template | None, dict[st
     probe = prepare(probe_input)
     extra = {key: value for key, value in probe.items() if isinstance(value, str | int | float | bool)}
     return Template.from_tokenizer(tokenizer), extra
+
+
+def _warn_query_cut(tokens: int, kept: int) -> None:
+    """Once per call: the model read only the start of the query (as vendors' rerankers do)."""
+    logger.warning(
+        "the query's %d tokens do not fit the local model's window: it read only the first %d", tokens, kept
+    )
+
+
+def _transformers_config(model: Any) -> Any:
+    """The transformers configuration inside a loaded sentence-transformers model, or ``None``."""
+    for module in model.modules():
+        config = getattr(module, "config", None)
+        if config is not None and hasattr(config, "to_dict") and hasattr(config, "model_type"):
+            return config
+    return None
+
+
+def position_limit(positions: object, tokenizer_limit: object) -> int | None:
+    """Tokens a model can read at once: the smaller of ``max_position_embeddings`` and the
+    tokenizer's ``model_max_length`` (RoBERTa-like models list two more positions than they can
+    use; tokenizers that set no limit report a huge sentinel). ``None`` when neither is known."""
+    limits = [
+        value
+        for value in (positions, tokenizer_limit)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1_000_000
+    ]
+    return min(limits) if limits else None
+
+
+def torch_device_type(device: str) -> str:
+    """``"cpu"`` for ``"cpu"`` and ``"cpu:0"``, ``"cuda"`` for ``"cuda:1"``: the device's kind."""
+    import torch
+
+    return torch.device(device).type
 
 
 def _cross_encoder_logits(model: Any, features: dict[str, Any]) -> Any:
@@ -722,6 +846,8 @@ def _check_passage_options(
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigurationError(f"{name} must be a positive integer; got {value!r}", provider="local")
+    if isinstance(window_tokens, int) and window_tokens < MIN_WINDOW_TOKENS:
+        raise ConfigurationError(_SHORT_WINDOW.format(window_tokens=window_tokens), provider="local")
     if isinstance(window_tokens, int) and isinstance(window_stride, int) and window_stride > window_tokens:
         raise ConfigurationError(
             f"window_stride ({window_stride}) must not exceed window_tokens ({window_tokens}): "
@@ -764,7 +890,9 @@ class LocalOptions(BaseModel):
     max_length: int | None = Field(
         default=None, ge=1, strict=True, description="Tokens per input; the model's own if None."
     )
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(
+        default=False, strict=True, description="Whether to run code shipped with the model."
+    )
     long_documents: LongDocuments = Field(
         default="windows",
         description="Texts over the model's window: score overlapping passages (see aggregate), or cut them.",
@@ -775,6 +903,17 @@ class LocalOptions(BaseModel):
         strict=True,
         description="Tokens per passage; None: 24 for embedding models, the room the query leaves for cross-encoders.",
     )
+
+    @field_validator("device")
+    @classmethod
+    def _usable_device(cls, device: str | None) -> str | None:
+        # At construction, as other settings are checked: a missing GPU is a setup error.
+        try:
+            check_device(device)
+        except ConfigurationError as error:
+            raise ValueError(error.message) from None
+        return device
+
     window_stride: int | None = Field(
         default=None,
         ge=1,
