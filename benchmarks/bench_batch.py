@@ -230,7 +230,12 @@ def main() -> None:
         "need more CPU than 2 cores have)",
     )
     parser.add_argument("--actors", type=int, default=4)
-    parser.add_argument("--queries-per-batch", type=int, default=100, help="Ray batch size, in queries")
+    parser.add_argument(
+        "--queries-per-batch",
+        type=int,
+        default=250,
+        help="Ray batch size, in queries (default 250: 2 batches per actor; each batch ends with its last requests alone in flight)",
+    )
     parser.add_argument("--ray-cpus", type=float, default=float(os.cpu_count() or 2))
     parser.add_argument("--ray", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
