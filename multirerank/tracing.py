@@ -29,7 +29,7 @@ import itertools
 import os
 import threading
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -205,21 +205,32 @@ class CallTrace:
 _current: ContextVar[CallTrace | None] = ContextVar("multirerank_call_trace", default=None)
 
 
-@contextmanager
-def traced_call(provider: str, model: str, call: Call, trace_content: bool) -> Iterator[CallTrace | None]:
+#: What a call or request outside tracing enters: nothing, as ``None`` (one shared, stateless
+#: object, so that an untraced call makes no context manager of its own).
+_UNTRACED: AbstractContextManager[None] = nullcontext()
+
+
+def traced_call(
+    provider: str, model: str, call: Call, trace_content: bool
+) -> AbstractContextManager[CallTrace | None]:
     """The span of one rerank call, current while the call runs; ``None`` without opentelemetry."""
     api = _Api.trace()
     if api is None:
-        yield None
-        return
+        return _UNTRACED
     tracer = _Api.tracer(api)
     span = tracer.start_span(CALL_SPAN)
     if not span.is_recording():
         # No tracer provider set up, or the call not sampled: its requests are not either
         # (parent-based sampling), so nothing of it is made current or recorded.
         span.end()
-        yield None
-        return
+        return _UNTRACED
+    return _recorded_call(api, tracer, span, provider, model, call, trace_content)
+
+
+@contextmanager
+def _recorded_call(
+    api: Any, tracer: Any, span: Any, provider: str, model: str, call: Call, trace_content: bool
+) -> Iterator[CallTrace]:
     with api.use_span(span, end_on_exit=True):
         inputs, outputs = _document_budget(call, trace_content)
         trace = CallTrace(api, tracer, span, trace_content, outputs)
@@ -231,17 +242,14 @@ def traced_call(provider: str, model: str, call: Call, trace_content: bool) -> I
             _current.reset(token)
 
 
-@contextmanager
 def traced_request(
     backend: Backend, query: str, documents: Sequence[DocumentInput], offset: int
-) -> Iterator[Any]:
+) -> AbstractContextManager[Any]:
     """The span of one request attempt, a child of its call's span; ``None`` outside a traced call."""
     trace = _current.get()
     if trace is None:
-        yield None
-        return
-    with trace.request(backend, query, documents, offset) as span:
-        yield span
+        return _UNTRACED
+    return trace.request(backend, query, documents, offset)
 
 
 def request_answered(span: Any, result: BatchResult) -> BatchResult:
