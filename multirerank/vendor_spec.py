@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -153,6 +154,25 @@ class ErrorRules:
             retry_after=retry_after,
             retryable=False if final else None,
         )
+
+    @contextmanager
+    def translating(
+        self,
+        *,
+        provider: str,
+        handlers: Mapping[str, Handler] | None = None,
+        clean: Callable[[str], str] | None = None,
+        **context: object,
+    ) -> Iterator[None]:
+        """Exceptions raised inside raised again as :meth:`translate` makes them (chained to the
+        original); one no rule matches, or already a project error, passes unchanged."""
+        try:
+            yield
+        except Exception as error:
+            translated = self.translate(error, provider=provider, handlers=handlers, clean=clean, **context)
+            if translated is None or translated is error:
+                raise
+            raise translated from error
 
     def translate(
         self,

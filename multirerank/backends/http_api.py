@@ -18,7 +18,7 @@ import re
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -447,23 +447,15 @@ class HTTPBackend(Backend):
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
 
-    @contextmanager
-    def _transport_errors(self, path: str) -> Iterator[None]:
+    def _transport_errors(self, path: str) -> AbstractContextManager[None]:
         """httpx's failures as the project's errors, by the format's exception table."""
-        try:
-            yield
-        except Exception as error:
-            translated = self.api_format.spec.errors.translate(
-                error,
-                provider=self.provider,
-                clean=self._scrub,
-                where=f"{self.base_url}{path}",
-                timeout=self._options.timeout,
-                connect_timeout=self._options.connect_timeout,
-            )
-            if translated is None or translated is error:
-                raise
-            raise translated from error
+        return self.api_format.spec.errors.translating(
+            provider=self.provider,
+            clean=self._scrub,
+            where=f"{self.base_url}{path}",
+            timeout=self._options.timeout,
+            connect_timeout=self._options.connect_timeout,
+        )
 
 
 def _sendable(value: str) -> bool:

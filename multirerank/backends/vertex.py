@@ -17,8 +17,8 @@ import dataclasses
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -393,25 +393,17 @@ class VertexBackend(Backend):
             retry_after=parse_retry_after(response.headers.get("retry-after")) or retry_delay,
         )
 
-    @contextmanager
-    def _failures(self) -> Iterator[None]:
+    def _failures(self) -> AbstractContextManager[None]:
         """google-auth's and httpx's exceptions as the project's errors (``SPEC.errors``)."""
-        try:
-            yield
-        except Exception as error:
-            handlers: dict[str, Handler] = {"refresh": _refresh_error}
-            translated = SPEC.errors.translate(
-                error,
-                provider=PROVIDER,
-                handlers=handlers,
-                clean=self._scrub,
-                where=f"{self.base_url}{self.path}",
-                timeout=self._options.timeout,
-                connect_timeout=self._options.connect_timeout,
-            )
-            if translated is None or translated is error:
-                raise
-            raise translated from error
+        handlers: dict[str, Handler] = {"refresh": _refresh_error}
+        return SPEC.errors.translating(
+            provider=PROVIDER,
+            handlers=handlers,
+            clean=self._scrub,
+            where=f"{self.base_url}{self.path}",
+            timeout=self._options.timeout,
+            connect_timeout=self._options.connect_timeout,
+        )
 
 
 def _refresh_error(error: BaseException) -> RerankError:
