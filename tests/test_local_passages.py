@@ -4,13 +4,21 @@ batches, and the choice of device, precision and threads. No model runs here."""
 from __future__ import annotations
 
 import itertools
+import math
+import random
 from typing import Any
 
 import pytest
 
 from multirerank.backends import local_device
 from multirerank.backends.local import default_model_dir
-from multirerank.backends.local_passages import Template, passage_token_spans, sentence_starts, token_batches
+from multirerank.backends.local_passages import (
+    CALL_TOKENS,
+    Template,
+    passage_token_spans,
+    sentence_starts,
+    token_batches,
+)
 
 TEXT = (
     "Winters are long here. The market sells cheese and fish! Who built the bridge? "
@@ -92,17 +100,55 @@ def test_token_batches_stay_within_the_budget_longest_first() -> None:
     assert [lengths[index] for index in flat] == sorted(lengths, reverse=True)
     assert batches[0] == [6]  # over the budget: alone
     for batch in batches[1:]:
-        padded = len(batch) * max(lengths[index] for index in batch)
         assert len(batch) <= 3
-        assert padded <= 64
-        assert padded - sum(lengths[index] for index in batch) <= 0.4 * padded
+        assert len(batch) * max(lengths[index] for index in batch) <= 64
     assert token_batches([], 64, 3) == []
+
+
+def _cost(lengths: list[int], batches: list[list[int]], hidden: int) -> float:
+    return sum(
+        len(batch) * lengths[batch[0]] * (1 + lengths[batch[0]] / (6 * hidden)) + CALL_TOKENS
+        for batch in batches
+    )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_token_batches_are_the_cheapest_runs(seed: int) -> None:
+    """Against every way of cutting the sorted lengths into runs within the limits."""
+    chooser = random.Random(seed)
+    lengths = [chooser.choice([3, 8, 20, 26, 26, 60, 120, 256]) for _ in range(chooser.randrange(1, 11))]
+    budget, size, hidden = chooser.choice([256, 512, 2048]), chooser.randrange(1, 6), 384
+    order = sorted(range(len(lengths)), key=lambda index: (-lengths[index], index))
+    cheapest = math.inf
+    for cuts in itertools.product((False, True), repeat=len(order) - 1):
+        runs, run = [], [order[0]]
+        for index, cut in zip(order[1:], cuts, strict=True):
+            if cut:
+                runs.append(run)
+                run = []
+            run.append(index)
+        runs.append(run)
+        if all(
+            len(run) == 1 or (len(run) <= size and len(run) * lengths[run[0]] <= budget) for run in runs
+        ):
+            cheapest = min(cheapest, _cost(lengths, runs, hidden))
+
+    batches = token_batches(lengths, budget, size, hidden)
+
+    assert sorted(index for batch in batches for index in batch) == list(range(len(lengths)))
+    assert _cost(lengths, batches, hidden) == pytest.approx(cheapest)
 
 
 def test_one_long_text_no_longer_pads_the_short_ones() -> None:
     lengths = [256] + [20] * 20
-    padded = sum(len(batch) * lengths[batch[0]] for batch in token_batches(lengths, 8192, 32))
+    padded = sum(len(batch) * lengths[batch[0]] for batch in token_batches(lengths, 2048, 32))
     assert padded == 256 + 20 * 20  # a fixed 32-text batch would pad all 21 to 256: 5,376
+
+
+def test_many_passages_of_one_length_fill_the_budget() -> None:
+    batches = token_batches([26] * 300, 2048, 128)
+    assert len(batches) == 4  # 300 / 78, the most that fit 2,048 tokens
+    assert all(len(batch) <= 78 for batch in batches)
 
 
 # -- device, precision and threads --------------------------------------------------------------

@@ -79,8 +79,13 @@ _SHORT_WINDOW = (
 )
 #: A cross-encoder's passages start this share of a window after the previous one.
 CROSS_ENCODER_STRIDE = 0.75
-#: Padded tokens (inputs x longest input) per model call: past this, batches stop gaining speed.
-DEFAULT_BATCH_TOKENS = 8192
+#: Padded tokens (inputs x longest input) per model call. Measured with all-MiniLM-L6-v2 on 2 CPU
+#: cores (float32 and bfloat16): 1,000-2,000 tokens a call ran fastest, 4,000-8,000 some 7-15%
+#: slower (the activations outgrow the caches); benchmarks/bench_local_speed.py.
+DEFAULT_BATCH_TOKENS = 2048
+#: A transformer's width when its configuration does not say (BERT-base's): it weighs attention
+#: against the dense layers when batches are chosen.
+DEFAULT_HIDDEN_SIZE = 768
 #: Inputs per model call at most. The token budget is the real limit; this only keeps a call
 #: of many one-sentence passages from growing without end. Fewer calls cost less fixed time.
 DEFAULT_BATCH_SIZE = 128
@@ -192,6 +197,7 @@ class LocalBackend(Backend):
         self._model: Any = None
         self._template: Template | None = None
         self._extra_features: dict[str, Any] = {}
+        self._hidden_size = DEFAULT_HIDDEN_SIZE
         self._warned_whole = False
         self._load_lock = threading.Lock()
         # One inference (and one tokenization) at a time: fast tokenizers fail when two threads
@@ -361,7 +367,7 @@ class LocalBackend(Backend):
                 [query], convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
             )[0].float()
         scores: list[tuple[int, float]] = []
-        for batch in token_batches(lengths, self.batch_tokens, self.batch_size):
+        for batch in token_batches(lengths, self.batch_tokens, self.batch_size, self._hidden_size):
             width = lengths[batch[0]]
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -453,6 +459,9 @@ class LocalBackend(Backend):
                 provider=self.provider,
             )
         self._set_kind(kind)
+        hidden = getattr(config, "hidden_size", None)
+        if isinstance(hidden, int) and not isinstance(hidden, bool) and hidden > 0:
+            self._hidden_size = hidden
         self._template, self._extra_features = _fast_path(loaded, kind)
         self._check_window(loaded.max_seq_length, self._template, kind)
         if torch_device_type(device) == "cpu":
