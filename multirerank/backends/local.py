@@ -68,7 +68,7 @@ _AGGREGATES = ("max", "mean-top2")
 #: Passages of an embedding model, in tokens, and the step between their starts: what
 #: benchmarks/bench_needle.py supports (recall@1 and tokens read per document token; see README).
 EMBEDDING_WINDOW = 24
-EMBEDDING_STRIDE = 18
+EMBEDDING_STRIDE = 22
 #: Fewest tokens per passage: a shorter one holds a few words, not a sentence, so its score
 #: says whether those words match rather than whether the passage answers, and a document
 #: becomes that many more model inputs.
