@@ -93,6 +93,14 @@ class _Api:
         return cls._module
 
     @classmethod
+    def unconfigured(cls, api: Any) -> bool:
+        """Whether no tracer provider is set (in code or by ``OTEL_PYTHON_TRACER_PROVIDER``): the
+        API then hands out its proxy provider, whose spans never record, so a call need not
+        make one (a few microseconds a call, measured by benchmarks/bench_overhead.py)."""
+        proxy = getattr(api, "ProxyTracerProvider", None)
+        return proxy is not None and isinstance(api.get_tracer_provider(), proxy)
+
+    @classmethod
     def tracer(cls, api: Any) -> Any:
         """The project's tracer, got once: the API's proxy follows a provider set later."""
         if cls._tracer is None:
@@ -215,7 +223,7 @@ def traced_call(
 ) -> AbstractContextManager[CallTrace | None]:
     """The span of one rerank call, current while the call runs; ``None`` without opentelemetry."""
     api = _Api.trace()
-    if api is None:
+    if api is None or _Api.unconfigured(api):
         return _UNTRACED
     tracer = _Api.tracer(api)
     span = tracer.start_span(CALL_SPAN)

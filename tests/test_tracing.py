@@ -161,16 +161,33 @@ async def test_a_router_call_span_covers_every_route(spans: InMemorySpanExporter
 
 
 def test_no_tracer_provider_means_no_spans_and_no_errors() -> None:
-    # A fresh interpreter: the API's no-op tracer, whose spans record nothing.
+    # A fresh interpreter: the API's proxy provider, whose spans record nothing, so none is made;
+    # a provider set afterwards is followed from the next call on.
     code = (
-        "from multirerank import Reranker; from tests.memory_backend import MemoryBackend; "
-        "r = Reranker(MemoryBackend()).rerank('a', ['a', 'b']); print(len(r))"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+        "from multirerank import Reranker\n"
+        "from tests.memory_backend import MemoryBackend\n"
+        "started = []\n"
+        "real = trace.ProxyTracer.start_span\n"
+        "trace.ProxyTracer.start_span = lambda *a, **k: started.append(1) or real(*a, **k)\n"
+        "reranker = Reranker(MemoryBackend())\n"
+        "print(len(reranker.rerank('a', ['a', 'b'])), len(started))\n"
+        "provider, exporter = TracerProvider(), InMemorySpanExporter()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "reranker.rerank('a', ['a', 'b'])\n"
+        "print(sorted(span.name for span in exporter.get_finished_spans()))\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == "2"
+    counts, names = completed.stdout.strip().splitlines()
+    assert counts == "2 0"
+    assert names == str(sorted([CALL_SPAN, REQUEST_SPAN]))
 
 
 def test_without_opentelemetry_a_call_imports_none_of_it() -> None:
