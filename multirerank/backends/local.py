@@ -39,6 +39,7 @@ from multirerank.backends.local_device import (
     resolve_dtype,
 )
 from multirerank.backends.local_passages import (
+    DEFAULT_HIDDEN_SIZE,
     Template,
     passage_token_spans,
     sentence_starts,
@@ -83,9 +84,6 @@ CROSS_ENCODER_STRIDE = 0.75
 #: cores (float32 and bfloat16): 1,000-2,000 tokens a call ran fastest, 4,000-8,000 some 7-15%
 #: slower (the activations outgrow the caches); benchmarks/bench_local_speed.py.
 DEFAULT_BATCH_TOKENS = 2048
-#: A transformer's width when its configuration does not say (BERT-base's): it weighs attention
-#: against the dense layers when batches are chosen.
-DEFAULT_HIDDEN_SIZE = 768
 #: Inputs per model call at most. The token budget is the real limit; this only keeps a call
 #: of many one-sentence passages from growing without end. Fewer calls cost less fixed time.
 DEFAULT_BATCH_SIZE = 128

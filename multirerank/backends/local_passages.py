@@ -189,8 +189,13 @@ def _word_start(words: Sequence[int | None], token: int, floor: int) -> int:
 CALL_TOKENS = 32
 
 
+#: A transformer's width when its configuration does not say (BERT-base's): it weighs attention
+#: against the dense layers when batches are chosen.
+DEFAULT_HIDDEN_SIZE = 768
+
+
 def token_batches(
-    lengths: Sequence[int], batch_tokens: int, batch_size: int, hidden_size: int = 384
+    lengths: Sequence[int], batch_tokens: int, batch_size: int, hidden_size: int = DEFAULT_HIDDEN_SIZE
 ) -> list[list[int]]:
     """Indices of ``lengths`` in batches, longest first, each within ``batch_size`` inputs and
     ``batch_tokens`` padded tokens (inputs x longest), chosen to cost the least model time.
