@@ -268,15 +268,11 @@ def _from_json(name: str, loaded: object) -> InputFile:
 
 
 def _from_json_lines(name: str, content: str) -> InputFile:
+    from multirerank.json_lines import parsed_lines
+
     items: list[Any] = []
     texts: list[str] = []
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError as error:
-            raise CliError(f"{name} line {number} is not valid JSON: {error}") from None
+    for number, item in parsed_lines(content.splitlines(), name, CliError):
         items.append(item)
         texts.append(_item_text(item, f"{name} line {number}"))
     return InputFile(items, texts)

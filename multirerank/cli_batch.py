@@ -308,25 +308,15 @@ def read_table(path: str) -> Any:
             return pq.read_table(path)
         except (OSError, pa.ArrowInvalid) as error:
             raise CliError(f"cannot read {path} as Parquet: {error}") from None
+    from multirerank.json_lines import file_lines
+
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    try:
-        with open(path, encoding="utf-8") as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as error:
-                    raise CliError(f"{path} line {number} is not valid JSON: {error}") from None
-                if not isinstance(row, dict):
-                    raise CliError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
-                rows.append(row)
-                lines.append(number)
-    except UnicodeDecodeError:
-        raise CliError(f"{path} is not UTF-8 text") from None
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror or error}") from None
+    for number, row in file_lines(path, CliError):
+        if not isinstance(row, dict):
+            raise CliError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+        lines.append(number)
     return _columns_of(pa, path, rows, lines)
 
 

@@ -17,7 +17,6 @@ Every problem raises :class:`~multirerank.errors.RerankInputError` naming the fi
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from multirerank.errors import RerankInputError
+from multirerank.json_lines import file_lines
 
 #: A file path, or the data itself already in memory.
 Source: TypeAlias = "str | os.PathLike[str]"
@@ -213,22 +213,10 @@ def check_source(value: object, argument: str, shape: str) -> None:
 
 
 def _json_lines(path: Source) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except ValueError as error:
-                    raise RerankInputError(f"{path} line {number} is not valid JSON: {error}") from None
-                if not isinstance(item, dict) or not isinstance(item.get("_id"), (str, int)):
-                    raise RerankInputError(f'{path} line {number}: expected an object with an "_id"')
-                yield number, item
-    except UnicodeDecodeError:
-        raise RerankInputError(f"{path} is not UTF-8 text") from None
-    except OSError as error:
-        raise RerankInputError(f"cannot read {path}: {error.strerror or error}") from None
+    for number, item in file_lines(path, RerankInputError):
+        if not isinstance(item, dict) or not isinstance(item.get("_id"), (str, int)):
+            raise RerankInputError(f'{path} line {number}: expected an object with an "_id"')
+        yield number, item
 
 
 def _text(path: Source, number: int, item: Mapping[str, Any], field: str) -> str:
