@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import HOST, PYTHON, _wait_until_accepting, free_port, isolate_environment, median, print_table
+from harness import isolate_environment, median, print_table, server_process
 
 from multirerank import Reranker
 from tests.cost_support import QUERY, texts
@@ -66,27 +65,8 @@ DEFAULT = 0
 
 @contextlib.contextmanager
 def cohere_emulator(fixed: float, per_document: float) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-c", _EMULATOR_MAIN, HOST, str(port), repr(fixed), repr(per_document)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_accepting(process, port)
-        yield f"http://{HOST}:{port}"
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+    with server_process(_EMULATOR_MAIN, repr(fixed), repr(per_document)) as served:
+        yield served.url
 
 
 def measure(url: str, repeats: int, concurrency: int | None) -> dict[tuple[int, int], tuple[float, int, int]]:

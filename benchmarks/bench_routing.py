@@ -36,24 +36,20 @@ import contextlib
 import json
 import logging
 import math
-import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness import (
-    HOST,
-    PYTHON,
     QUERY,
     Figure,
-    _wait_until_accepting,
     emulator_process,
-    free_port,
     isolate_environment,
     median,
     milliseconds,
     print_figures,
+    server_process,
     synthetic_texts,
     verdict,
 )
@@ -127,34 +123,13 @@ class Reporting:
 def reporting_emulator(
     *, latency: float = 0.0, rate_limit: str | None = None, faults: Sequence[dict[str, Any]] = ()
 ) -> Iterator[Reporting]:
-    port = free_port()
     options = {"latency": latency, "rate_limit": rate_limit, "faults": list(faults)}
-    process = subprocess.Popen(
-        [PYTHON, "-c", _REPORTING_MAIN, HOST, str(port), json.dumps(options)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    report = Reporting(f"http://{HOST}:{port}")
-    try:
-        _wait_until_accepting(process, port)
+    with server_process(_REPORTING_MAIN, json.dumps(options), capture_output=True) as served:
+        report = Reporting(served.url)
         yield report
-    finally:
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.close()
-        seen = process.stdout.read()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
-        process.stdout.close()
-        if seen.strip():
-            parsed = json.loads(seen)
-            report.arrivals, report.throttled = parsed["arrivals"], parsed["throttled"]
+    if served.output.strip():
+        parsed = json.loads(served.output)
+        report.arrivals, report.throttled = parsed["arrivals"], parsed["throttled"]
 
 
 def cohere(url: str, **options: Any) -> dict[str, Any]:

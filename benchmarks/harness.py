@@ -107,33 +107,53 @@ class EmulatorProcess:
             return None
 
 
+@dataclass
+class ServerProcess:
+    """A server script running in its own process: its URL, its process, and (once it stopped,
+    when asked for) what it printed."""
+
+    url: str
+    process: subprocess.Popen[str]
+    output: str = ""
+
+
+@contextlib.contextmanager
+def server_process(main: str, *arguments: str, capture_output: bool = False) -> Iterator[ServerProcess]:
+    """``python -c main HOST PORT *arguments`` on a free port, yielded once it accepts
+    connections. On the way out its standard input is closed (the script's signal to exit; it
+    also stops if this process dies first), it is killed after 10 s, and with
+    ``capture_output`` its standard output is kept in ``output``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, "-c", main, HOST, str(port), *arguments],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE if capture_output else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    served = ServerProcess(f"http://{HOST}:{port}", process)
+    try:
+        _wait_until_accepting(process, port)
+        yield served
+    finally:
+        # communicate closes standard input, then reads the pipes while waiting, so a long
+        # output cannot fill a pipe and hold the process up.
+        try:
+            output, _ = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate(timeout=10)
+        served.output = output or ""
+
+
 @contextlib.contextmanager
 def emulator_process(latency: float, faults: Sequence[Mapping[str, Any]] = ()) -> Iterator[EmulatorProcess]:
     """The wire emulator in a separate process (its threads do not share this process's GIL),
     answering every request after ``latency`` seconds, with ``faults`` injected (keyword
     arguments of ``Emulator.inject``, JSON values only); yields it once it accepts connections,
-    and stops it on the way out (it also stops if this process dies first)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "-c", _EMULATOR_MAIN, HOST, str(port), repr(latency), json.dumps(list(faults))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_accepting(process, port)
-        yield EmulatorProcess(f"http://{HOST}:{port}", process.pid)
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()  # the emulator's signal to exit
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+    and stops it on the way out (see :func:`server_process`)."""
+    with server_process(_EMULATOR_MAIN, repr(latency), json.dumps(list(faults))) as served:
+        yield EmulatorProcess(served.url, served.process.pid)
 
 
 def _wait_until_accepting(process: subprocess.Popen[str], port: int) -> None:
