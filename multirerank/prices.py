@@ -28,6 +28,7 @@ __all__ = [
     "Price",
     "check_prices",
     "cost_of",
+    "cost_of_counts",
     "price_for",
     "price_key",
     "region_of",
@@ -98,7 +99,13 @@ def region_of(provider: str, facts: Mapping[str, Any]) -> str | None:
 def cost_of(usage: Usage, price: Price | None) -> float | None:
     """``usage`` priced in US dollars. A call that sent nothing cost 0.0 whatever the price (no
     request, no bill); otherwise ``None`` when the price or the count it is charged on is unknown."""
-    if usage.requests == 0:
+    return cost_of_counts(vars(usage), price)
+
+
+def cost_of_counts(counts: Mapping[str, Any], price: Price | None) -> float | None:
+    """:func:`cost_of` for a usage given as its counts by field name (``requests`` and the
+    count the price is charged on), for code that prices counts before making the Usage."""
+    if counts["requests"] == 0:
         return 0.0
     if price is None or price.usd is None:
         return None
@@ -107,7 +114,7 @@ def cost_of(usage: Usage, price: Price | None) -> float | None:
         return 0.0
     if not field:
         return None
-    count: int | None = getattr(usage, field)
+    count: int | None = counts.get(field)
     if count is None:
         return None
     return price.usd * count / per

@@ -14,7 +14,7 @@ import importlib
 import threading
 import types
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator
 from typing_extensions import Self
@@ -322,9 +322,11 @@ class RerankSettings(BaseModel):
     @property
     def reranker(self) -> Reranker:
         """The engine behind this object, built once (after unpickling, on first use)."""
-        built = self._reranker
+        # Read from pydantic's private-attribute dict directly: ``self._reranker`` goes through
+        # BaseModel.__getattr__, a Python-level lookup on every framework call.
+        built = self.__pydantic_private__["_reranker"]  # type: ignore[index]
         if built is not None:  # the usual case, read without the lock
-            return built
+            return cast("Reranker", built)
         with self._lock:
             if self._reranker is None:
                 self._reranker = self._new_reranker()

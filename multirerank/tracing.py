@@ -29,7 +29,7 @@ import itertools
 import os
 import threading
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +75,18 @@ RESERVED_ATTRIBUTES = 32
 HTTP_STATUS = "http.response.status_code"
 
 
+#: What getattr returns for an API module without the provider slot unconfigured() reads.
+_NO_SLOT = object()
+
+
 class _Api:
     """``opentelemetry.trace``, imported when first needed; ``None`` when it is not installed."""
 
     _module: Any = None
     _tracer: Any = None
     _checked = False
+    #: Whether unconfigured() has asked get_tracer_provider() once (see there).
+    _asked_provider = False
 
     @classmethod
     def trace(cls) -> Any:
@@ -96,7 +102,20 @@ class _Api:
     def unconfigured(cls, api: Any) -> bool:
         """Whether no tracer provider is set (in code or by ``OTEL_PYTHON_TRACER_PROVIDER``): the
         API then hands out its proxy provider, whose spans never record, so a call need not
-        make one (a few microseconds a call, measured by benchmarks/bench_overhead.py)."""
+        make one (a few microseconds a call, measured by benchmarks/bench_overhead.py).
+
+        The first check asks ``get_tracer_provider()``, which also installs a provider named by
+        the environment. Later checks read the API's global provider slot (``_TRACER_PROVIDER``,
+        None until one is set; opentelemetry-api 1.x): ``get_tracer_provider()`` looks the
+        environment up on every call, raising and catching a KeyError each time, which cost
+        this path about a tenth of its overhead. Where the slot is missing (another API
+        version), every check asks ``get_tracer_provider()``.
+        """
+        if cls._asked_provider:
+            provider = getattr(api, "_TRACER_PROVIDER", _NO_SLOT)
+            if provider is not _NO_SLOT:
+                return provider is None
+        cls._asked_provider = True
         proxy = getattr(api, "ProxyTracerProvider", None)
         return proxy is not None and isinstance(api.get_tracer_provider(), proxy)
 
@@ -213,25 +232,22 @@ class CallTrace:
 _current: ContextVar[CallTrace | None] = ContextVar("multirerank_call_trace", default=None)
 
 
-#: What a call or request outside tracing enters: nothing, as ``None`` (one shared, stateless
-#: object, so that an untraced call makes no context manager of its own).
-_UNTRACED: AbstractContextManager[None] = nullcontext()
-
-
 def traced_call(
     provider: str, model: str, call: Call, trace_content: bool
-) -> AbstractContextManager[CallTrace | None]:
-    """The span of one rerank call, current while the call runs; ``None`` without opentelemetry."""
+) -> AbstractContextManager[CallTrace] | None:
+    """The span of one rerank call, to enter while the call runs; ``None`` when the call is not
+    traced (no opentelemetry, no tracer provider, or not sampled): then there is nothing to
+    enter, and the engine runs the call as it is."""
     api = _Api.trace()
     if api is None or _Api.unconfigured(api):
-        return _UNTRACED
+        return None
     tracer = _Api.tracer(api)
     span = tracer.start_span(CALL_SPAN)
     if not span.is_recording():
         # No tracer provider set up, or the call not sampled: its requests are not either
         # (parent-based sampling), so nothing of it is made current or recorded.
         span.end()
-        return _UNTRACED
+        return None
     return _recorded_call(api, tracer, span, provider, model, call, trace_content)
 
 
@@ -252,11 +268,12 @@ def _recorded_call(
 
 def traced_request(
     backend: Backend, query: str, documents: Sequence[DocumentInput], offset: int
-) -> AbstractContextManager[Any]:
-    """The span of one request attempt, a child of its call's span; ``None`` outside a traced call."""
+) -> AbstractContextManager[Any] | None:
+    """The span of one request attempt, a child of its call's span, to enter while the request
+    runs; ``None`` outside a traced call."""
     trace = _current.get()
     if trace is None:
-        return _UNTRACED
+        return None
     return trace.request(backend, query, documents, offset)
 
 

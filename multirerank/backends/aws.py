@@ -249,6 +249,9 @@ class AWSBackend(Backend):
 
     def __init__(self, client: Any, *, owns_client: bool, async_clients: AioClients | None = None) -> None:
         self.client = client
+        #: The region the client signs for, read once: a boto3 client's region never changes,
+        #: and every response's metadata carries it.
+        self.region = client_region(client)
         self._owns_client = owns_client
         # aiobotocore twins of ``client`` (one per event loop), when its settings are known; a
         # backend that does not own its boto3 client (a with_request_fields twin) shares them too.
@@ -288,11 +291,11 @@ class AWSBackend(Backend):
         return await on_io_loop(self.async_clients.get())
 
     def describe(self) -> dict[str, Any]:
-        return {"region": client_region(self.client)}
+        return {"region": self.region}
 
     def score_identity(self) -> Mapping[str, Any]:
         # An endpoint or model name means another deployment in another region.
-        return {**super().score_identity(), "region": client_region(self.client)}
+        return {**super().score_identity(), "region": self.region}
 
     def secrets(self) -> Iterable[SecretValue]:
         """The access key id, secret key and session token the clients sign with, sync and

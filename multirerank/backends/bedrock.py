@@ -143,8 +143,11 @@ class _Pages:
         results = response.get("results")
         if not isinstance(results, list):
             raise MalformedResponseError("Rerank answer has no results list", provider=PROVIDER)
-        for result in results:
-            self._scores.append(_scored(result, len(self._scores)))
+        try:  # the usual page, read in one comprehension
+            self._scores.extend([(result["index"], result["relevanceScore"]) for result in results])
+        except (KeyError, TypeError, IndexError):
+            for result in results:  # again one by one, to name the result at fault
+                self._scores.append(_scored(result, len(self._scores)))
         token = response.get("nextToken")
         if not token:
             self._done = True

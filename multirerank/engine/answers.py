@@ -12,7 +12,7 @@ from typing import Any
 from multirerank.backends.base import Backend
 from multirerank.engine.inputs import Plan, request_top_n
 from multirerank.errors import MalformedResponseError, RerankError
-from multirerank.prices import Price, cost_of
+from multirerank.prices import Price, cost_of_counts
 from multirerank.scales import to_probability
 from multirerank.types import BatchResult, RerankResponse, RerankResult, Usage
 
@@ -128,7 +128,7 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
         "cache_hits": hits,
         "cache_misses": misses,
     }
-    return Usage(**counts, cost_usd=cost_of(Usage(**counts), price))
+    return Usage(**counts, cost_usd=cost_of_counts(counts, price))
 
 
 

@@ -55,7 +55,7 @@ class Plan:
     query: str
     top_n: int | None
     threshold: float | None
-    positions: list[int]
+    positions: Sequence[int]
     originals: list[DocumentInput]
     chunks: list[Chunk]
     #: The requests the call may have in flight, which the split was sized for.
@@ -398,7 +398,7 @@ def plan_call(
         id_list = None  # no document has an identity (LangChain Documents mostly have no id)
     if id_list is None and _plain_texts(items, limit):
         texts = cast("list[DocumentInput]", list(items))
-        every = list(range(len(texts)))
+        every = range(len(texts))  # sent k is the caller's k
         chunks = _split(backend, checked_query, texts, every, concurrency)
         return Plan(checked_query, checked_top_n, threshold, every, texts, chunks, concurrency)
     sends_ids = backend.sends_ids
@@ -476,13 +476,13 @@ def plan_call(
 def _plain_texts(items: Sequence[object], limit: int | None) -> bool:
     """Whether every item is ASCII text, not blank, within ``limit``: the usual list, checked in
     a few passes in C, which then needs no per-document step."""
-    return (
-        bool(items)
-        and set(map(type, items)) == {str}
-        and all(items)
-        and all(map(str.isascii, items))  # type: ignore[arg-type]
-        and not any(map(str.isspace, items))  # type: ignore[arg-type]
-        and (limit is None or max(map(len, items)) <= limit)  # type: ignore[arg-type]
+    if not items or set(map(type, items)) != {str} or not all(items) or any(map(str.isspace, items)):  # type: ignore[arg-type]
+        return False
+    # One copy at memory speed answers two questions: the joined text is ASCII only if every
+    # item is (CPython keeps that as a flag), and no item is longer than all of them together.
+    joined = "".join(items)  # type: ignore[arg-type]
+    return joined.isascii() and (
+        limit is None or len(joined) <= limit or max(map(len, items)) <= limit  # type: ignore[arg-type]
     )
 
 
@@ -490,7 +490,7 @@ def _split(
     backend: Backend,
     query: str,
     documents: list[DocumentInput],
-    positions: list[int],
+    positions: Sequence[int],
     concurrency: int = 1,
 ) -> list[Chunk]:
     """Chunks within the backend's count and cost limits, as even in size as possible (in whole
@@ -498,6 +498,8 @@ def _split(
     the default request size (``Limits.max_documents_ceiling``), a list needing more requests
     than ``concurrency`` goes in ``concurrency`` larger ones instead."""
     limits = backend.limits
+    if limits.max_request_cost is None and len(documents) <= (limits.max_documents or len(documents)):
+        return [Chunk(0, documents)]  # the usual call: one request (the list is the plan's own)
     per_request = limits.max_documents or len(documents)
     count = math.ceil(len(documents) / per_request)
     ceiling = limits.max_documents_ceiling
@@ -535,7 +537,7 @@ def _sizes(total: int, count: int, per_request: int, block: int | None) -> list[
 
 
 def _split_by_cost(
-    backend: Backend, query: str, chunk: Chunk, budget: int, positions: list[int]
+    backend: Backend, query: str, chunk: Chunk, budget: int, positions: Sequence[int]
 ) -> Iterator[Chunk]:
     """Pieces of ``chunk`` whose cost, as the backend counts it, stays within ``budget``."""
     overhead = backend.request_overhead(query)

@@ -195,10 +195,12 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        with traced_call(self.provider, self.model, call, self.trace_content) as trace:
-            response = run_routed(self, call, until) if is_router(self.backend) else self._run(call, until)
-            if trace is not None:
-                trace.finished(response, call)
+        traced = traced_call(self.provider, self.model, call, self.trace_content)
+        if traced is None:  # the usual call: no tracer provider set
+            return self._dispatch(call, until)
+        with traced as trace:
+            response = self._dispatch(call, until)
+            trace.finished(response, call)
             return response
 
     async def arerank(
@@ -220,15 +222,22 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        with traced_call(self.provider, self.model, call, self.trace_content) as trace:
-            if is_router(self.backend):
-                # Each route is held to the deadline there, so that the error lists the routes tried.
-                response = await arun_routed(self, call, until)
-            else:
-                response = await self._arun_within(call, until)
-            if trace is not None:
-                trace.finished(response, call)
+        traced = traced_call(self.provider, self.model, call, self.trace_content)
+        if traced is None:
+            return await self._adispatch(call, until)
+        with traced as trace:
+            response = await self._adispatch(call, until)
+            trace.finished(response, call)
             return response
+
+    def _dispatch(self, call: Call, until: float | None) -> RerankResponse:
+        return run_routed(self, call, until) if is_router(self.backend) else self._run(call, until)
+
+    async def _adispatch(self, call: Call, until: float | None) -> RerankResponse:
+        if is_router(self.backend):
+            # Each route is held to the deadline there, so that the error lists the routes tried.
+            return await arun_routed(self, call, until)
+        return await self._arun_within(call, until)
 
     def _run(self, call: Call, until: float | None) -> RerankResponse:
         """One call through this reranker's own backend."""
@@ -354,12 +363,14 @@ class Reranker:
         chunks = plan.chunks
         if not chunks:
             return []
-        retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
         if len(chunks) == 1 and until is None:
+            retries = None  # made on a first failure: most calls never need one
             while True:
                 try:
                     result = self._request(plan, chunks[0], None)
                 except Exception as error:
+                    if retries is None:
+                        retries = CallRetries(self.backend, self.max_retries, self.retry_budget)
                     delay = retries.delay(error, 0)
                     if delay is None:
                         self._give_up(retries, error, plan, [])
@@ -367,6 +378,7 @@ class Reranker:
                     continue
                 _report(progress, chunks[0])
                 return [result]
+        retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
         results: list[BatchResult | None] = [None] * len(chunks)
         ready = deque(range(len(chunks)))
         waiting: list[tuple[float, int]] = []
@@ -463,17 +475,21 @@ class Reranker:
         return self._call_backend(plan, chunk)
 
     def _call_backend(self, plan: Plan, chunk: Chunk) -> BatchResult:
-        with traced_request(self.backend, plan.query, chunk.documents, chunk.offset) as span:
-            try:
-                result = self.backend.rerank_batch(
-                    plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
-                )
-                return request_answered(span, result)
-            except Exception as error:
-                failure = scrub_failure(error, self.backend)
-                if failure is error:
-                    raise
-            raise failure
+        traced = traced_request(self.backend, plan.query, chunk.documents, chunk.offset)
+        if traced is None:
+            return self._scrubbed_call(plan, chunk)
+        # The span sees the scrubbed failure, so that it records no secret either.
+        with traced as span:
+            return request_answered(span, self._scrubbed_call(plan, chunk))
+
+    def _scrubbed_call(self, plan: Plan, chunk: Chunk) -> BatchResult:
+        try:
+            return self.backend.rerank_batch(plan.query, chunk.documents, request_top_n(plan, len(chunk.documents)))
+        except Exception as error:
+            failure = scrub_failure(error, self.backend)
+            if failure is error:
+                raise
+        raise failure
 
     async def _await_limits(self, chunk: Chunk, until: float | None) -> None:
         """Wait until every rate limit of this reranker has room for ``chunk``'s request."""
@@ -482,17 +498,22 @@ class Reranker:
 
     async def _arequest(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         await self._await_limits(chunk, until)
-        with traced_request(self.backend, plan.query, chunk.documents, chunk.offset) as span:
-            try:
-                result = await self.backend.arerank_batch(
-                    plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
-                )
-                return request_answered(span, result)
-            except Exception as error:
-                failure = scrub_failure(error, self.backend)
-                if failure is error:
-                    raise
-            raise failure
+        traced = traced_request(self.backend, plan.query, chunk.documents, chunk.offset)
+        if traced is None:
+            return await self._ascrubbed_call(plan, chunk)
+        with traced as span:
+            return request_answered(span, await self._ascrubbed_call(plan, chunk))
+
+    async def _ascrubbed_call(self, plan: Plan, chunk: Chunk) -> BatchResult:
+        try:
+            return await self.backend.arerank_batch(
+                plan.query, chunk.documents, request_top_n(plan, len(chunk.documents))
+            )
+        except Exception as error:
+            failure = scrub_failure(error, self.backend)
+            if failure is error:
+                raise
+        raise failure
 
     async def _request_on_pool(self, plan: Plan, chunk: Chunk, until: float | None) -> BatchResult:
         await self._await_limits(chunk, until)

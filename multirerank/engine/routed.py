@@ -26,7 +26,9 @@ logger = module_logger(__name__)
 ProgressCallback = Callable[[int], None]
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and one is made
+# per call; nothing changes a Call after it is made.
+@dataclass(slots=True)
 class Call:
     """One rerank call's arguments, as the caller gave them: each route plans them by its limits."""
 
@@ -42,9 +44,8 @@ class Call:
     def __post_init__(self) -> None:
         # Checked before anything is sent: "false" is truthy, and a progress that cannot be
         # called would fail only after the first request came back.
-        for name in ("return_documents", "skip_blank"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
+        for name, value in (("return_documents", self.return_documents), ("skip_blank", self.skip_blank)):
+            if value is not True and value is not False:
                 raise RerankInputError(f"{name} must be True or False, got {type(value).__name__}")
         if self.progress is not None and not callable(self.progress):
             raise RerankInputError(
@@ -67,7 +68,8 @@ class Call:
 
 
 def is_router(backend: Backend) -> bool:
-    return isinstance(backend, Router)
+    # The class's MRO, read in C: isinstance against an ABC runs Python-level code every call.
+    return Router in type(backend).__mro__
 
 
 def run_routed(reranker: Reranker, call: Call, until: float | None) -> RerankResponse:
