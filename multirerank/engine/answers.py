@@ -6,7 +6,6 @@ import math
 import time
 from collections.abc import Sequence
 from numbers import Integral, Real
-from operator import itemgetter
 from typing import Any
 
 from multirerank.backends.base import Backend
@@ -51,9 +50,30 @@ def check_batch(result: Any, size: int, wanted: int | None, provider: str) -> li
     return pairs
 
 
+#: Answers up to this long are checked in one plain loop: between the SDK's work the machine code
+#: of set, min, max and sum is out of the CPU's caches, and a loop of the interpreter's common
+#: steps costs less for a handful of results (a top_n answer) than fetching it back.
+_LOOP_CHECKED = 32
+
+
 def _plain_pairs(scores: Sequence[Any], size: int) -> list[tuple[int, float]] | None:
-    """The usual answer, checked in a few passes in C: int indices, unique and in range, finite
-    float scores. ``None`` for anything else, which the slow path checks one by one."""
+    """The usual answer, checked: int indices, unique and in range, finite float scores. ``None``
+    for anything else, which the slow path checks one by one (to name the result at fault)."""
+    if len(scores) <= _LOOP_CHECKED:
+        pairs: list[tuple[int, float]] = []
+        seen: list[int] = []
+        for pair in scores:
+            if type(pair) is not tuple or len(pair) != 2:
+                return None
+            index, score = pair
+            # score - score is 0.0 for a finite float, nan for an infinite or nan one.
+            if type(index) is not int or type(score) is not float or score - score != 0.0:
+                return None
+            if index < 0 or index >= size or index in seen:
+                return None
+            seen.append(index)
+            pairs.append(pair)
+        return pairs
     try:
         indices = [index for index, _ in scores]
         values = [score for _, score in scores]
@@ -112,7 +132,7 @@ def billed(plan: Plan, batches: Sequence[BatchResult | None], price: Price | Non
         if isinstance(batch, BatchResult) and isinstance(batch.usage, Usage):
             reported = batch.usage
             answered = True
-            requests += max(1, reported.requests)
+            requests += reported.requests if reported.requests > 0 else 1
             documents += reported.documents or len(chunk.documents)
             hits += reported.cache_hits
             misses += reported.cache_misses
@@ -197,18 +217,19 @@ def rank(
     scale = backend.score_scale
     if normalize_scores and scale != "probability":
         scored = [(sent, to_probability(score, scale)) for sent, score in scored]
-    # Best first, ties to the earlier document (sent order is the caller's order): two stable
-    # sorts on C-level keys.
-    scored.sort(key=itemgetter(0))
-    scored.sort(key=itemgetter(1), reverse=True)
+    # Best first, ties to the earlier document (sent order is the caller's order): one sort of
+    # (-score, sent index, score) tuples, without a key function (scores are finite, checked
+    # above; sent indices are unique, so the score itself is never compared).
+    ranked = [(-score, sent, score) for sent, score in scored]
+    ranked.sort()
     if plan.threshold is not None:
-        scored = [pair for pair in scored if pair[1] >= plan.threshold]
+        ranked = [entry for entry in ranked if entry[2] >= plan.threshold]
     if plan.top_n is not None:
-        scored = scored[: plan.top_n]
+        ranked = ranked[: plan.top_n]
     originals = plan.originals if return_documents else None
     results = [
         RerankResult(positions[sent], score, originals[sent] if originals is not None else None)
-        for sent, score in scored
+        for _, sent, score in ranked
     ]
     return RerankResponse(
         results=results,

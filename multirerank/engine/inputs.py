@@ -476,13 +476,15 @@ def plan_call(
 def _plain_texts(items: Sequence[object], limit: int | None) -> bool:
     """Whether every item is ASCII text, not blank, within ``limit``: the usual list, checked in
     a few passes in C, which then needs no per-document step."""
-    if not items or set(map(type, items)) != {str} or not all(items) or any(map(str.isspace, items)):  # type: ignore[arg-type]
-        return False
-    # One copy at memory speed answers two questions: the joined text is ASCII only if every
-    # item is (CPython keeps that as a flag), and no item is longer than all of them together.
-    joined = "".join(items)  # type: ignore[arg-type]
-    return joined.isascii() and (
-        limit is None or len(joined) <= limit or max(map(len, items)) <= limit  # type: ignore[arg-type]
+    # Passes that read each string's header only (CPython keeps "ASCII only" as a flag): a call's
+    # own work runs with cold caches between the SDK's, where touching the texts' bytes costs.
+    return (
+        bool(items)
+        and set(map(type, items)) == {str}
+        and all(items)
+        and all(map(str.isascii, items))  # type: ignore[arg-type]
+        and not any(map(str.isspace, items))  # type: ignore[arg-type]
+        and (limit is None or max(map(len, items)) <= limit)  # type: ignore[arg-type]
     )
 
 
