@@ -232,9 +232,7 @@ class CallTrace:
 _current: ContextVar[CallTrace | None] = ContextVar("multirerank_call_trace", default=None)
 
 
-def traced_call(
-    provider: str, model: str, call: Call, trace_content: bool
-) -> AbstractContextManager[CallTrace] | None:
+def traced_call(backend: Backend, call: Call, trace_content: bool) -> AbstractContextManager[CallTrace] | None:
     """The span of one rerank call, to enter while the call runs; ``None`` when the call is not
     traced (no opentelemetry, no tracer provider, or not sampled): then there is nothing to
     enter, and the engine runs the call as it is."""
@@ -248,7 +246,7 @@ def traced_call(
         # (parent-based sampling), so nothing of it is made current or recorded.
         span.end()
         return None
-    return _recorded_call(api, tracer, span, provider, model, call, trace_content)
+    return _recorded_call(api, tracer, span, backend.provider, backend.model, call, trace_content)
 
 
 @contextmanager

@@ -362,6 +362,17 @@ def close_client(client: Any) -> None:
         close()
 
 
+@functools.cache
+def call_errors() -> tuple[type[Exception], ...]:
+    """What a boto3 call raises for the service's or the network's failures: botocore's
+    ``ClientError`` and ``BotoCoreError``. Imported on first need, and named in ``except``
+    clauses, which Python evaluates only when something was raised: a call that succeeds runs
+    no import statement."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
 def translate_aws_error(error: Exception, *, provider: str, codes: ErrorRules) -> RerankError:
     """The project's error for what botocore (or aiobotocore) raised, by the exception table of
     ``codes``, the service's error rules (``multirerank.vendors``): a ``ClientError`` by its code,

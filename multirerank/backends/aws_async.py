@@ -284,6 +284,7 @@ def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
         future.set_exception(error)
 
 
+@functools.cache
 def aio_call_errors() -> tuple[type[Exception], ...]:
     """What an aiobotocore call raises for the service's or the network's failures: botocore's
     errors, which aiobotocore shares, and aiohttp's and timeouts from reading an answer's body."""

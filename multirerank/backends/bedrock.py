@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, field_validator
 from multirerank.backends.aws import (
     AWSBackend,
     AWSClientOptions,
+    call_errors,
     client_region,
     close_client,
     translate_aws_error,
@@ -243,11 +244,9 @@ class BedrockBackend(AWSBackend):
         }
 
     def _call(self, request: dict[str, Any]) -> Mapping[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             response: Mapping[str, Any] = self.client.rerank(**request)
-        except (ClientError, BotoCoreError) as error:
+        except call_errors() as error:
             raise translate_aws_error(error, provider=PROVIDER, codes=ERROR_CODES) from error
         return response
 

@@ -21,6 +21,7 @@ from multirerank.backends.aws import (
     AWSBackend,
     AWSClientOptions,
     aws_error,
+    call_errors,
     close_client,
     translate_aws_error,
 )
@@ -378,12 +379,10 @@ class SageMakerBackend(AWSBackend):
         }
 
     def _invoke(self, body: bytes) -> bytes:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             response = self.client.invoke_endpoint(**self._invoke_arguments(body))
             answer: bytes = response["Body"].read()
-        except (ClientError, BotoCoreError) as error:
+        except call_errors() as error:
             raise self._failure(error) from error
         return answer
 

@@ -195,7 +195,7 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        traced = traced_call(self.provider, self.model, call, self.trace_content)
+        traced = traced_call(self.backend, call, self.trace_content)
         if traced is None:  # the usual call: no tracer provider set
             return self._dispatch(call, until)
         with traced as trace:
@@ -222,7 +222,7 @@ class Reranker:
         """
         call = Call(query, documents, top_n, score_threshold, ids, skip_blank, return_documents, progress)
         until = self._until()
-        traced = traced_call(self.provider, self.model, call, self.trace_content)
+        traced = traced_call(self.backend, call, self.trace_content)
         if traced is None:
             return await self._adispatch(call, until)
         with traced as trace:
