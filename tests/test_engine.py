@@ -376,6 +376,15 @@ def test_malformed_answers_are_rejected(kind: Malformation, message: str) -> Non
 
 
 @pytest.mark.parametrize(("kind", "message"), MALFORMED)
+def test_malformed_long_answers_are_rejected_alike(kind: Malformation, message: str) -> None:
+    # A long answer is checked by other code than a top-n one (answers._LOOP_CHECKED): same verdicts.
+    documents = [f"text {number}" for number in range(40)]
+    message = message.replace("the 3 documents", "the 40 documents")
+    with pytest.raises(MalformedResponseError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Reranker(MemoryBackend(malformed=kind)).rerank("q", documents)
+
+
+@pytest.mark.parametrize(("kind", "message"), MALFORMED)
 async def test_malformed_answers_are_rejected_on_the_async_path(kind: Malformation, message: str) -> None:
     with pytest.raises(MalformedResponseError):
         await Reranker(AsyncMemoryBackend(malformed=kind, max_documents=2)).arerank("q", ["a", "b", "c"])
