@@ -31,6 +31,20 @@ class IdentifiedText(str):
         return (IdentifiedText, (str(self), self.document_id))
 
 
+class IdentifiedMapping(dict):  # type: ignore[type-arg]
+    """A JSON document (a mapping) that remembers the caller's id, as :class:`IdentifiedText` does
+    for text: a plain ``dict`` to every backend, and ``document_id`` to one whose API takes ids."""
+
+    document_id: str | None
+
+    def __init__(self, document: Mapping[str, Any], document_id: str | None) -> None:
+        super().__init__(document)
+        self.document_id = document_id
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (IdentifiedMapping, (dict(self), self.document_id))
+
+
 class TitledText(str):
     """Document text with a title, for vendors that take one beside the content (Vertex AI's
     record ``title``); a plain ``str`` to every other backend. Adapters make it from the metadata

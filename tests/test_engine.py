@@ -285,6 +285,8 @@ def test_top_n_too_small_message(top_n: int) -> None:
             "documents must be a list of texts or mappings, not a single mapping",
         ),
         ({"documents": 42}, "documents must be a list of texts, got int"),
+        ({"documents": {"a", "b"}}, "documents must be a list, not a set: results are given by position"),
+        ({"documents": {"a": 1}.keys()}, "documents must be a list, not a dict_keys: results are given by position"),
         ({"documents": ["a", "b", None]}, "document at index 2 must be a string or a mapping, got NoneType"),
         ({"documents": ["a", 7]}, "document at index 1 must be a string or a mapping, got int"),
         ({"top_n": "3"}, "top_n must be an integer or None, got str"),
@@ -881,3 +883,24 @@ async def test_call_switches_and_progress_are_checked_before_sending(
     counted: list[int] = []
     reranker.rerank("q", ["a", "b"], return_documents=True, progress=counted.append)
     assert counted == [2]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_a_deadline_error_carries_the_usage_of_the_requests_answered(use_async: bool) -> None:
+    released = threading.Event()
+    backend = MemoryBackend(max_documents=1)
+    # The second request is held past the deadline; the first is answered (and billed) at once.
+    backend.before_answer = lambda request: None if request.documents != ["slow"] else released.wait(5)
+    reranker = Reranker(backend, deadline=0.3)
+    try:
+        with pytest.raises(RerankTimeoutError) as caught:
+            if use_async:
+                asyncio.run(reranker.arerank("q", ["fast", "slow"]))
+            else:
+                reranker.rerank("q", ["fast", "slow"])
+    finally:
+        released.set()
+        reranker.close()
+    usage = caught.value.usage
+    assert usage is not None
+    assert (usage.requests, usage.documents) == (1, 1)

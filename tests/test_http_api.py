@@ -326,6 +326,17 @@ def test_bifrost_sends_ids_of_identified_texts_and_mappings(emulator: Emulator) 
     ]
 
 
+def test_bifrost_sends_the_callers_ids_with_mapping_documents(emulator: Emulator) -> None:
+    documents: list[DocumentInput] = [{"text": "solar roof"}, {"title": "Panels", "body": "solar"}, "cats"]
+    with reranker(emulator, "bifrost") as rr:
+        rr.rerank("solar", documents, ids=["a", "b", "c"])
+    assert emulator.requests[0].json()["documents"] == [
+        {"text": "solar roof", "id": "a"},
+        {"text": '{"body": "solar", "title": "Panels"}', "id": "b"},
+        {"text": "cats", "id": "c"},
+    ]
+
+
 def test_bifrost_fallbacks_serve_when_the_model_fails(
     emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -326,6 +326,12 @@ def test_wrong_ids_are_named(ids: Any, message: str) -> None:
         ("ok\ud800", "document at index 1 is not valid text: it has a lone surrogate, which UTF-8 cannot encode"),
         ({1: "a", "b": 2}, "document at index 1 cannot be sent as JSON: it has a key of type int; JSON keys must be strings"),
         ({"a": {"b": ["\udfff"]}}, "document at index 1 cannot be sent as JSON: it has text with a lone surrogate, which UTF-8 cannot encode"),
+        ({"text": "a", "n": float("nan")}, "document at index 1 cannot be sent as JSON: it has the number nan, which JSON cannot hold"),
+        (
+            {"text": "a", "x": [object()]},
+            "document at index 1 cannot be sent as JSON: it has a value of type object, which JSON cannot hold "
+            "(give text, numbers, booleans, None, lists, mappings, dates or decimals)",
+        ),
     ],
 )
 def test_text_that_cannot_be_sent_is_named_before_anything_is_sent(document: Any, message: str) -> None:
@@ -335,6 +341,18 @@ def test_text_that_cannot_be_sent_is_named_before_anything_is_sent(document: Any
     assert str(info.value) == message
     assert info.value.index == 1
     assert backend.requests == []
+
+
+def test_json_documents_may_hold_dates_decimals_and_numpy_numbers() -> None:
+    import datetime
+    import decimal
+
+    import numpy as np
+
+    backend = MemoryBackend()
+    document = {"text": "a", "day": datetime.date(2026, 1, 2), "price": decimal.Decimal("1.5"), "n": np.int64(3)}
+    Reranker(backend).rerank("q", [document])
+    assert backend.requests[0].documents == [document]
 
 
 def test_a_query_with_a_lone_surrogate_is_refused() -> None:

@@ -191,17 +191,23 @@ def _bifrost_document(document: DocumentInput) -> dict[str, Any]:
             sent["id"] = str(document_id)
         return sent
     text = document.get("text")
+    # The caller's id (from ``ids=``) wins over an "id" key of the document.
+    caller_id = getattr(document, "document_id", None)
     # A mapping already in Bifrost's shape goes as is; any other mapping is scored as its JSON,
     # exactly as the other formats score it.
     if set(document) <= _BIFROST_DOCUMENT_KEYS and isinstance(text, str) and text.strip():
         sent = {"text": text}
-        if document.get("id") is not None:
-            sent["id"] = str(document["id"])
+        own_id = caller_id if caller_id is not None else document.get("id")
+        if own_id is not None:
+            sent["id"] = str(own_id)
         meta = document.get("meta")
         if isinstance(meta, Mapping):
             sent["meta"] = dict(meta)
         return sent
-    return {"text": document_text(document)}
+    sent = {"text": document_text(document)}
+    if caller_id is not None:
+        sent["id"] = str(caller_id)
+    return sent
 
 
 def _bifrost_body(request: WireRequest) -> dict[str, Any]:

@@ -7,10 +7,15 @@ caller's list, so every result and every error names the caller's own index.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import math
+import numbers
 import reprlib
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
@@ -20,7 +25,7 @@ from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
 from multirerank.redaction import module_logger
 from multirerank.tokens import min_tokens
-from multirerank.types import DocumentInput, IdentifiedText, TitledText, document_size
+from multirerank.types import DocumentInput, IdentifiedMapping, IdentifiedText, TitledText, document_size
 
 logger = module_logger(__name__)
 
@@ -105,12 +110,21 @@ def _encodable(text: str) -> bool:
     return True
 
 
+#: Values a mapping document may hold beside JSON's own: written as their text (``default=str``
+#: where documents become JSON), as a table's date, time, decimal or id columns hold them.
+_AS_TEXT = (datetime.date, datetime.time, decimal.Decimal, uuid.UUID)
+
+
 def _json_problem(value: object, depth: int = 0) -> str | None:
     """What keeps a mapping document from being sent as JSON, or ``None``."""
     if depth > 100:
         return "is nested too deeply (or refers to itself)"
     if isinstance(value, str):
         return None if _encodable(value) else "has text with a lone surrogate, which UTF-8 cannot encode"
+    if value is None or isinstance(value, (bool, int, _AS_TEXT)):
+        return None
+    if isinstance(value, numbers.Real):  # floats, and numpy's numbers, which tables hand over
+        return None if math.isfinite(value) else f"has the number {value!r}, which JSON cannot hold"
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -123,6 +137,12 @@ def _json_problem(value: object, depth: int = 0) -> str | None:
             problem = _json_problem(item, depth + 1)
             if problem is not None:
                 return problem
+    else:
+        # Written as str() it would be scored as text such as "<object object at 0x7f...>".
+        return (
+            f"has a value of type {type(value).__name__}, which JSON cannot hold "
+            "(give text, numbers, booleans, None, lists, mappings, dates or decimals)"
+        )
     return None
 
 
@@ -310,6 +330,11 @@ def _item_list(documents: object) -> Sequence[object]:
         raise RerankInputError("documents must be a list of texts or mappings, not a single mapping")
     if documents is None:
         raise RerankInputError(DOCUMENTS_REQUIRED)
+    if isinstance(documents, AbstractSet):
+        # Its order is arbitrary: each result's index would point at nothing the caller holds.
+        raise RerankInputError(
+            f"documents must be a list, not a {type(documents).__name__}: results are given by position"
+        )
     if isinstance(documents, Sequence):
         return documents
     try:
@@ -455,8 +480,12 @@ def plan_call(
                 repeated += 1
                 continue
             seen.add(document_id)
-            if sends_ids and isinstance(content, str):
-                wire = IdentifiedText(content, document_id)
+            if sends_ids:
+                wire = (
+                    IdentifiedText(content, document_id)
+                    if isinstance(content, str)
+                    else IdentifiedMapping(content, document_id)
+                )
         if limit is not None and (not isinstance(content, str) or len(content) > limit):
             wire = _fit(wire, index, limit, backend)
         positions.append(index)

@@ -257,22 +257,29 @@ class Reranker:
         passes, and then the deadline's RerankTimeoutError."""
         if until is None:
             return await self._arun(call, until)
+        sending: list[tuple[Plan, list[BatchResult | None]]] = []
         try:
-            return await asyncio.wait_for(self._arun(call, until), max(0.0, until - time.monotonic()))
+            return await asyncio.wait_for(self._arun(call, until, sending), max(0.0, until - time.monotonic()))
         except asyncio.TimeoutError:
-            raise deadline_error(self.deadline, self.provider) from None
+            timeout = deadline_error(self.deadline, self.provider)
+            # The requests answered before the deadline were billed, as the sync twin reports.
+            timeout.usage = billed(*sending[0], self.price) if sending else Usage(cost_usd=0.0)
+            raise timeout from None
 
-    async def _arun(self, call: Call, until: float | None) -> RerankResponse:
+    async def _arun(
+        self, call: Call, until: float | None, sending: list[tuple[Plan, list[BatchResult | None]]] | None = None
+    ) -> RerankResponse:
         started = time.perf_counter()
         plan = call.plan(self.backend, self.max_concurrency)
         if uses_cache(self.cache, self.backend):
             cached = CachedCall(self.cache, self.backend, plan)
             await cached.alook_up()
             _report_cached(call.progress, cached)
-            scored, usage = cached.combine(await self._asend(cached.to_send, call.progress, until), self.price)
+            answers = await self._asend(cached.to_send, call.progress, until, sending)
+            scored, usage = cached.combine(answers, self.price)
             await cached.astore()
             return self._rank(plan, scored, usage, call.return_documents, started)
-        batches = await self._asend(plan, call.progress, until)
+        batches = await self._asend(plan, call.progress, until, sending)
         return self._merge(plan, batches, call.return_documents, started)
 
     def _until(self) -> float | None:
@@ -421,15 +428,22 @@ class Reranker:
         return results  # type: ignore[return-value]
 
     async def _asend(
-        self, plan: Plan, progress: ProgressCallback | None, until: float | None
+        self,
+        plan: Plan,
+        progress: ProgressCallback | None,
+        until: float | None,
+        sending: list[tuple[Plan, list[BatchResult | None]]] | None = None,
     ) -> list[BatchResult]:
         """The non-blocking twin of :meth:`_send`: a task per chunk, a slot held only while a
-        request is in flight (the caller's ``wait_for`` enforces the deadline)."""
+        request is in flight (the caller's ``wait_for`` enforces the deadline; ``sending``, when
+        given, receives the plan and its answers so far, for the usage of a call cut short)."""
         chunks = plan.chunks
         if not chunks:
             return []
         retries = CallRetries(self.backend, self.max_retries, self.retry_budget, until=until)
         answered: list[BatchResult | None] = [None] * len(chunks)
+        if sending is not None:
+            sending.append((plan, answered))
         slots = asyncio.Semaphore(self.max_concurrency)
         call = self._arequest if self.backend.has_native_async else self._request_on_pool
 
