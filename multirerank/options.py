@@ -19,6 +19,9 @@ def validation_problems(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(part) for part in item['loc']) or 'options'}: {item['msg']}"
         for item in error.errors(include_input=False, include_url=False)
+        # A default made from other fields is not made when one of them failed: a consequence of
+        # that field's error, not a problem of its own.
+        if item["type"] != "default_factory_not_called"
     )
 
 

@@ -836,3 +836,10 @@ def test_keys_and_headers_that_cannot_be_sent_are_refused_at_construction(option
     with pytest.raises(ConfigurationError) as caught:
         Reranker("cohere/rerank-v3.5", base_url="http://127.0.0.1:9/cohere", **{"api_key": "k", **options})
     assert "sëcret" not in str(caught.value) and "ASCII" in str(caught.value)
+
+
+def test_option_errors_name_the_api_format() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Reranker("tei", base_url="http://127.0.0.1:9", nope=1)
+    assert str(caught.value).startswith("invalid tei options: nope: Extra inputs are not permitted")
+    assert caught.value.provider == "tei"

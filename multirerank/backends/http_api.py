@@ -220,7 +220,10 @@ class HTTPBackend(Backend):
 
     def __init__(self, options: HTTPOptions | None = None, /, **fields: Any) -> None:
         if options is None:
-            options = options_from(HTTPOptions, fields, provider="HTTP rerank")
+            format_name = fields.get("api_format")
+            options = options_from(
+                HTTPOptions, fields, provider=format_name if format_name in API_FORMATS else "HTTP rerank"
+            )
         elif fields:
             raise ConfigurationError(f"pass HTTPOptions or keyword fields, not both (got {sorted(fields)})")
         api_format = API_FORMATS[options.api_format]
@@ -698,9 +701,7 @@ def _from_model_string(provider: str, rest: str | None, options: dict[str, Any])
             f"(use one of {sorted(allowed)})"
         )
     options = with_model_from_string(rest, options, "model", provider=provider)
-    return options_from(
-        HTTPOptions, {"api_format": api_format, **options}, provider="HTTP rerank"
-    ).build_backend()
+    return options_from(HTTPOptions, {"api_format": api_format, **options}, provider=api_format).build_backend()
 
 
 def cohere_from_model_string(rest: str | None, **options: Any) -> Backend:
