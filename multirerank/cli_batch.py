@@ -9,6 +9,7 @@ sends only the pairs not scored yet. Nothing heavy is imported until the command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -49,7 +50,9 @@ def add_batch_parser(subparsers: SubParsers) -> None:
     )
     parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl or .ndjson, or .parquet or .pq)")
     parser.add_argument(
-        "output", metavar="OUTPUT", help="results file (.jsonl or .ndjson, or .parquet or .pq)"
+        "output",
+        metavar="OUTPUT",
+        help="results file (.jsonl or .ndjson, or .parquet or .pq); not INPUT's own file, which is refused",
     )
     parser.add_argument("--model", required=True, help="model string, e.g. 'local' or 'cohere/rerank-v3.5'")
     parser.add_argument(
@@ -119,6 +122,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
     for path, name in ((args.input, "INPUT"), (args.output, "OUTPUT")):
         _check_ending(path, name)
+    check_not_input(args.input, args.output)
     check_writable(args.output)
     table = read_table(args.input)
     options = parse_options(args.option)
@@ -148,6 +152,19 @@ def _check_ending(path: str, name: str) -> None:
     if not path.lower().endswith(PARQUET_SUFFIXES + JSONL_SUFFIXES):
         endings = ", ".join(JSONL_SUFFIXES + PARQUET_SUFFIXES)
         raise CliError(f"{name} {path} must end in one of {endings} (its ending chooses the format)")
+
+
+def check_not_input(source: str, output: str) -> None:
+    """Refuse an OUTPUT that is INPUT's file, which writing the results would replace: the same
+    path once ``..`` and symbolic links are resolved, or (when OUTPUT exists) the same file under
+    another name, such as a hard link."""
+    same = os.path.realpath(source) == os.path.realpath(output)
+    # samefile compares devices and inodes (hard links); it fails when OUTPUT does not exist
+    # yet, which then cannot be INPUT.
+    with contextlib.suppress(OSError):
+        same = same or os.path.samefile(source, output)
+    if same:
+        raise CliError(f"OUTPUT {output} is the INPUT file {source}: writing it would replace the input")
 
 
 def check_writable(path: str) -> None:

@@ -235,6 +235,25 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "line 2 is not valid JSON" in capsys.readouterr().err
 
 
+def test_command_refuses_an_output_that_is_its_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    source = folder / "same.jsonl"
+    write_pairs(source)
+    before = source.read_bytes()
+    (tmp_path / "link.jsonl").hardlink_to(source)
+    monkeypatch.chdir(folder)
+    for output in ("same.jsonl", "./../cli/same.jsonl", str(tmp_path / "link.jsonl")):
+        # A model that cannot be built: the refusal must come before it is.
+        assert main(["batch", "same.jsonl", output, "--model", "nosuchvendor/x"]) == EXIT_ERROR
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"OUTPUT {output} is the INPUT file same.jsonl" in err, err
+    assert source.read_bytes() == before
+    assert sorted(path.name for path in folder.iterdir()) == ["same.jsonl"]  # no cache, no partial file
+
+
 # -- other engines ----------------------------------------------------------------------------
 
 
