@@ -256,6 +256,17 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "line 2 is not valid JSON" in capsys.readouterr().err
 
 
+def test_command_names_a_cache_file_it_cannot_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, cache = tmp_path / "pairs.jsonl", tmp_path / "missing" / "s.db"
+    write_pairs(source)
+    arguments = ["batch", str(source), str(tmp_path / "out.jsonl"), "--model", MODEL, "--cache", str(cache)]
+    assert main([*arguments, "-o", "base_url=http://127.0.0.1:9/cohere", "-o", "api_key=k"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"cannot open the SQLite score cache file {cache}: unable to open database file" in err, err
+
+
 def test_command_refuses_an_output_that_is_its_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
