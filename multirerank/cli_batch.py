@@ -45,7 +45,8 @@ def add_batch_parser(subparsers: SubParsers) -> None:
             "(its ending chooses the format too). Rows of one query go out together. With --groups each "
             "row holds a query and a list of candidates, and gets them ranked. Exit status 1 when some "
             "rows failed (OUTPUT is written, their error column says why), 2 on an error; an "
-            "authentication, configuration or not-found error stops the run at once."
+            "authentication, configuration or not-found error stops the run at once. An empty INPUT gives "
+            "an empty OUTPUT (status 0)."
         ),
     )
     parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl or .ndjson, or .parquet or .pq)")
@@ -129,7 +130,7 @@ def run_batch(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else _cache_setting(args.cache or f"{args.output}.cache.sqlite")
     columns = _column_options(args)
     started = time.perf_counter()
-    if args.ray:
+    if args.ray and table.num_rows:  # an empty INPUT has nothing to send: no cluster is started
         result, usage = _run_on_ray(table, args, options, cache, columns)
     else:
         result, usage = _run_here(table, args, options, cache, columns)

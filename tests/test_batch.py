@@ -256,6 +256,27 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "line 2 is not valid JSON" in capsys.readouterr().err
 
 
+def test_an_empty_input_gives_an_empty_output(
+    emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_text("\n")  # no rows, and so no columns either
+    for output, extra in (("out.jsonl", []), ("out.parquet", []), ("ray.jsonl", ["--ray"])):
+        arguments = ["batch", str(source), str(tmp_path / output), "--model", MODEL, "--no-cache", *extra]
+        assert main([*arguments, "-o", f"base_url={emulator.url}/cohere", "-o", "api_key=k"]) == 0
+        assert "0 rows (0 failed)" in capsys.readouterr().out
+    assert (tmp_path / "out.jsonl").read_text() == "" and (tmp_path / "ray.jsonl").read_text() == ""
+    added = ["score", "score_scale", "provider", "model"]
+    scored = pa.parquet.read_table(tmp_path / "out.parquet")
+    assert scored.num_rows == 0 and scored.column_names == [*added, "error"]
+    assert rerank_pairs({}, MODEL, **options(emulator)) == {name: [] for name in added}
+    assert len(rerank_groups(pd.DataFrame(), MODEL, **options(emulator))) == 0
+    assert emulator.requests == []
+    # An empty table that has columns still has its column names checked.
+    with pytest.raises(RerankInputError, match="no column 'text'"):
+        rerank_pairs({"query": [], "body": []}, MODEL, **options(emulator))
+
+
 def test_command_names_a_cache_file_it_cannot_open(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
