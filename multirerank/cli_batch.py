@@ -9,6 +9,7 @@ sends only the pairs not scored yet. Nothing heavy is imported until the command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -44,12 +45,15 @@ def add_batch_parser(subparsers: SubParsers) -> None:
             "(its ending chooses the format too). Rows of one query go out together. With --groups each "
             "row holds a query and a list of candidates, and gets them ranked. Exit status 1 when some "
             "rows failed (OUTPUT is written, their error column says why), 2 on an error; an "
-            "authentication, configuration or not-found error stops the run at once."
+            "authentication, configuration or not-found error stops the run at once. An empty INPUT gives "
+            "an empty OUTPUT (status 0)."
         ),
     )
     parser.add_argument("input", metavar="INPUT", help="pairs file (.jsonl or .ndjson, or .parquet or .pq)")
     parser.add_argument(
-        "output", metavar="OUTPUT", help="results file (.jsonl or .ndjson, or .parquet or .pq)"
+        "output",
+        metavar="OUTPUT",
+        help="results file (.jsonl or .ndjson, or .parquet or .pq); not INPUT's own file, which is refused",
     )
     parser.add_argument("--model", required=True, help="model string, e.g. 'local' or 'cohere/rerank-v3.5'")
     parser.add_argument(
@@ -119,13 +123,14 @@ def run_batch(args: argparse.Namespace) -> int:
 
     for path, name in ((args.input, "INPUT"), (args.output, "OUTPUT")):
         _check_ending(path, name)
+    check_not_input(args.input, args.output)
     check_writable(args.output)
     table = read_table(args.input)
     options = parse_options(args.option)
     cache = None if args.no_cache else _cache_setting(args.cache or f"{args.output}.cache.sqlite")
     columns = _column_options(args)
     started = time.perf_counter()
-    if args.ray:
+    if args.ray and table.num_rows:  # an empty INPUT has nothing to send: no cluster is started
         result, usage = _run_on_ray(table, args, options, cache, columns)
     else:
         result, usage = _run_here(table, args, options, cache, columns)
@@ -148,6 +153,19 @@ def _check_ending(path: str, name: str) -> None:
     if not path.lower().endswith(PARQUET_SUFFIXES + JSONL_SUFFIXES):
         endings = ", ".join(JSONL_SUFFIXES + PARQUET_SUFFIXES)
         raise CliError(f"{name} {path} must end in one of {endings} (its ending chooses the format)")
+
+
+def check_not_input(source: str, output: str) -> None:
+    """Refuse an OUTPUT that is INPUT's file, which writing the results would replace: the same
+    path once ``..`` and symbolic links are resolved, or (when OUTPUT exists) the same file under
+    another name, such as a hard link."""
+    same = os.path.realpath(source) == os.path.realpath(output)
+    # samefile compares devices and inodes (hard links); it fails when OUTPUT does not exist
+    # yet, which then cannot be INPUT.
+    with contextlib.suppress(OSError):
+        same = same or os.path.samefile(source, output)
+    if same:
+        raise CliError(f"OUTPUT {output} is the INPUT file {source}: writing it would replace the input")
 
 
 def check_writable(path: str) -> None:

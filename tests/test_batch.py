@@ -85,7 +85,8 @@ def test_errors_per_row_name_the_row(emulator: Any) -> None:
     assert errors[0].startswith("row 0 (id 'd0'): BadRequestError") and errors[2].startswith(
         "row 2 (id 'd2')"
     )
-    assert errors[5] == "RerankInputError: row 5 (id 'd5'): document text is required for rerank"
+    # One form for every row's error: the row, then the error's type and message.
+    assert errors[5] == "row 5 (id 'd5'): RerankInputError: document text is required for rerank"
     assert [errors[n] for n in (1, 3, 4)] == [None, None, None]
     assert out["score"].isna().tolist() == [True, False, True, False, False, True]
 
@@ -123,6 +124,26 @@ def test_input_mistakes_are_clear(emulator: Any) -> None:
         BatchReranker(MODEL, concurrency=0)
 
 
+def test_a_value_of_the_wrong_type_is_named_as_such(emulator: Any) -> None:
+    with pytest.raises(RerankInputError, match=r"^row 0: document text must be a string, got int$"):
+        rerank_pairs(pd.DataFrame({"query": ["q"], "text": [5]}), MODEL, **options(emulator))
+    frame = pd.DataFrame({"query": ["q", 2.5, "q", None], "text": ["t", "t", None, "t"]})
+    errors = rerank_pairs(frame, MODEL, on_error="column", **options(emulator))["error"].tolist()
+    assert errors == [
+        None,
+        "row 1: RerankInputError: query must be a string, got float",
+        "row 2: RerankInputError: document text is required for rerank",  # missing, not a wrong type
+        "row 3: RerankInputError: query is required for rerank",
+    ]
+    groups = {"query": ["q", b"q"], "candidates": [["a", 7], ["a"]]}
+    errors = rerank_groups(groups, MODEL, on_error="column", **options(emulator))["error"]
+    assert errors == [
+        "row 0: RerankInputError: document text at index 1 must be a string, got int",
+        "row 1: RerankInputError: query must be a string, got bytes",
+    ]
+    assert [request.json()["documents"] for request in emulator.requests] == [["t"]]  # row 0's alone
+
+
 def test_concurrency_bounds_requests_in_flight_across_queries() -> None:
     backend = MemoryBackend(delay=0.02, max_documents=10, max_concurrency=4)
     queries = [f"query {n}" for n in range(12) for _ in range(30)]  # 3 requests per query
@@ -144,7 +165,7 @@ def test_groups_rank_each_rows_candidates(emulator: Any) -> None:
     with pytest.raises(RerankInputError, match="row 0: document text is required for rerank at index 1"):
         rerank_groups(records, MODEL, text_key="body", **options(emulator))
     out = rerank_groups(records, MODEL, text_key="body", on_error="column", **options(emulator))
-    assert out.column("error").to_pylist()[0].startswith("RerankInputError: row 0")
+    assert out.column("error").to_pylist()[0].startswith("row 0: RerankInputError: document text")
 
 
 def test_a_rerun_with_a_score_cache_sends_nothing(emulator: Any, tmp_path: Path) -> None:
@@ -233,6 +254,57 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     source.write_text('{"query": "q", "text": "t"}\nnot json\n')
     assert main(["batch", str(source), str(tmp_path / "out.jsonl"), "--model", "local"]) == EXIT_ERROR
     assert "line 2 is not valid JSON" in capsys.readouterr().err
+
+
+def test_an_empty_input_gives_an_empty_output(
+    emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_text("\n")  # no rows, and so no columns either
+    for output, extra in (("out.jsonl", []), ("out.parquet", []), ("ray.jsonl", ["--ray"])):
+        arguments = ["batch", str(source), str(tmp_path / output), "--model", MODEL, "--no-cache", *extra]
+        assert main([*arguments, "-o", f"base_url={emulator.url}/cohere", "-o", "api_key=k"]) == 0
+        assert "0 rows (0 failed)" in capsys.readouterr().out
+    assert (tmp_path / "out.jsonl").read_text() == "" and (tmp_path / "ray.jsonl").read_text() == ""
+    added = ["score", "score_scale", "provider", "model"]
+    scored = pa.parquet.read_table(tmp_path / "out.parquet")
+    assert scored.num_rows == 0 and scored.column_names == [*added, "error"]
+    assert rerank_pairs({}, MODEL, **options(emulator)) == {name: [] for name in added}
+    assert len(rerank_groups(pd.DataFrame(), MODEL, **options(emulator))) == 0
+    assert emulator.requests == []
+    # An empty table that has columns still has its column names checked.
+    with pytest.raises(RerankInputError, match="no column 'text'"):
+        rerank_pairs({"query": [], "body": []}, MODEL, **options(emulator))
+
+
+def test_command_names_a_cache_file_it_cannot_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, cache = tmp_path / "pairs.jsonl", tmp_path / "missing" / "s.db"
+    write_pairs(source)
+    arguments = ["batch", str(source), str(tmp_path / "out.jsonl"), "--model", MODEL, "--cache", str(cache)]
+    assert main([*arguments, "-o", "base_url=http://127.0.0.1:9/cohere", "-o", "api_key=k"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"cannot open the SQLite score cache file {cache}: unable to open database file" in err, err
+
+
+def test_command_refuses_an_output_that_is_its_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    source = folder / "same.jsonl"
+    write_pairs(source)
+    before = source.read_bytes()
+    (tmp_path / "link.jsonl").hardlink_to(source)
+    monkeypatch.chdir(folder)
+    for output in ("same.jsonl", "./../cli/same.jsonl", str(tmp_path / "link.jsonl")):
+        # A model that cannot be built: the refusal must come before it is.
+        assert main(["batch", "same.jsonl", output, "--model", "nosuchvendor/x"]) == EXIT_ERROR
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"OUTPUT {output} is the INPUT file same.jsonl" in err, err
+    assert source.read_bytes() == before
+    assert sorted(path.name for path in folder.iterdir()) == ["same.jsonl"]  # no cache, no partial file
 
 
 # -- other engines ----------------------------------------------------------------------------
@@ -337,14 +409,14 @@ def test_missing_ids_are_no_ids_and_clashing_ids_are_refused_per_row(emulator: A
         **options(emulator),
     )
     assert out["error"][0] is None and out["score"][0] is not None
-    assert "row 1 (id '1'): its id '1' reads as '1', as row 0's id 1 does" in out["error"][1]
+    assert out["error"][1].startswith("row 1 (id '1'): RerankInputError: its id '1' reads as '1', as row 0's")
     assert out["score"][1] is None and out["score"][2] is not None
 
 
 def test_a_lone_surrogate_fails_only_its_own_row(emulator: Any) -> None:
     table = {"query": ["sun"] * 3, "text": ["sun hot", "bad \ud800", "moon"], "id": ["a", "b", "c"]}
     out = rerank_pairs(table, MODEL, id_column="id", on_error="column", **options(emulator))
-    assert out["error"][1].startswith("RerankInputError: row 1 (id 'b'): document text is not valid text")
+    assert out["error"][1].startswith("row 1 (id 'b'): RerankInputError: document text is not valid text")
     assert (
         out["error"][0] is None and out["error"][2] is None and None not in (out["score"][0], out["score"][2])
     )

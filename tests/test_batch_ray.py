@@ -96,7 +96,7 @@ def test_command_with_ray_names_file_rows_and_reports_errors_in_one_line(
     assert main([*arguments, "--batch-size", "10"]) == 1
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [row["error"] is not None for row in rows] == [row == 13 for row in range(25)]
-    assert rows[13]["error"] == "RerankInputError: row 13: document text is required for rerank"
+    assert rows[13]["error"] == "row 13: RerankInputError: document text is required for rerank"
     assert "__multirerank_row" not in rows[0]
     capsys.readouterr()
     assert main([*arguments, "--on-error", "raise"]) == EXIT_ERROR

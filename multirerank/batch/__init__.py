@@ -49,9 +49,11 @@ def rerank_pairs(
     id (None, NaN, pandas' NA) is no id, and a later row of the query giving an id to another
     text, or an id reading alike as text (``1`` and ``"1"``), is an error of that row.
     ``on_error="raise"`` raises the first failure (:class:`~multirerank.RerankInputError` naming
-    the row for a blank query or text, or one with a lone surrogate, before anything is sent; a
+    the row for a blank query or text, one that is not a string (``row 0: document text must be a
+    string, got int``), or one with a lone surrogate, before anything is sent; a
     vendor's :class:`~multirerank.RerankError` otherwise) and ``"column"`` writes it to the failed
-    rows' ``error`` column (``"row 7 (id 'd3'): ThrottledError: ..."``), their score left empty;
+    rows' ``error`` column (``"row 7 (id 'd3'): ThrottledError: ..."``, and
+    ``"row 5: RerankInputError: ..."`` for a row refused before sending), their score left empty;
     an authentication, configuration or not-found error, which every call would repeat, is
     raised either way, and nothing more is sent.
     ``progress`` is called with the number of rows each finished query held.

@@ -1,9 +1,11 @@
 """Tables turned into rerank calls and back: pairs (one row per query-document pair) and groups
 (one row per query with its candidates).
 
-Every row is checked before anything is sent: a blank or missing query or text, or one UTF-8
-cannot encode (a lone surrogate), is an error of that row alone (raised as :class:`RerankInputError` naming the row, or written to its ``error``
-column). Output rows are the input rows, in order, one each.
+Every row is checked before anything is sent: a blank or missing query or text, one that is
+not a string, or one UTF-8 cannot encode (a lone surrogate), is an error of that row alone
+(raised as :class:`RerankInputError` naming the row, or written to its ``error`` column as
+``"row 5: RerankInputError: ..."``, the form a vendor's error takes there too). Output rows are
+the input rows, in order, one each.
 """
 
 from __future__ import annotations
@@ -50,10 +52,6 @@ def _numbers(source: Table, row_column: str | None) -> list[Any] | None:
     return None if row_column is None else source.column(row_column, "row_column")
 
 
-def _blank(value: object) -> bool:
-    return not isinstance(value, str) or not value.strip()
-
-
 def _unencodable(text: str) -> bool:
     """Whether UTF-8 cannot encode ``text`` (a lone surrogate): no vendor could be sent it."""
     try:
@@ -80,17 +78,24 @@ def _id_key(value: object) -> str | None:
     return str(value)
 
 
+def _text_problem(value: object, name: str) -> str | None:
+    """Why ``value`` cannot be sent as a row's ``name`` ("query", "document text"), or None.
+    A missing value (None, NaN: pandas' empty cell) is required; any other non-string is the
+    wrong type, said as such rather than as missing."""
+    if not isinstance(value, str):
+        if _missing(value):
+            return f"{name} is required for rerank"
+        return f"{name} must be a string, got {type(value).__name__}"
+    if not value.strip():
+        return f"{name} is required for rerank"
+    if _unencodable(value):
+        return f"{name} is not valid text: it has a lone surrogate, which UTF-8 cannot encode"
+    return None
+
+
 def _row_problem(query: object, text: object) -> str | None:
     """Why a row cannot be sent, or None."""
-    if _blank(query):
-        return "query is required for rerank"
-    if _blank(text):
-        return "document text is required for rerank"
-    if _unencodable(query):  # type: ignore[arg-type]
-        return "query is not valid text: it has a lone surrogate, which UTF-8 cannot encode"
-    if _unencodable(text):  # type: ignore[arg-type]
-        return "document text is not valid text: it has a lone surrogate, which UTF-8 cannot encode"
-    return None
+    return _text_problem(query, "query") or _text_problem(text, "document text")
 
 
 def _id_clash(
@@ -148,10 +153,9 @@ def pairs_jobs(
             groups.setdefault(query, []).append(row)
             continue
         if on_error == "raise":
-            raise RerankInputError(
-                f"{_row_name(row, ids, numbers)}: {problem} ({query_column!r}, {text_column!r})"
-            )
-        errors[row] = f"RerankInputError: {_row_name(row, ids, numbers)}: {problem}"
+            raise RerankInputError(f"{_row_name(row, ids, numbers)}: {problem}")
+        # As a vendor's error is written below: the row, then the error's type and message.
+        errors[row] = f"{_row_name(row, ids, numbers)}: RerankInputError: {problem}"
     jobs = [
         Job(query, [texts[row] for row in rows], rows, None if keys is None else [keys[row] for row in rows])
         for query, rows in groups.items()
@@ -227,10 +231,8 @@ def groups_jobs(
         problem, texts = _group_texts(queries[row], candidates[row], text_key)
         if problem is not None:
             if on_error == "raise":
-                raise RerankInputError(
-                    f"{_row_name(row, None, numbers)}: {problem} ({query_column!r}, {candidates_column!r})"
-                )
-            errors[row] = f"RerankInputError: {_row_name(row, None, numbers)}: {problem}"
+                raise RerankInputError(f"{_row_name(row, None, numbers)}: {problem}")
+            errors[row] = f"{_row_name(row, None, numbers)}: RerankInputError: {problem}"
             continue
         jobs.append(Job(queries[row], texts, [row], top_n=top_n))
 
@@ -276,15 +278,16 @@ def _items(value: Any) -> list[Any]:
 
 def _group_texts(query: object, value: object, text_key: str) -> tuple[str | None, list[DocumentInput]]:
     """A row's candidate texts, or the problem that keeps it from being sent."""
-    if _blank(query):
-        return "query is required for rerank", []
-    if _unencodable(query):  # type: ignore[arg-type]
-        return "query is not valid text: it has a lone surrogate, which UTF-8 cannot encode", []
+    problem = _text_problem(query, "query")
+    if problem is not None:
+        return problem, []
     if value is None or isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
         return f"candidates must be a list, got {type(value).__name__}", []
     texts: list[DocumentInput] = []
     for index, item in enumerate(_items(value)):
         text = item.get(text_key) if isinstance(item, Mapping) else item
+        if not isinstance(text, str) and not _missing(text):
+            return f"document text at index {index} must be a string, got {type(text).__name__}", []
         if not isinstance(text, str) or not text.strip():
             return f"document text is required for rerank at index {index}", []
         if _unencodable(text):

@@ -69,7 +69,11 @@ class Table:
             )
 
     def column(self, name: str, setting: str) -> list[Any]:
-        """Column ``name`` as a list; a :class:`RerankInputError` naming ``setting`` when absent."""
+        """Column ``name`` as a list; a :class:`RerankInputError` naming ``setting`` when absent,
+        except from a table with no columns and no rows (an empty JSON lines file, ``{}``), which
+        has nothing to score and so reads as empty whatever it is asked for."""
+        if isinstance(name, str) and not self.names and self.rows == 0:
+            return []
         if not isinstance(name, str) or name not in self.names:
             raise RerankInputError(
                 f"the table has no column {name!r} ({setting}); its columns are {', '.join(map(repr, self.names))}"

@@ -49,7 +49,10 @@ class SQLiteScoreCache(ScoreCache):
                 self._connection.execute("PRAGMA synchronous=NORMAL")
             self._connection.execute(_SCHEMA)
         except sqlite3.Error as error:
-            raise ConfigurationError(f"cannot open the SQLite score cache file: {error}") from None
+            # sqlite3's message ("unable to open database file") does not say which file.
+            raise ConfigurationError(
+                f"cannot open the SQLite score cache file {self.path}: {error}"
+            ) from None
         self._lock = threading.Lock()
         self._pruned = 0.0
         self._thread: ThreadPoolExecutor | None = None
