@@ -356,6 +356,8 @@ def _columns_of(pa: Any, path: str, rows: list[dict[str, Any]], lines: list[int]
 def _type_clash(pa: Any, path: str, name: str, values: list[Any], lines: list[int]) -> str:
     first = next((row for row, value in enumerate(values) if value is not None), 0)
     for row, value in enumerate(values):
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            return f"{path} line {lines[row]}: field {name!r} is an integer too large for a 64-bit column"
         try:
             pa.array([values[first], value])
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

@@ -197,11 +197,25 @@ class RerankResponse:
         return [{"index": r.index, "relevance_score": r.relevance_score} for r in self.results]
 
 
+def json_value(value: object) -> object:
+    """``json.dumps``'s ``default`` for documents: numpy's scalars as the Python numbers and
+    booleans they hold (a table's columns hand them over), anything else the engine lets through
+    (dates, decimals, UUIDs) as its text."""
+    if type(value).__module__ == "numpy":
+        item = getattr(value, "item", None)
+        if callable(item):
+            try:
+                return item()
+            except (TypeError, ValueError):  # an array of several values: its text, as before
+                pass
+    return str(value)
+
+
 def document_text(document: DocumentInput) -> str:
     """A document as plain text, for vendors that accept no JSON documents."""
     if isinstance(document, str):
         return document
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, default=str)
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, default=json_value)
 
 
 def document_size(document: DocumentInput) -> int:

@@ -256,6 +256,13 @@ def test_command_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "line 2 is not valid JSON" in capsys.readouterr().err
 
 
+def test_an_integer_past_64_bits_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "pairs.jsonl"
+    source.write_text('{"query": "q", "text": 12345678901234567890}\n', encoding="utf-8")
+    assert main(["batch", str(source), str(tmp_path / "out.jsonl"), "--model", "local"]) == EXIT_ERROR
+    assert "line 1: field 'text' is an integer too large for a 64-bit column" in capsys.readouterr().err
+
+
 def test_an_empty_input_gives_an_empty_output(
     emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -355,6 +355,16 @@ def test_json_documents_may_hold_dates_decimals_and_numpy_numbers() -> None:
     assert backend.requests[0].documents == [document]
 
 
+def test_numpy_scalars_in_json_documents_are_sent_as_the_values_they_hold() -> None:
+    import numpy as np
+
+    from multirerank.types import document_text
+
+    document = {"text": "a", "n": np.int64(3), "x": np.float32(1.5), "ok": np.bool_(True)}
+    Reranker(MemoryBackend()).rerank("q", [document])  # accepted
+    assert document_text(document) == '{"n": 3, "ok": true, "text": "a", "x": 1.5}'
+
+
 def test_a_query_with_a_lone_surrogate_is_refused() -> None:
     with pytest.raises(RerankInputError, match=r"^query is not valid text"):
         Reranker(MemoryBackend()).rerank("q\ud800", ["a"])

@@ -25,7 +25,7 @@ from multirerank.errors import (
     RerankInputError,
 )
 from multirerank.options import options_from
-from multirerank.types import BatchResult, DocumentInput, Usage
+from multirerank.types import BatchResult, DocumentInput, Usage, json_value
 from multirerank.vendors import BEDROCK
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def _source(document: DocumentInput) -> dict[str, Any]:
         inline: dict[str, Any] = {"type": "TEXT", "textDocument": {"text": str(document)}}
     else:
         # botocore accepts only JSON values in a document; dates and the like become strings.
-        inline = {"type": "JSON", "jsonDocument": json.loads(json.dumps(document, default=str))}
+        inline = {"type": "JSON", "jsonDocument": json.loads(json.dumps(document, default=json_value))}
     return {"type": "INLINE", "inlineDocumentSource": inline}
 
 

@@ -110,8 +110,8 @@ def _encodable(text: str) -> bool:
     return True
 
 
-#: Values a mapping document may hold beside JSON's own: written as their text (``default=str``
-#: where documents become JSON), as a table's date, time, decimal or id columns hold them.
+#: Values a mapping document may hold beside JSON's own: written as their text (see
+#: ``types.json_value``), as a table's date, time, decimal or id columns hold them.
 _AS_TEXT = (datetime.date, datetime.time, decimal.Decimal, uuid.UUID)
 
 
@@ -138,6 +138,11 @@ def _json_problem(value: object, depth: int = 0) -> str | None:
             if problem is not None:
                 return problem
     else:
+        if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)):
+            try:  # numpy's scalars (np.bool_, np.int64...) are sent as the Python value they hold
+                return _json_problem(value.item(), depth + 1)  # type: ignore[attr-defined]
+            except (TypeError, ValueError):  # an array of several values
+                pass
         # Written as str() it would be scored as text such as "<object object at 0x7f...>".
         return (
             f"has a value of type {type(value).__name__}, which JSON cannot hold "

@@ -476,7 +476,7 @@ class Reranker:
         """Raise ``error``, or the deadline's RerankTimeoutError when it stopped the retries,
         carrying the ``usage`` of the requests already ``answered`` (the vendor billed them)."""
         if retries.out_of_time:
-            timeout = deadline_error(self.deadline, self.provider)
+            timeout = deadline_error(self.deadline, self.provider, before_retry=True)
             timeout.usage = billed(plan, answered, self.price)
             raise timeout from error
         if isinstance(error, RerankError):
@@ -627,9 +627,14 @@ def _seconds(name: str, value: object, *, positive: bool) -> float:
     return seconds
 
 
-def deadline_error(deadline: float | None, provider: str) -> RerankTimeoutError:
-    """The error of a call whose ``deadline`` (seconds) passed."""
-    return RerankTimeoutError(f"the call's deadline of {deadline} s passed", provider=provider, retryable=True)
+def deadline_error(deadline: float | None, provider: str, *, before_retry: bool = False) -> RerankTimeoutError:
+    """The error of a call whose ``deadline`` (seconds) passed, or (``before_retry``) would pass
+    before the wait for its next attempt ended, so that the call stopped at once."""
+    if before_retry:
+        message = f"the call's deadline of {deadline} s would pass before its next attempt; it was not retried"
+    else:
+        message = f"the call's deadline of {deadline} s passed"
+    return RerankTimeoutError(message, provider=provider, retryable=True)
 
 
 def _budget(value: object) -> float:
