@@ -197,18 +197,30 @@ class RerankResponse:
         return [{"index": r.index, "relevance_score": r.relevance_score} for r in self.results]
 
 
-def json_value(value: object) -> object:
-    """``json.dumps``'s ``default`` for documents: numpy's scalars as the Python numbers and
-    booleans they hold (a table's columns hand them over), anything else the engine lets through
-    (dates, decimals, UUIDs) as its text."""
+#: What :func:`numpy_scalar` returns for anything that is not one of numpy's scalars.
+NOT_A_SCALAR = object()
+
+
+def numpy_scalar(value: object) -> object:
+    """The Python value one of numpy's scalars holds (``np.int64(3)`` -> ``3``, ``np.bool_`` ->
+    ``bool``), or :data:`NOT_A_SCALAR` for anything else (an array of several values included);
+    numpy itself is not imported."""
     if type(value).__module__ == "numpy":
         item = getattr(value, "item", None)
         if callable(item):
             try:
                 return item()
-            except (TypeError, ValueError):  # an array of several values: its text, as before
+            except (TypeError, ValueError):  # an array of several values
                 pass
-    return str(value)
+    return NOT_A_SCALAR
+
+
+def json_value(value: object) -> object:
+    """``json.dumps``'s ``default`` for documents: numpy's scalars as the Python numbers and
+    booleans they hold (a table's columns hand them over), anything else the engine lets through
+    (dates, decimals, UUIDs) as its text."""
+    held = numpy_scalar(value)
+    return str(value) if held is NOT_A_SCALAR else held
 
 
 def document_text(document: DocumentInput) -> str:

@@ -25,7 +25,15 @@ from multirerank.backends.base import Backend
 from multirerank.errors import RerankInputError
 from multirerank.redaction import module_logger
 from multirerank.tokens import min_tokens
-from multirerank.types import DocumentInput, IdentifiedMapping, IdentifiedText, TitledText, document_size
+from multirerank.types import (
+    NOT_A_SCALAR,
+    DocumentInput,
+    IdentifiedMapping,
+    IdentifiedText,
+    TitledText,
+    document_size,
+    numpy_scalar,
+)
 
 logger = module_logger(__name__)
 
@@ -138,11 +146,9 @@ def _json_problem(value: object, depth: int = 0) -> str | None:
             if problem is not None:
                 return problem
     else:
-        if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)):
-            try:  # numpy's scalars (np.bool_, np.int64...) are sent as the Python value they hold
-                return _json_problem(value.item(), depth + 1)  # type: ignore[attr-defined]
-            except (TypeError, ValueError):  # an array of several values
-                pass
+        held = numpy_scalar(value)
+        if held is not NOT_A_SCALAR:  # np.bool_, np.int64...: sent as the Python value they hold
+            return _json_problem(held, depth + 1)
         # Written as str() it would be scored as text such as "<object object at 0x7f...>".
         return (
             f"has a value of type {type(value).__name__}, which JSON cannot hold "
